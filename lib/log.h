@@ -19,7 +19,8 @@ enum log_level {
 int log_init(const char *prog, const char *file, enum log_level level);
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
-/* "error", "warn"/"warning", "info", "debug" (case-insensitive) -> 0, else -EINVAL. */
+/* "error", "warn"/"warning", "info", "debug" (case-insensitive) -> 0, else -EINVAL.
+ * "trace" (a StratoVirt level) is accepted as debug. */
 int log_level_parse(const char *s, enum log_level *out);
 /* Reads a level from the environment variable `var` if set (e.g. STRATOVIRT_LOG_LEVEL). */
 int log_level_from_env(const char *var);
