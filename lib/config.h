@@ -8,6 +8,13 @@
 
 #include "errmsg.h"
 
+/*
+ * The longest line accepted, without its line ending. Longer lines are an
+ * error ("file:line: line too long"), never silently split or cut. Section
+ * names are at most 49 characters.
+ */
+#define CONFIG_MAX_LINE 197
+
 struct config_entry {
 	const char *section; /* "" for keys before the first section */
 	const char *key;
