@@ -20,10 +20,16 @@ enum {
 	ALLOW_CHECK_PERMS = 1u << 0,
 };
 
-/* 0 if path is a regular file owned by root and not writable by group or others. */
+/* 0 if path is a regular file owned by root and not writable by group or others;
+ * -EINVAL (not a regular file), -EPERM (owner or mode), or the open/fstat -errno,
+ * with a message naming the file and why. Symbolic links are followed. */
 int allow_check_file_perms(const char *path, struct errmsg *e);
 
-/* Loads a file; NULL with errno and a message naming the file (and line) on error. */
+/* Loads a file; NULL with errno and a message naming the file (and line) on error.
+ * Non-regular files are always refused; ALLOW_CHECK_PERMS adds the owner/mode check,
+ * made on the same open file that is then read.
+ * Format: blank lines ignored; "#" at the start of a line or after a blank starts a
+ * comment; NUL and other control characters (except tab and CR) are errors. */
 struct allowlist *allow_load(const char *path, unsigned flags, struct errmsg *e);
 /* Parses from memory; `name` stands for the file in messages. */
 struct allowlist *allow_parse(const char *text, size_t len, const char *name, struct errmsg *e);
