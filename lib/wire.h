@@ -160,6 +160,19 @@ int wire_hello_decode(const struct wire_frame *f, struct wire_hello *h, struct e
 int wire_hello_check(const struct wire_hello *mine, const struct wire_hello *peer,
 		     uint8_t expect_role, struct errmsg *e);
 
+/* ---- ERROR: u32 errno (positive), bytes reason; the sender closes after it ---- */
+#define WIRE_ERROR_REASON_MAX 480
+
+/* Builds a whole ERROR frame in b; a longer reason is cut to WIRE_ERROR_REASON_MAX. */
+int wire_error_encode(struct wire_buf *b, uint32_t stream, uint32_t request, uint32_t err,
+		      const char *reason);
+/*
+ * Decodes an ERROR frame: *err and the reason (NUL-terminated, cut to len - 1,
+ * non-printable bytes replaced by '?'). -EINVAL if f is not an ERROR frame,
+ * -EBADMSG if it is malformed.
+ */
+int wire_error_decode(const struct wire_frame *f, uint32_t *err, char *reason, size_t len);
+
 struct xport_conn;
 /* Blocking helpers over an xport connection. */
 int wire_send(struct xport_conn *c, uint8_t type, uint32_t stream, uint32_t request,
@@ -170,6 +183,9 @@ int wire_send(struct xport_conn *c, uint8_t type, uint32_t stream, uint32_t requ
  * wire_header_decode error, or -errno.
  */
 int wire_recv(struct xport_conn *c, uint32_t max_payload, struct wire_frame *out);
+/* Sends an ERROR frame (err > 0 or < 0, sent as positive) with the reason. 0 or -errno. */
+int wire_send_error(struct xport_conn *c, uint32_t stream, uint32_t request, int err,
+		    const char *reason);
 /*
  * Sends our HELLO, reads and checks the peer's (within timeout_ms; 0 = 10 s).
  * On failure sends a WIRE_T_ERROR frame with the reason when it can.
