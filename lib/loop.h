@@ -25,7 +25,8 @@ int loop_mod_fd(struct loop *l, int fd, uint32_t events);
  * callbacks for fd are made after it returns. Does not close fd. */
 int loop_del_fd(struct loop *l, int fd);
 
-/* A timer firing after first_ms, then every interval_ms (0: once). NULL with errno. */
+/* A timer firing after first_ms, then every interval_ms (0: once). NULL with errno.
+ * A fired one-shot timer stays allocated (disarmed) until loop_del_timer or loop_free. */
 struct loop_timer *loop_add_timer(struct loop *l, uint64_t first_ms, uint64_t interval_ms,
 				  loop_timer_cb cb, void *arg);
 /* Re-arms (first_ms 0 disarms). */
@@ -33,10 +34,14 @@ int loop_timer_set(struct loop_timer *t, uint64_t first_ms, uint64_t interval_ms
 /* Safe from inside callbacks, including the timer's own. */
 void loop_del_timer(struct loop *l, struct loop_timer *t);
 
-/* Blocks signo in the calling thread and delivers it through a signalfd. 0 or -errno. */
+/* Blocks signo in the calling thread and delivers it through a signalfd. 0 or -errno
+ * (-EEXIST if signo already has a callback, -EINVAL for SIGKILL/SIGSTOP/bad numbers).
+ * Call it before starting threads, which inherit the mask; otherwise a process-directed
+ * signal may go to a thread that has it unblocked. loop_free leaves signo blocked. */
 int loop_add_signal(struct loop *l, int signo, loop_signal_cb cb, void *arg);
 
-/* Runs until loop_stop. 0, or -errno if epoll itself failed. */
+/* Runs until loop_stop. 0, or -errno if epoll itself failed. A stop is sticky:
+ * after loop_stop, loop_run returns at once and loop_stopped stays true. */
 int loop_run(struct loop *l);
 /* Runs one round: waits at most timeout_ms (-1 forever), dispatches. */
 int loop_run_once(struct loop *l, int timeout_ms);
