@@ -15,8 +15,10 @@
 #define VMCFG_MEM_MIN (128ull << 20)
 #define VMCFG_MEM_MAX (512ull << 30)
 #define VMCFG_MEM_DEFAULT (256ull << 20)
-/* microvm on x86_64: at most 11 user-creatable (virtio-mmio) devices. */
-#define VMCFG_MAX_DEVICES 11u
+/* microvm on x86_64: at most 11 user-creatable (virtio-mmio) devices; the
+ * devices array also holds virtconsole/virtserialport ports, which take no slot. */
+#define VMCFG_MAX_MMIO_DEVICES 11u
+#define VMCFG_MAX_DEVICES 24u
 #define VMCFG_MAX_DRIVES 11u
 #define VMCFG_MAX_NETDEVS 11u
 #define VMCFG_MAX_CHARDEVS 16u
