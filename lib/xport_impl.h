@@ -22,6 +22,7 @@ struct xport_conn {
 	SSL *ssl;	  /* tls: only */
 	bool want_write;  /* tls: the last SSL call blocked needing POLLOUT, not POLLIN */
 	bool wr_shut;	  /* xport_shutdown_write done */
+	bool tls_accepted; /* tls: client: the server's session ticket arrived */
 	bool ssl_dead;	  /* tls: a fatal error happened; no more SSL calls but SSL_free */
 	char desc[XPORT_DESC_MAX];
 };

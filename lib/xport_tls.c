@@ -132,6 +132,16 @@ static int tls_check_file(const char *what, const char *path, struct errmsg *e)
 	return 0;
 }
 
+/* Client: a session ticket arrived, so the server finished its side of the handshake. */
+static int tls_ticket_seen(SSL *ssl, SSL_SESSION *sess)
+{
+	struct xport_conn *c = SSL_get_app_data(ssl);
+
+	if (c)
+		c->tls_accepted = true;
+	return 0; /* not kept: the session is freed by OpenSSL */
+}
+
 SSL_CTX *xport_tls_ctx_new(const struct xport_opts *o, bool server, struct errmsg *e)
 {
 	SSL_CTX *ctx;
@@ -163,7 +173,11 @@ SSL_CTX *xport_tls_ctx_new(const struct xport_opts *o, bool server, struct errms
 		goto err;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, o->tls_key, SSL_FILETYPE_PEM) != 1) {
-		errmsg_set(e, "key %s: %s", o->tls_key, ssl_reason());
+		if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH)
+			errmsg_set(e, "key %s does not match certificate %s", o->tls_key,
+				   o->tls_cert);
+		else
+			errmsg_set(e, "key %s: %s", o->tls_key, ssl_reason());
 		goto err;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
@@ -180,8 +194,16 @@ SSL_CTX *xport_tls_ctx_new(const struct xport_opts *o, bool server, struct errms
 		/* Tells clients which CA we accept; harmless if it fails. */
 		if (names)
 			SSL_CTX_set_client_CA_list(ctx, names);
-		/* No resumption is used: do not make clients store tickets. */
-		SSL_CTX_set_num_tickets(ctx, 0);
+		/*
+		 * One session ticket, sent once the client's certificate has been
+		 * verified: under TLS 1.3 it is the client's only sign that the server
+		 * accepted it (see tls_await_acceptance). Resumption itself is not used.
+		 */
+		SSL_CTX_set_num_tickets(ctx, 1);
+	} else {
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
+							    SSL_SESS_CACHE_NO_INTERNAL_STORE);
+		SSL_CTX_sess_set_new_cb(ctx, tls_ticket_seen);
 	}
 	/* Mutual: each end insists on a certificate from the other, signed by the CA. */
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
@@ -227,6 +249,63 @@ static int tls_errno(const SSL *ssl)
 	return EPROTO;
 }
 
+/*
+ * Under TLS 1.3 a client's handshake is over before the server has looked at
+ * the client's certificate, so a refusal would only show up at the first read,
+ * as a reset or an alert. Our servers send a session ticket after accepting
+ * the certificate; waiting for it (or for data, or the alert) here makes a
+ * refused client fail in xport_connect with the server's reason. The fd is
+ * non-blocking.
+ */
+static int tls_await_acceptance(struct xport_conn *c, uint64_t deadline, struct errmsg *e)
+{
+	char byte;
+	int r, err, ret;
+
+	if (SSL_version(c->ssl) < TLS1_3_VERSION)
+		return 0; /* TLS 1.2: the client certificate was checked inside the handshake */
+	while (!c->tls_accepted) {
+		ERR_clear_error();
+		errno = 0;
+		r = SSL_peek(c->ssl, &byte, 1);
+		if (r > 0)
+			return 0; /* the server already talks to us */
+		err = SSL_get_error(c->ssl, r);
+		if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+			if (c->tls_accepted)
+				break;
+			ret = xport_poll_fd(c->fd, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
+					    deadline);
+			if (ret == -ETIMEDOUT) {
+				errmsg_set(e, "timed out waiting for the server to accept our "
+					      "certificate");
+				return ret;
+			}
+			if (ret) {
+				errmsg_set(e, "poll: %s", strerror(-ret));
+				return ret;
+			}
+			continue;
+		}
+		c->ssl_dead = true;
+		if (err == SSL_ERROR_SSL) {
+			ret = -tls_errno(c->ssl);
+			errmsg_set(e, "%s%s", ret == -EACCES ? "the server refused our certificate: " : "",
+				   ssl_reason());
+			return ret;
+		}
+		if (err == SSL_ERROR_ZERO_RETURN || errno == 0) {
+			errmsg_set(e, "the server closed the connection after the handshake");
+			return -ECONNRESET;
+		}
+		ret = -errno;
+		errmsg_set(e, "the server dropped the connection after the handshake: %s",
+			   strerror(errno));
+		return ret;
+	}
+	return 0;
+}
+
 int xport_tls_handshake(struct xport_conn *c, SSL_CTX *ctx, bool server, uint64_t deadline,
 			struct errmsg *e)
 {
@@ -247,6 +326,7 @@ int xport_tls_handshake(struct xport_conn *c, SSL_CTX *ctx, bool server, uint64_
 	}
 	BIO_set_data(bio, (void *)(intptr_t)c->fd);
 	SSL_set_bio(c->ssl, bio, bio);
+	SSL_set_app_data(c->ssl, c);
 
 	/* Non-blocking for the handshake so the deadline holds; restored after. */
 	flags = fcntl(c->fd, F_GETFL);
@@ -294,6 +374,8 @@ int xport_tls_handshake(struct xport_conn *c, SSL_CTX *ctx, bool server, uint64_
 		}
 		break;
 	}
+	if (ret == 0 && !server)
+		ret = tls_await_acceptance(c, deadline, e);
 	ERR_clear_error();
 	if (fcntl(c->fd, F_SETFL, flags) < 0 && ret == 0) {
 		ret = -errno;
