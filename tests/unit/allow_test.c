@@ -148,6 +148,8 @@ static void test_allow_path_match_refuses_dot_dotdot_and_empty_components(void *
 	assert_false(allow_path_match("/srv/..", "/srv/../x"));
 	assert_false(allow_path_match("/srv/.", "/srv/x"));
 	assert_false(allow_path_match("//srv", "//srv/x"));
+	assert_false(allow_path_match("//", "/x"));
+	assert_false(allow_path_match("/", "//"));
 	/* names that merely start with dots are ordinary components */
 	assert_true(allow_path_match("/srv", "/srv/..x/.y/..."));
 	assert_true(allow_path_match("/srv/...", "/srv/.../a"));
