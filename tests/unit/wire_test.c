@@ -411,6 +411,24 @@ static void test_wire_hello_round_trips(void **state)
 	wire_buf_free(&b);
 }
 
+/* The example in docs/protocols.md section 4, byte for byte. */
+static void test_wire_hello_bytes_match_the_documented_example(void **state)
+{
+	static const uint8_t doc[] = {
+		0x53, 0x56, 0x01, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+		0, 0, 0, 5, 'r', 'e', 'x', 'e', 'c', 0x00, 0x01, 0x01, 0x00, 0x40, 0x10, 0x00,
+	};
+	struct wire_hello h = { .proto = "rexec", .version = 1, .role = 1,
+				.max_payload = WIRE_MAX_PAYLOAD };
+	struct wire_buf b;
+
+	wire_buf_init(&b);
+	assert_int_equal(wire_hello_encode(&b, &h), 0);
+	assert_int_equal(b.len, sizeof(doc));
+	assert_memory_equal(b.data, doc, sizeof(doc));
+	wire_buf_free(&b);
+}
+
 static void test_wire_hello_decode_rejects_malformed_payloads(void **state)
 {
 	struct wire_buf b;
@@ -744,6 +762,7 @@ int main(void)
 		cmocka_unit_test(test_wire_decoder_waits_on_truncated_frame),
 		cmocka_unit_test(test_wire_decoder_assembles_large_payload_in_pieces),
 		cmocka_unit_test(test_wire_hello_round_trips),
+		cmocka_unit_test(test_wire_hello_bytes_match_the_documented_example),
 		cmocka_unit_test(test_wire_hello_decode_rejects_malformed_payloads),
 		cmocka_unit_test(test_wire_hello_check_names_protocol_and_version),
 		cmocka_unit_test(test_wire_error_frame_round_trips_and_rejects_garbage),
