@@ -239,7 +239,10 @@ static int parse_line(struct allowlist *list, const char *s, size_t len, const c
 			errmsg_set(e, "%s:%u: NUL byte in line", name, line);
 			return -EINVAL;
 		}
-		if ((c < 0x20 && !is_blank((char)c)) || c == 0x7f) {
+		/* tab anywhere, CR only as part of a CRLF line ending */
+		if (c == '\t' || (c == '\r' && i + 1 == len))
+			continue;
+		if (c < 0x20 || c == 0x7f) {
 			errmsg_set(e, "%s:%u: control character 0x%02x in line", name, line, c);
 			return -EINVAL;
 		}

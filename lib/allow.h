@@ -29,7 +29,8 @@ int allow_check_file_perms(const char *path, struct errmsg *e);
  * Non-regular files are always refused; ALLOW_CHECK_PERMS adds the owner/mode check,
  * made on the same open file that is then read.
  * Format: blank lines ignored; "#" at the start of a line or after a blank starts a
- * comment; NUL and other control characters (except tab and CR) are errors. */
+ * comment; NUL and other control characters (except tab, and CR in a CRLF line
+ * ending) are errors. */
 struct allowlist *allow_load(const char *path, unsigned flags, struct errmsg *e);
 /* Parses from memory; `name` stands for the file in messages. */
 struct allowlist *allow_parse(const char *text, size_t len, const char *name, struct errmsg *e);

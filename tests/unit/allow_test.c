@@ -103,6 +103,11 @@ static void test_allow_rejects_control_characters(void **state)
 	assert_null(parse("/a\n\n/b\x1b[31m\n", &e));
 	assert_int_equal(errno, EINVAL);
 	assert_string_equal(errmsg_str(&e), "whitelist:3: control character 0x1b in line");
+	/* a CR is only accepted as part of a CRLF line ending */
+	assert_null(parse("/a\r/b\n", &e));
+	assert_string_equal(errmsg_str(&e), "whitelist:1: control character 0x0d in line");
+	assert_null(parse("/a\v/b\n", &e));
+	assert_string_equal(errmsg_str(&e), "whitelist:1: control character 0x0b in line");
 }
 
 static void test_allow_path_match_respects_component_boundaries(void **state)

@@ -144,6 +144,15 @@ static void test_config_accepts_empty_input_and_empty_value(void **state)
 	config_free(cfg);
 }
 
+static void test_config_skips_utf8_bom_at_start(void **state)
+{
+	struct config *cfg = parse("\xef\xbb\xbf[bom]\nx = 1\n", NULL);
+
+	assert_non_null(cfg);
+	assert_string_equal(config_entry_at(cfg, 0)->section, "bom");
+	config_free(cfg);
+}
+
 static void test_config_accepts_text_without_final_newline(void **state)
 {
 	struct config *cfg = config_parse("[s]\nk = v", 9, "x", NULL);
@@ -510,6 +519,7 @@ int main(void)
 		cmocka_unit_test(test_config_rejects_indented_continuation_line),
 		cmocka_unit_test(test_config_strips_inline_comments_and_crlf),
 		cmocka_unit_test(test_config_accepts_empty_input_and_empty_value),
+		cmocka_unit_test(test_config_skips_utf8_bom_at_start),
 		cmocka_unit_test(test_config_accepts_text_without_final_newline),
 		cmocka_unit_test(test_config_accepts_line_of_max_length_whole),
 		cmocka_unit_test(test_config_rejects_line_longer_than_max),
