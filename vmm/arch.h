@@ -5,6 +5,7 @@
 #define SV_VMM_ARCH_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "errmsg.h"
 #include "memory.h"
@@ -24,6 +25,8 @@ uint32_t arch_next_device_gsi(uint32_t gsi);
  * buses. 0 or -errno with e. */
 int arch_machine_init(struct machine *m, struct errmsg *e);
 void arch_machine_free(struct machine *m);
+/* The KVM vcpu id (x86: initial APIC ID) for the vCPU's topology coordinates, or -ERANGE. */
+int64_t arch_vcpu_id(const struct machine *m, const struct vcpu *v);
 /* Per-vCPU set-up after KVM_CREATE_VCPU: CPUID, MSRs, FPU, LAPIC. */
 int arch_vcpu_init(struct vcpu *v, struct errmsg *e);
 void arch_vcpu_free(struct vcpu *v);

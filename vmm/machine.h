@@ -106,6 +106,7 @@ struct machine {
 	atomic_uint requests;
 	int request_efd;
 	atomic_int exit_code; /* for MACHINE_REQ_EXIT_CODE */
+	atomic_bool powerdown_pending; /* system_powerdown: the guest's power button is pressed */
 	/* Called on the main loop thread for each request batch (main.c turns these into
 	 * QMP events and actions). */
 	void (*on_request)(struct machine *m, unsigned int reqs, void *opaque);
@@ -137,8 +138,9 @@ int machine_cmdline_append(struct machine *m, const char *str);
 /* Registers fn to run at every VM reset (after the vCPUs are parked, before they resume). */
 int machine_add_reset_hook(struct machine *m, machine_reset_fn fn, void *opaque);
 
-/* Starts the vCPU threads; they run unless cfg->start_paused (-S). Main thread. */
-int machine_start(struct machine *m);
+/* Loads the kernel (after devices added their command-line entries) and starts the vCPU
+ * threads; they run unless cfg->start_paused (-S). Main thread. 0 or -errno with e. */
+int machine_start(struct machine *m, struct errmsg *e);
 
 /*
  * Run control, main loop thread (QMP ops). pause parks every vCPU and returns when all are

@@ -1,0 +1,677 @@
+/*
+ * guest.c: the splitvm test guest, a freestanding x86-64 program booted through the Linux
+ * boot protocol (bzImage-like image) or PVH (ELF). It checks the boot contract and reports
+ * over COM1 lines starting "SVTEST"; the command line picks what else it does:
+ *   sv.test=boot      (default) checks, then power off (exit status 0 under splitvm)
+ *   sv.test=echo      IRQ-driven serial echo until it reads 'q', then power off
+ *   sv.test=tick      prints "SVTEST tick N" forever (pause/resume keeps N going)
+ *   sv.test=reset     reboots through the i8042 once (CMOS keeps count), then power off
+ *   sv.test=button    waits for the ACPI power button (QMP system_powerdown), then power off
+ *   sv.test=idle      halts after the checks (QMP tests, benchmark)
+ *   sv.test=fail      reports a failure through the test exit port (exit status 3)
+ * Power off is the ACPI sleep control register (port 0x600); where that does nothing (QEMU
+ * microvm) the isa-debug-exit port 0xf4 follows: value 0 on success, 1 on failure.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#define COM1 0x3f8
+#define AP_TRAMP_ADDR 0x10000ul
+#define LAPIC_BASE 0xfee00000ul
+#define IOAPIC_BASE 0xfec00000ul
+#define SERIAL_VECTOR 0x30
+#define MAX_CPUS 256
+
+enum { MODE_BZ32 = 1, MODE_BZ64 = 2, MODE_PVH = 3 };
+
+extern uint64_t boot_mode, boot_ptr;
+extern uint64_t pml4[512], pdpt[512], pd[4 * 512];
+extern char ap_tramp_start[], ap_tramp_end[], ap_tramp_cr3[], ap_tramp_stack[],
+	ap_tramp_entry[];
+
+static volatile uint32_t print_lock;
+static volatile uint32_t aps_up;
+static int failures;
+static char cmdline[2048];
+static uint8_t ap_stacks[8][4096] __attribute__((aligned(16)));
+static volatile uint32_t rx_count;
+
+/* ---- port and MMIO access ---- */
+static inline void outb(uint16_t port, uint8_t v)
+{
+	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
+}
+static inline void outl(uint16_t port, uint32_t v)
+{
+	__asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
+}
+static inline uint8_t inb(uint16_t port)
+{
+	uint8_t v;
+
+	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+static inline uint32_t mmio_read32(uint64_t a)
+{
+	return *(volatile uint32_t *)a;
+}
+static inline void mmio_write32(uint64_t a, uint32_t v)
+{
+	*(volatile uint32_t *)a = v;
+}
+static inline uint64_t rdmsr(uint32_t msr)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+	return (uint64_t)hi << 32 | lo;
+}
+static inline uint64_t rdtsc(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return (uint64_t)hi << 32 | lo;
+}
+static inline void cpu_relax(void)
+{
+	__asm__ volatile("pause" ::: "memory");
+}
+
+/* ---- small libc ---- */
+void *memset(void *d, int c, size_t n)
+{
+	uint8_t *p = d;
+
+	while (n--)
+		*p++ = (uint8_t)c;
+	return d;
+}
+void *memcpy(void *d, const void *s, size_t n)
+{
+	uint8_t *p = d;
+	const uint8_t *q = s;
+
+	while (n--)
+		*p++ = *q++;
+	return d;
+}
+static size_t strlen(const char *s)
+{
+	size_t n = 0;
+
+	while (s[n])
+		n++;
+	return n;
+}
+static int strncmp(const char *a, const char *b, size_t n)
+{
+	for (; n; n--, a++, b++) {
+		if (*a != *b)
+			return (uint8_t)*a - (uint8_t)*b;
+		if (!*a)
+			return 0;
+	}
+	return 0;
+}
+
+/* ---- serial output ---- */
+static void serial_putc(char c)
+{
+	while (!(inb(COM1 + 5) & 0x20))
+		cpu_relax();
+	outb(COM1, (uint8_t)c);
+}
+static void puts_raw(const char *s)
+{
+	while (*s)
+		serial_putc(*s++);
+}
+static void put_hex(uint64_t v)
+{
+	char buf[17];
+	int i;
+
+	for (i = 15; i >= 0; i--, v >>= 4)
+		buf[i] = "0123456789abcdef"[v & 0xf];
+	buf[16] = 0;
+	puts_raw("0x");
+	puts_raw(buf);
+}
+static void put_dec(uint64_t v)
+{
+	char buf[21];
+	int i = 20;
+
+	buf[i] = 0;
+	do {
+		buf[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	puts_raw(&buf[i]);
+}
+static void lock(void)
+{
+	while (__atomic_exchange_n(&print_lock, 1, __ATOMIC_ACQUIRE))
+		cpu_relax();
+}
+static void unlock(void)
+{
+	__atomic_store_n(&print_lock, 0, __ATOMIC_RELEASE);
+}
+static void report(const char *what, int ok, const char *detail)
+{
+	lock();
+	puts_raw(ok ? "SVTEST ok " : "SVTEST FAIL ");
+	puts_raw(what);
+	if (detail) {
+		puts_raw(": ");
+		puts_raw(detail);
+	}
+	puts_raw("\n");
+	unlock();
+	if (!ok)
+		failures++;
+}
+
+/* ---- command line options ---- */
+/* Value of "key=" on the command line (copied into out), or 0 if absent. */
+static int opt(const char *key, char *out, size_t outlen)
+{
+	size_t kl = strlen(key);
+	const char *p = cmdline;
+
+	while (*p) {
+		while (*p == ' ')
+			p++;
+		if (!strncmp(p, key, kl) && p[kl] == '=') {
+			size_t n = 0;
+
+			p += kl + 1;
+			while (p[n] && p[n] != ' ' && n + 1 < outlen) {
+				out[n] = p[n];
+				n++;
+			}
+			out[n] = 0;
+			return 1;
+		}
+		while (*p && *p != ' ')
+			p++;
+	}
+	return 0;
+}
+
+/* ---- power ---- */
+static void power_off(int failed)
+{
+	lock();
+	puts_raw(failed ? "SVTEST result fail\n" : "SVTEST result pass\n");
+	unlock();
+	if (!failed)
+		outb(0x600, (5 << 2) | 0x20); /* ACPI SLP_TYP=S5 | SLP_EN */
+	outl(0xf4, failed ? 1 : 0);	      /* isa-debug-exit */
+	for (;;)
+		__asm__ volatile("cli; hlt");
+}
+
+/* ---- POSIX cksum (CRC-32, poly 0x04c11db7, MSB first, length appended) ---- */
+static uint32_t cksum_update(uint32_t crc, uint8_t b)
+{
+	int i;
+
+	crc ^= (uint32_t)b << 24;
+	for (i = 0; i < 8; i++)
+		crc = (crc & 0x80000000u) ? (crc << 1) ^ 0x04c11db7u : crc << 1;
+	return crc;
+}
+static uint32_t cksum(const uint8_t *p, uint64_t len)
+{
+	uint32_t crc = 0;
+	uint64_t n;
+
+	for (n = 0; n < len; n++)
+		crc = cksum_update(crc, p[n]);
+	for (n = len; n; n >>= 8)
+		crc = cksum_update(crc, (uint8_t)n);
+	return ~crc;
+}
+
+/* ---- page tables for the 64-bit entry (the 32-bit paths build them in entry.S) ---- */
+void build_page_tables(void)
+{
+	uint64_t i;
+
+	pml4[0] = (uint64_t)pdpt | 3;
+	for (i = 0; i < 4; i++)
+		pdpt[i] = ((uint64_t)pd + i * 4096) | 3;
+	for (i = 0; i < 4 * 512; i++)
+		pd[i] = (i << 21) | 0x83;
+}
+
+/* ---- memory map ---- */
+struct memmap {
+	uint64_t addr[64], size[64];
+	uint32_t type[64];
+	int n;
+};
+static struct memmap mm;
+
+static void check_memmap(void)
+{
+	uint64_t low_top = 0, high = 0;
+	char want[32];
+	int i, sorted = 1;
+
+	for (i = 0; i < mm.n; i++) {
+		if (i && mm.addr[i] < mm.addr[i - 1] + mm.size[i - 1])
+			sorted = 0;
+		if (mm.type[i] != 1)
+			continue;
+		if (mm.addr[i] < 0x100000000ull) {
+			if (mm.addr[i] + mm.size[i] > low_top)
+				low_top = mm.addr[i] + mm.size[i];
+		} else {
+			high += mm.size[i];
+		}
+	}
+	report("e820 sorted and non-overlapping", sorted, 0);
+	lock();
+	puts_raw("SVTEST mem=");
+	put_dec((low_top + high) >> 20);
+	puts_raw("M low_top=");
+	put_hex(low_top);
+	puts_raw(" high=");
+	put_hex(high);
+	puts_raw("\n");
+	unlock();
+	if (opt("sv.mem", want, sizeof(want))) {
+		uint64_t mb = 0;
+		char *p = want;
+
+		while (*p >= '0' && *p <= '9')
+			mb = mb * 10 + (uint64_t)(*p++ - '0');
+		report("e820 matches -m", ((low_top + high) >> 20) == mb, want);
+	}
+}
+
+/* ---- boot contract ---- */
+static uint64_t initrd_addr, initrd_size, initrd_max;
+
+static void read_boot_info(void)
+{
+	const uint8_t *bp = (const uint8_t *)boot_ptr;
+	const char *cl = 0;
+	size_t i;
+
+	if (boot_mode == MODE_PVH) {
+		const uint32_t *si = (const uint32_t *)bp;
+		uint64_t modlist, memmap;
+		uint32_t entries;
+
+		report("PVH start_info magic", si[0] == 0x336ec578u, 0);
+		cl = (const char *)*(const uint64_t *)(bp + 24);
+		if (si[3] >= 1) {
+			modlist = *(const uint64_t *)(bp + 16);
+			initrd_addr = ((const uint64_t *)modlist)[0];
+			initrd_size = ((const uint64_t *)modlist)[1];
+		}
+		initrd_max = 0xffffffffull;
+		memmap = *(const uint64_t *)(bp + 40);
+		entries = *(const uint32_t *)(bp + 48);
+		for (i = 0; i < entries && i < 64; i++) {
+			const uint8_t *e = (const uint8_t *)memmap + i * 24;
+
+			mm.addr[i] = *(const uint64_t *)e;
+			mm.size[i] = *(const uint64_t *)(e + 8);
+			mm.type[i] = *(const uint32_t *)(e + 16);
+		}
+		mm.n = (int)i;
+	} else {
+		report("boot_params in RSI/ESI", *(const uint16_t *)(bp + 0x1fe) == 0xaa55 &&
+							!strncmp((const char *)bp + 0x202, "HdrS", 4),
+		       0);
+		report("type_of_loader set", bp[0x210] != 0, 0);
+		cl = (const char *)(uint64_t) * (const uint32_t *)(bp + 0x228);
+		initrd_addr = *(const uint32_t *)(bp + 0x218);
+		initrd_size = *(const uint32_t *)(bp + 0x21c);
+		initrd_max = *(const uint32_t *)(bp + 0x22c);
+		mm.n = bp[0x1e8];
+		for (i = 0; i < (size_t)mm.n && i < 64; i++) {
+			const uint8_t *e = bp + 0x2d0 + i * 20;
+
+			mm.addr[i] = *(const uint64_t *)e;
+			mm.size[i] = *(const uint64_t *)(e + 8);
+			mm.type[i] = *(const uint32_t *)(e + 16);
+		}
+	}
+	if (cl) {
+		for (i = 0; i + 1 < sizeof(cmdline) && cl[i]; i++)
+			cmdline[i] = cl[i];
+		cmdline[i] = 0;
+	}
+}
+
+static void check_initrd(void)
+{
+	int in_ram = 0, i;
+
+	if (!initrd_size) {
+		lock();
+		puts_raw("SVTEST initrd none\n");
+		unlock();
+		return;
+	}
+	for (i = 0; i < mm.n; i++)
+		if (mm.type[i] == 1 && initrd_addr >= mm.addr[i] &&
+		    initrd_addr + initrd_size <= mm.addr[i] + mm.size[i])
+			in_ram = 1;
+	report("initrd inside RAM", in_ram, 0);
+	report("initrd page aligned", (initrd_addr & 0xfff) == 0, 0);
+	report("initrd below initrd_addr_max", initrd_addr + initrd_size - 1 <= initrd_max, 0);
+	if (!in_ram)
+		return;
+	lock();
+	puts_raw("SVTEST initrd cksum=");
+	put_dec(cksum((const uint8_t *)initrd_addr, initrd_size));
+	puts_raw(" size=");
+	put_dec(initrd_size);
+	puts_raw("\n");
+	unlock();
+}
+
+/* ---- SMP ---- */
+static const uint8_t *mp_find(uint64_t base, uint64_t len)
+{
+	uint64_t a;
+
+	for (a = base; a + 16 <= base + len; a += 16) {
+		const uint8_t *p = (const uint8_t *)a;
+		uint8_t sum = 0;
+		int i;
+
+		if (p[0] != '_' || p[1] != 'M' || p[2] != 'P' || p[3] != '_')
+			continue;
+		for (i = 0; i < 16; i++)
+			sum += p[i];
+		if (sum == 0)
+			return p;
+	}
+	return 0;
+}
+
+static void lapic_write(uint32_t reg, uint32_t v)
+{
+	mmio_write32(LAPIC_BASE + reg, v);
+}
+static uint32_t lapic_read(uint32_t reg)
+{
+	return mmio_read32(LAPIC_BASE + reg);
+}
+static void delay(uint64_t cycles)
+{
+	uint64_t t = rdtsc();
+
+	while (rdtsc() - t < cycles)
+		cpu_relax();
+}
+static void ipi(uint32_t apic, uint32_t cmd)
+{
+	lapic_write(0x310, apic << 24);
+	lapic_write(0x300, cmd);
+	while (lapic_read(0x300) & (1u << 12))
+		cpu_relax();
+}
+
+void ap_main(void)
+{
+	uint32_t id = lapic_read(0x20) >> 24;
+
+	lock();
+	puts_raw("SVTEST ap ");
+	put_dec(id);
+	puts_raw(" up\n");
+	unlock();
+	__atomic_add_fetch(&aps_up, 1, __ATOMIC_SEQ_CST);
+	for (;;)
+		__asm__ volatile("cli; hlt");
+}
+
+static void start_aps(void)
+{
+	const uint8_t *fp = mp_find(0x9fc00, 0x400), *t;
+	uint32_t bsp = lapic_read(0x20) >> 24, ids[MAX_CPUS];
+	uint16_t len, count, i;
+	int n = 0, started = 0;
+	uint8_t sum = 0;
+	uint64_t tramp_len = (uint64_t)(ap_tramp_end - ap_tramp_start);
+
+	if (!fp)
+		fp = mp_find(0xf0000, 0x10000);
+	if (!fp) {
+		lock();
+		puts_raw("SVTEST cpus=1 (no MP table)\n");
+		unlock();
+		return;
+	}
+	t = (const uint8_t *)(uint64_t) * (const uint32_t *)(fp + 4);
+	len = *(const uint16_t *)(t + 4);
+	count = *(const uint16_t *)(t + 34);
+	for (i = 0; i < len; i++)
+		sum += t[i];
+	report("MP table checksum", sum == 0 && !strncmp((const char *)t, "PCMP", 4), 0);
+	{
+		const uint8_t *p = t + 44;
+
+		for (i = 0; i < count && p < t + len; i++) {
+			if (p[0] == 0) {
+				if ((p[3] & 1) && n < MAX_CPUS)
+					ids[n++] = p[1];
+				p += 20;
+			} else {
+				p += 8;
+			}
+		}
+	}
+	/* Enable the local APIC (spurious vector register) before sending IPIs. */
+	lapic_write(0xf0, 0x1ff);
+	memcpy((void *)AP_TRAMP_ADDR, ap_tramp_start, tramp_len);
+	for (i = 0; i < n; i++) {
+		uint64_t off_cr3 = (uint64_t)(ap_tramp_cr3 - ap_tramp_start);
+		uint64_t off_stack = (uint64_t)(ap_tramp_stack - ap_tramp_start);
+		uint64_t off_entry = (uint64_t)(ap_tramp_entry - ap_tramp_start);
+		uint32_t before = aps_up;
+		uint64_t t0;
+
+		if (ids[i] == bsp)
+			continue;
+		if (started >= 8)
+			break;
+		*(volatile uint64_t *)(AP_TRAMP_ADDR + off_cr3) = (uint64_t)pml4;
+		*(volatile uint64_t *)(AP_TRAMP_ADDR + off_stack) =
+			(uint64_t)&ap_stacks[started][4096];
+		*(volatile uint64_t *)(AP_TRAMP_ADDR + off_entry) = (uint64_t)ap_main;
+		ipi(ids[i], 0x4500); /* INIT */
+		delay(1000000);
+		ipi(ids[i], 0x4600 | (AP_TRAMP_ADDR >> 12)); /* SIPI */
+		delay(100000);
+		if (aps_up == before)
+			ipi(ids[i], 0x4600 | (AP_TRAMP_ADDR >> 12));
+		t0 = rdtsc();
+		while (aps_up == before && rdtsc() - t0 < 20000000000ull)
+			cpu_relax();
+		if (aps_up == before) {
+			report("AP started", 0, "timeout");
+			return;
+		}
+		started++;
+	}
+	lock();
+	puts_raw("SVTEST cpus=");
+	put_dec(1 + aps_up);
+	puts_raw("\n");
+	unlock();
+}
+
+/* ---- interrupts (serial echo) ---- */
+struct idt_entry {
+	uint16_t off0, sel;
+	uint8_t ist, attr;
+	uint16_t off1;
+	uint32_t off2, zero;
+} __attribute__((packed));
+static struct idt_entry idt[256] __attribute__((aligned(16)));
+
+__attribute__((interrupt)) static void serial_isr(void *frame)
+{
+	(void)frame;
+	while (inb(COM1 + 5) & 1) {
+		uint8_t c = inb(COM1);
+
+		rx_count++;
+		if (c == 'q')
+			power_off(failures);
+		serial_putc((char)c);
+	}
+	lapic_write(0xb0, 0); /* EOI */
+}
+
+__attribute__((interrupt)) static void spurious_isr(void *frame)
+{
+	(void)frame;
+}
+
+static void idt_set(int vec, void (*fn)(void *))
+{
+	uint64_t a = (uint64_t)fn;
+
+	idt[vec] = (struct idt_entry){ (uint16_t)a, 0x18, 0, 0x8e, (uint16_t)(a >> 16),
+				       (uint32_t)(a >> 32), 0 };
+}
+
+static void serial_echo(void)
+{
+	struct {
+		uint16_t limit;
+		uint64_t base;
+	} __attribute__((packed)) d = { sizeof(idt) - 1, (uint64_t)idt };
+	int i;
+
+	for (i = 0; i < 256; i++)
+		idt_set(i, spurious_isr);
+	idt_set(SERIAL_VECTOR, serial_isr);
+	__asm__ volatile("lidt %0" : : "m"(d));
+	outb(0x21, 0xff); /* mask the PICs: interrupts come through the IOAPIC */
+	outb(0xa1, 0xff);
+	lapic_write(0xf0, 0x1ff);
+	/* IOAPIC pin 4 -> vector, fixed, physical, edge, active high, to the BSP. */
+	mmio_write32(IOAPIC_BASE, 0x10 + 2 * 4 + 1);
+	mmio_write32(IOAPIC_BASE + 0x10, (lapic_read(0x20) >> 24) << 24);
+	mmio_write32(IOAPIC_BASE, 0x10 + 2 * 4);
+	mmio_write32(IOAPIC_BASE + 0x10, SERIAL_VECTOR);
+	outb(COM1 + 2, 0x07); /* FIFO on, cleared */
+	outb(COM1 + 4, 0x0b); /* DTR, RTS, OUT2 */
+	outb(COM1 + 1, 0x01); /* receive interrupts */
+	lock();
+	puts_raw("SVTEST echo ready\n");
+	unlock();
+	for (;;)
+		__asm__ volatile("sti; hlt; cli");
+}
+
+/* ---- main ---- */
+static void tick_forever(void)
+{
+	uint64_t n = 0, t = rdtsc();
+
+	for (;;) {
+		if (rdtsc() - t > (1ull << 26)) {
+			t = rdtsc();
+			lock();
+			puts_raw("SVTEST tick ");
+			put_dec(++n);
+			puts_raw("\n");
+			unlock();
+		}
+		cpu_relax();
+	}
+}
+
+static void reset_test(void)
+{
+	uint8_t boots;
+
+	outb(0x70, 0x50);
+	boots = inb(0x71);
+	lock();
+	puts_raw("SVTEST reset boot ");
+	put_dec(boots + 1);
+	puts_raw("\n");
+	unlock();
+	if (boots == 0) {
+		outb(0x70, 0x50);
+		outb(0x71, 1);
+		outb(0x64, 0xfe); /* i8042: pulse the reset line */
+		for (;;)
+			__asm__ volatile("cli; hlt");
+	}
+	outb(0x70, 0x50);
+	outb(0x71, 0);
+	power_off(failures);
+}
+
+void guest_main(void)
+{
+	char test[32] = "boot";
+	uint64_t cr0, cr4, efer;
+
+	puts_raw("SVTEST hello\n");
+	outb(0x3f0, 1); /* boot-time marker: kernel start */
+	puts_raw(boot_mode == MODE_PVH ? "SVTEST entry pvh\n"
+	       : boot_mode == MODE_BZ64 ? "SVTEST entry linux64\n"
+					: "SVTEST entry linux32\n");
+	__asm__ volatile("mov %%cr0, %0" : "=r"(cr0));
+	__asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+	efer = rdmsr(0xc0000080);
+	report("64-bit mode", (efer & (1 << 10)) && (cr0 & (1ull << 31)) && (cr4 & (1 << 5)), 0);
+	read_boot_info();
+	lock();
+	puts_raw("SVTEST cmdline=");
+	puts_raw(cmdline);
+	puts_raw("\n");
+	unlock();
+	opt("sv.test", test, sizeof(test));
+	check_memmap();
+	check_initrd();
+	start_aps();
+	outb(0x3f0, 123); /* boot-time marker: "init" start */
+	if (!strncmp(test, "fail", 5)) {
+		report("requested failure", 0, 0);
+		power_off(1);
+	}
+	if (!strncmp(test, "echo", 5))
+		serial_echo();
+	if (!strncmp(test, "tick", 5))
+		tick_forever();
+	if (!strncmp(test, "reset", 6))
+		reset_test();
+	if (!strncmp(test, "button", 7)) {
+		lock();
+		puts_raw("SVTEST waiting for the power button\n");
+		unlock();
+		while (!(inb(0x601) & 1))
+			delay(1000000);
+		outb(0x601, 1);
+		lock();
+		puts_raw("SVTEST power button\n");
+		unlock();
+	}
+	if (!strncmp(test, "idle", 5)) {
+		lock();
+		puts_raw("SVTEST idle\n");
+		unlock();
+		for (;;)
+			__asm__ volatile("cli; hlt");
+	}
+	power_off(failures);
+}
