@@ -413,8 +413,11 @@ struct xport_listener *xport_listen(const char *addr, const struct xport_opts *o
 		ret = xport_vsock_listen(l, opts, e);
 		break;
 	}
-	if (ret < 0)
+	if (ret < 0) {
+		if (l->addr.kind == XPORT_TCP || l->addr.kind == XPORT_TLS)
+			errmsg_prefix(e, "%s", addr);
 		goto err;
+	}
 	if (l->addr.kind == XPORT_TCP || l->addr.kind == XPORT_TLS) {
 		l->fd = ret;
 		/* Report the port the kernel chose when asked for port 0. */

@@ -257,13 +257,30 @@ static int tls_errno(const SSL *ssl)
  * refused client fail in xport_connect with the server's reason. The fd is
  * non-blocking.
  */
+static int tls_wait_ticket(struct xport_conn *c, uint64_t deadline, struct errmsg *e);
+
 static int tls_await_acceptance(struct xport_conn *c, uint64_t deadline, struct errmsg *e)
+{
+	int ret;
+
+	if (SSL_version(c->ssl) < TLS1_3_VERSION)
+		return 0; /* TLS 1.2: the client certificate was checked inside the handshake */
+	/*
+	 * Without auto-retry SSL_peek returns right after processing the ticket, so
+	 * data the server sent after it stays in the socket (where poll sees it)
+	 * rather than being decrypted into OpenSSL's buffer here.
+	 */
+	SSL_clear_mode(c->ssl, SSL_MODE_AUTO_RETRY);
+	ret = tls_wait_ticket(c, deadline, e);
+	SSL_set_mode(c->ssl, SSL_MODE_AUTO_RETRY);
+	return ret;
+}
+
+static int tls_wait_ticket(struct xport_conn *c, uint64_t deadline, struct errmsg *e)
 {
 	char byte;
 	int r, err, ret;
 
-	if (SSL_version(c->ssl) < TLS1_3_VERSION)
-		return 0; /* TLS 1.2: the client certificate was checked inside the handshake */
 	while (!c->tls_accepted) {
 		ERR_clear_error();
 		errno = 0;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -132,6 +133,22 @@ void xport_unix_listener_cleanup(struct xport_listener *l)
 	l->unlink_path = false;
 }
 
+/* ms < 0: no timeout. */
+static int unix_set_sndtimeo(int fd, int ms)
+{
+	struct timeval tv = { 0 };
+
+	if (ms >= 0) {
+		tv.tv_sec = ms / 1000;
+		tv.tv_usec = (ms % 1000) * 1000;
+		if (ms == 0)
+			tv.tv_usec = 1; /* 0 would mean "forever" */
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+		return -errno;
+	return 0;
+}
+
 int xport_unix_connect(const struct xport_addr *a, uint64_t deadline, struct errmsg *e)
 {
 	struct sockaddr_un sun;
@@ -144,7 +161,21 @@ int xport_unix_connect(const struct xport_addr *a, uint64_t deadline, struct err
 		errmsg_set(e, "socket: %s", strerror(-ret));
 		return ret;
 	}
-	ret = xport_connect_fd(fd, (struct sockaddr *)&sun, len, deadline);
+	/*
+	 * A unix connect waits only when the listener's backlog is full, and a
+	 * non-blocking one then fails with EAGAIN instead of waiting; so connect
+	 * blocking, bounded by SO_SNDTIMEO, which unix sockets apply to that wait.
+	 */
+	ret = unix_set_sndtimeo(fd, xport_ms_left(deadline));
+	if (!ret) {
+		do
+			ret = connect(fd, (struct sockaddr *)&sun, len) < 0 ? -errno : 0;
+		while (ret == -EINTR && xport_ms_left(deadline) != 0);
+		if (ret == -EAGAIN || ret == -EINTR)
+			ret = -ETIMEDOUT;
+	}
+	if (!ret)
+		ret = unix_set_sndtimeo(fd, -1);
 	if (ret) {
 		errmsg_set(e, "connect: %s", strerror(-ret));
 		close(fd);

@@ -295,6 +295,36 @@ static void test_xport_unix_connect_to_missing_socket_names_it(void **state)
 	assert_non_null(strstr(errmsg_str(&e), addr));
 }
 
+static void test_xport_unix_connect_times_out_on_full_backlog(void **state)
+{
+	struct xport_opts o = { .timeout_ms = 200 };
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct xport_conn *c[8];
+	struct errmsg e = { "" };
+	char addr[128];
+	int fd, i, n = 0;
+
+	/* a listener (not ours) with the smallest backlog that never accepts */
+	unix_addr(addr, sizeof(addr), "full.sock");
+	memcpy(sun.sun_path, addr + 5, strlen(addr + 5) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(listen(fd, 0), 0);
+	for (i = 0; i < 8; i++) {
+		c[i] = xport_connect(addr, &o, &e);
+		if (!c[i])
+			break;
+		n++;
+	}
+	assert_true(i < 8);
+	assert_int_equal(errno, ETIMEDOUT);
+	assert_non_null(strstr(errmsg_str(&e), addr));
+	for (i = 0; i < n; i++)
+		xport_close(c[i]);
+	close(fd);
+	unlink(addr + 5);
+}
+
 /* ---- SCM_RIGHTS ---- */
 
 static void test_xport_unix_passes_a_pipe_descriptor(void **state)
@@ -667,6 +697,7 @@ int main(void)
 		cmocka_unit_test(test_xport_unix_listen_never_replaces_a_regular_file),
 		cmocka_unit_test(test_xport_unix_listen_applies_mode_and_close_unlinks),
 		cmocka_unit_test(test_xport_unix_connect_to_missing_socket_names_it),
+		cmocka_unit_test(test_xport_unix_connect_times_out_on_full_backlog),
 		cmocka_unit_test(test_xport_unix_passes_a_pipe_descriptor),
 		cmocka_unit_test(test_xport_unix_recv_fds_overflow_closes_all_and_fails),
 		cmocka_unit_test(test_xport_unix_send_fds_rejects_empty_data),

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -304,6 +305,45 @@ static void test_xport_tls_nonblocking_read_is_eagain_then_data(void **state)
 	server_stop(&s);
 }
 
+static void *accept_and_greet(void *arg)
+{
+	struct server *s = arg;
+
+	accept_thread(s);
+	if (s->c && xport_write_all(s->c, "greeting", 8) != 0)
+		s->err = EIO;
+	return NULL;
+}
+
+/* Data the server sends right after the handshake must wake poll() on the client. */
+static void test_xport_tls_data_after_handshake_stays_visible_to_poll(void **state)
+{
+	struct xport_opts so = opts("server", "ca"), co = opts("client", "ca");
+	struct server s;
+	struct xport_conn *c;
+	struct errmsg e = { "" };
+	struct pollfd pfd;
+	char buf[8];
+
+	memset(&s, 0, sizeof(s));
+	s.l = xport_listen("tls:127.0.0.1:0", &so, &s.e);
+	assert_non_null(s.l);
+	snprintf(s.addr, sizeof(s.addr), "tls:127.0.0.1:%u", xport_listener_addr(s.l)->port);
+	assert_int_equal(pthread_create(&s.t, NULL, accept_and_greet, &s), 0);
+	c = xport_connect(s.addr, &co, &e);
+	assert_non_null(c);
+	server_join(&s);
+	assert_int_equal(s.err, 0);
+	assert_int_equal(xport_pending(c), 0);
+	pfd.fd = xport_fd(c);
+	pfd.events = POLLIN;
+	assert_int_equal(poll(&pfd, 1, 5000), 1);
+	assert_int_equal(xport_read_full(c, buf, 8), 0);
+	assert_memory_equal(buf, "greeting", 8);
+	xport_close(c);
+	server_stop(&s);
+}
+
 static void test_xport_tls_shutdown_write_half_closes(void **state)
 {
 	struct xport_opts so = opts("server", "ca"), co = opts("client", "ca");
@@ -430,6 +470,7 @@ int main(void)
 		cmocka_unit_test(test_xport_tls_server_refuses_client_without_certificate),
 		cmocka_unit_test(test_xport_tls_bad_files_are_named_in_one_line),
 		cmocka_unit_test(test_xport_tls_nonblocking_read_is_eagain_then_data),
+		cmocka_unit_test(test_xport_tls_data_after_handshake_stays_visible_to_poll),
 		cmocka_unit_test(test_xport_tls_shutdown_write_half_closes),
 		cmocka_unit_test(test_xport_tls_handshake_times_out_on_silent_client),
 		cmocka_unit_test(test_xport_tls_refuses_plaintext_peer),
