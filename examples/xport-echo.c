@@ -19,19 +19,20 @@
 #include "wire.h"
 #include "xport.h"
 
-#define ECHO_PROTO "xport-echo"
-#define ECHO_VERSION 1
-#define ROLE_CLIENT 1
-#define ROLE_SERVER 2
+#define ECHO_PROTO	 "xport-echo"
+#define ECHO_VERSION	 1
+#define ROLE_CLIENT	 1
+#define ROLE_SERVER	 2
 #define ECHO_MAX_PAYLOAD 65536
-#define ECHO_T_DATA WIRE_T_PROTO_FIRST
+#define ECHO_T_DATA	 WIRE_T_PROTO_FIRST
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: xport-echo server ADDR [--cert C --key K --ca CA] [--test-mode] [--once]\n"
-		   "       xport-echo client ADDR MESSAGE [--cert C --key K --ca CA] [--test-mode]\n"
-		   "ADDR is unix:/path, unix:@name, tcp:HOST:PORT (needs --test-mode),\n"
-		   "tls:HOST:PORT (needs --cert, --key and --ca) or vsock:CID:PORT.\n");
+	fprintf(f,
+		"usage: xport-echo server ADDR [--cert C --key K --ca CA] [--test-mode] [--once]\n"
+		"       xport-echo client ADDR MESSAGE [--cert C --key K --ca CA] [--test-mode]\n"
+		"ADDR is unix:/path, unix:@name, tcp:HOST:PORT (needs --test-mode),\n"
+		"tls:HOST:PORT (needs --cert, --key and --ca) or vsock:CID:PORT.\n");
 }
 
 static struct wire_hello echo_hello(uint8_t role)
@@ -49,7 +50,7 @@ static struct wire_hello echo_hello(uint8_t role)
 static void serve(struct xport_conn *c, int timeout_ms)
 {
 	struct wire_hello mine = echo_hello(ROLE_SERVER), peer;
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 	struct wire_frame f;
 	unsigned long frames = 0;
 	int ret;
@@ -64,9 +65,11 @@ static void serve(struct xport_conn *c, int timeout_ms)
 		if (ret)
 			break;
 		if (f.h.type == WIRE_T_PING)
-			ret = wire_send(c, WIRE_T_PONG, f.h.stream, f.h.request, f.payload, f.h.length);
+			ret = wire_send(c, WIRE_T_PONG, f.h.stream, f.h.request, f.payload,
+					f.h.length);
 		else
-			ret = wire_send(c, f.h.type, f.h.stream, f.h.request, f.payload, f.h.length);
+			ret = wire_send(c, f.h.type, f.h.stream, f.h.request, f.payload,
+					f.h.length);
 		wire_frame_free(&f);
 		if (ret)
 			break;
@@ -97,7 +100,7 @@ static void *conn_thread(void *arg)
 static int run_server(const char *addr, const struct xport_opts *o, bool once)
 {
 	struct xport_listener *l;
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 	char real[300];
 
 	l = xport_listen(addr, o, &e);
@@ -152,9 +155,9 @@ static int run_server(const char *addr, const struct xport_opts *o, bool once)
 static int run_client(const char *addr, const char *msg, const struct xport_opts *o)
 {
 	struct wire_hello mine = echo_hello(ROLE_CLIENT), peer;
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 	struct xport_conn *c;
-	struct wire_frame f = { 0 };
+	struct wire_frame f = {0};
 	size_t len = strlen(msg);
 	int ret, status = 1;
 
@@ -179,8 +182,8 @@ static int run_client(const char *addr, const char *msg, const struct xport_opts
 		fprintf(stderr, "xport-echo: %s: %s\n", xport_peer_desc(c), wire_strerror(ret));
 		goto out;
 	}
-	if (f.h.type != ECHO_T_DATA || f.h.stream != 1 || f.h.request != 42 ||
-	    f.h.length != len || (len && memcmp(f.payload, msg, len) != 0)) {
+	if (f.h.type != ECHO_T_DATA || f.h.stream != 1 || f.h.request != 42 || f.h.length != len ||
+	    (len && memcmp(f.payload, msg, len) != 0)) {
 		fprintf(stderr, "xport-echo: %s: the echo differs from what was sent\n",
 			xport_peer_desc(c));
 		goto out;
@@ -196,16 +199,12 @@ out:
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "cert", required_argument, NULL, 'c' },
-		{ "key", required_argument, NULL, 'k' },
-		{ "ca", required_argument, NULL, 'a' },
-		{ "test-mode", no_argument, NULL, 't' },
-		{ "once", no_argument, NULL, 'o' },
-		{ "timeout", required_argument, NULL, 'T' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{"cert", required_argument, NULL, 'c'}, {"key", required_argument, NULL, 'k'},
+		{"ca", required_argument, NULL, 'a'},	{"test-mode", no_argument, NULL, 't'},
+		{"once", no_argument, NULL, 'o'},	{"timeout", required_argument, NULL, 'T'},
+		{"help", no_argument, NULL, 'h'},	{NULL, 0, NULL, 0},
 	};
-	struct xport_opts o = { .timeout_ms = 10000 };
+	struct xport_opts o = {.timeout_ms = 10000};
 	bool once = false;
 	const char *mode, *addr;
 	char *end;

@@ -64,8 +64,7 @@ static int header_check_prefix(const uint8_t *buf, size_t len)
 	return 0;
 }
 
-int wire_header_decode(const uint8_t *buf, size_t len, uint32_t max_payload,
-		       struct wire_header *h)
+int wire_header_decode(const uint8_t *buf, size_t len, uint32_t max_payload, struct wire_header *h)
 {
 	int ret;
 

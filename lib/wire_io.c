@@ -115,7 +115,7 @@ int wire_send_error(struct xport_conn *c, uint32_t stream, uint32_t request, int
 static int handshake(struct xport_conn *c, const struct wire_hello *mine, uint8_t expect_role,
 		     struct wire_hello *peer, int timeout_ms, uint64_t deadline, struct errmsg *e)
 {
-	struct wire_frame f = { 0 };
+	struct wire_frame f = {0};
 	struct wire_buf b;
 	int ret;
 

@@ -53,7 +53,7 @@ int xport_ms_left(uint64_t deadline)
 
 int xport_poll_fd(int fd, short events, uint64_t deadline)
 {
-	struct pollfd pfd = { .fd = fd, .events = events };
+	struct pollfd pfd = {.fd = fd, .events = events};
 	int n;
 
 	for (;;) {
@@ -142,8 +142,9 @@ void xport_sockaddr_str(const struct sockaddr *sa, socklen_t len, char *buf, siz
 	}
 	case AF_UNIX: {
 		const struct sockaddr_un *un = (const struct sockaddr_un *)sa;
-		size_t plen = len > offsetof(struct sockaddr_un, sun_path) ?
-				      len - offsetof(struct sockaddr_un, sun_path) : 0;
+		size_t plen = len > offsetof(struct sockaddr_un, sun_path)
+				      ? len - offsetof(struct sockaddr_un, sun_path)
+				      : 0;
 
 		if (plen == 0)
 			snprintf(buf, n, "(unnamed)");
@@ -221,8 +222,8 @@ static bool host_v6_ok(const char *s, size_t n)
 
 		/* hex digits, ':' and '.', and after '%' a zone (interface name) */
 		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch >= '0' && ch <= '9') || ch == ':' || ch == '.' || ch == '%' || ch == '-' ||
-		      ch == '_'))
+		      (ch >= '0' && ch <= '9') || ch == ':' || ch == '.' || ch == '%' ||
+		      ch == '-' || ch == '_'))
 			return false;
 	}
 	return memchr(s, ':', n) != NULL;
@@ -297,7 +298,8 @@ int xport_addr_parse(const char *s, struct xport_addr *out, struct errmsg *e)
 			return -EINVAL;
 		}
 		if (strlen(rest) >= sizeof(a.path)) {
-			errmsg_set(e, "%s: socket path longer than %zu bytes", s, sizeof(a.path) - 1);
+			errmsg_set(e, "%s: socket path longer than %zu bytes", s,
+				   sizeof(a.path) - 1);
 			return -EINVAL;
 		}
 		memcpy(a.path, rest, strlen(rest) + 1);
@@ -534,8 +536,7 @@ struct xport_conn *xport_accept(struct xport_listener *l, struct errmsg *e)
 	return c;
 }
 
-struct xport_conn *xport_connect(const char *addr, const struct xport_opts *opts,
-				 struct errmsg *e)
+struct xport_conn *xport_connect(const char *addr, const struct xport_opts *opts, struct errmsg *e)
 {
 	struct xport_addr a;
 	struct xport_conn *c = NULL;

@@ -14,16 +14,16 @@
 #include "xport.h"
 
 #define XPORT_DEFAULT_TIMEOUT_MS 10000
-#define XPORT_DESC_MAX 384
+#define XPORT_DESC_MAX		 384
 
 struct xport_conn {
 	enum xport_kind kind;
 	int fd;
-	SSL *ssl;	  /* tls: only */
-	bool want_write;  /* tls: the last SSL call blocked needing POLLOUT, not POLLIN */
-	bool wr_shut;	  /* xport_shutdown_write done */
+	SSL *ssl;	   /* tls: only */
+	bool want_write;   /* tls: the last SSL call blocked needing POLLOUT, not POLLIN */
+	bool wr_shut;	   /* xport_shutdown_write done */
 	bool tls_accepted; /* tls: client: the server's session ticket arrived */
-	bool ssl_dead;	  /* tls: a fatal error happened; no more SSL calls but SSL_free */
+	bool ssl_dead;	   /* tls: a fatal error happened; no more SSL calls but SSL_free */
 	char desc[XPORT_DESC_MAX];
 };
 
@@ -31,11 +31,11 @@ struct xport_listener {
 	struct xport_addr addr;
 	int fd;
 	int timeout_ms;
-	SSL_CTX *ssl_ctx; /* tls: only */
+	SSL_CTX *ssl_ctx;     /* tls: only */
 	uint32_t *vsock_cids; /* vsock: owned copy of the allowlist */
 	size_t n_vsock_cids;
-	bool unlink_path;     /* unix: we created the socket file ... */
-	dev_t sock_dev;	      /* ... and it is still this inode */
+	bool unlink_path; /* unix: we created the socket file ... */
+	dev_t sock_dev;	  /* ... and it is still this inode */
 	ino_t sock_ino;
 };
 
@@ -84,10 +84,10 @@ void xport_tls_describe(struct xport_conn *c);
 
 /* vsock: */
 int xport_vsock_listen(struct xport_listener *l, const struct xport_opts *o, struct errmsg *e);
-int xport_vsock_connect(const struct xport_addr *a, const struct xport_opts *o,
-			uint64_t deadline, struct errmsg *e);
+int xport_vsock_connect(const struct xport_addr *a, const struct xport_opts *o, uint64_t deadline,
+			struct errmsg *e);
 /* Accept-time check of the peer address; -EACCES (logged) for a refused CID. */
-int xport_vsock_check_peer(const struct xport_listener *l, const struct sockaddr *sa,
-			   socklen_t len, struct errmsg *e);
+int xport_vsock_check_peer(const struct xport_listener *l, const struct sockaddr *sa, socklen_t len,
+			   struct errmsg *e);
 
 #endif

@@ -307,7 +307,8 @@ static int tls_wait_ticket(struct xport_conn *c, uint64_t deadline, struct errms
 		c->ssl_dead = true;
 		if (err == SSL_ERROR_SSL) {
 			ret = -tls_errno(c->ssl);
-			errmsg_set(e, "%s%s", ret == -EACCES ? "the server refused our certificate: " : "",
+			errmsg_set(e, "%s%s",
+				   ret == -EACCES ? "the server refused our certificate: " : "",
 				   ssl_reason());
 			return ret;
 		}
@@ -410,8 +411,7 @@ void xport_tls_describe(struct xport_conn *c)
 
 	if (!cert)
 		return;
-	n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn,
-				      sizeof(cn));
+	n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn));
 	X509_free(cert);
 	if (n < 0)
 		return;
@@ -513,8 +513,8 @@ int xport_tls_shutdown(struct xport_conn *c)
 			return 0;
 		err = SSL_get_error(c->ssl, r);
 		if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) {
-			int ret = xport_poll_fd(c->fd, err == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN,
-						deadline);
+			int ret = xport_poll_fd(
+				c->fd, err == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN, deadline);
 			if (ret)
 				return ret;
 			continue;

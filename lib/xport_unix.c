@@ -72,21 +72,23 @@ int xport_unix_listen(struct xport_listener *l, const struct xport_opts *o, stru
 			goto err;
 		}
 		if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode)) {
-			errmsg_set(e, "unix:%s: exists and is not a socket; not replacing it", path);
+			errmsg_set(e, "unix:%s: exists and is not a socket; not replacing it",
+				   path);
 			ret = -EEXIST;
 			goto err;
 		}
 		ret = unix_probe(&sun, len);
 		if (ret != -ECONNREFUSED) {
 			errmsg_set(e, "unix:%s: %s", path,
-				   ret == 0 || ret == -EAGAIN ? "another process is listening on it" :
-								strerror(-ret));
+				   ret == 0 || ret == -EAGAIN ? "another process is listening on it"
+							      : strerror(-ret));
 			ret = -EADDRINUSE;
 			goto err;
 		}
 		if (unlink(path) < 0 && errno != ENOENT) {
 			ret = -errno;
-			errmsg_set(e, "unix:%s: removing the stale socket: %s", path, strerror(-ret));
+			errmsg_set(e, "unix:%s: removing the stale socket: %s", path,
+				   strerror(-ret));
 			goto err;
 		}
 		if (bind(fd, (struct sockaddr *)&sun, len) < 0) {
@@ -105,7 +107,8 @@ int xport_unix_listen(struct xport_listener *l, const struct xport_opts *o, stru
 		 * while the file still has the umask's mode. */
 		if (chmod(path, mode) < 0) {
 			ret = -errno;
-			errmsg_set(e, "unix:%s: chmod %04o: %s", path, (unsigned)mode, strerror(-ret));
+			errmsg_set(e, "unix:%s: chmod %04o: %s", path, (unsigned)mode,
+				   strerror(-ret));
 			goto err;
 		}
 	}
@@ -136,7 +139,7 @@ void xport_unix_listener_cleanup(struct xport_listener *l)
 /* ms < 0: no timeout. */
 static int unix_set_sndtimeo(int fd, int ms)
 {
-	struct timeval tv = { 0 };
+	struct timeval tv = {0};
 
 	if (ms >= 0) {
 		tv.tv_sec = ms / 1000;
@@ -202,8 +205,8 @@ void xport_unix_describe(struct xport_conn *c, const char *path)
 			snprintf(name, sizeof(name), "(fd %d)", c->fd);
 	}
 	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) == 0)
-		snprintf(c->desc, sizeof(c->desc), "unix:%s pid=%d uid=%u gid=%u", name, (int)cr.pid,
-			 (unsigned)cr.uid, (unsigned)cr.gid);
+		snprintf(c->desc, sizeof(c->desc), "unix:%s pid=%d uid=%u gid=%u", name,
+			 (int)cr.pid, (unsigned)cr.uid, (unsigned)cr.gid);
 	else
 		snprintf(c->desc, sizeof(c->desc), "unix:%s", name);
 }
@@ -218,8 +221,8 @@ union xport_cmsg_buf {
 ssize_t xport_unix_send_fds(int fd, const void *buf, size_t len, const int *fds, size_t nfds)
 {
 	union xport_cmsg_buf ctrl;
-	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
 	ssize_t n;
 
 	/* At least one data byte: descriptors ride on data, none arrive without it. */
@@ -248,8 +251,8 @@ ssize_t xport_unix_send_fds(int fd, const void *buf, size_t len, const int *fds,
 ssize_t xport_unix_recv_fds(int fd, void *buf, size_t len, int *fds, size_t *nfds)
 {
 	union xport_cmsg_buf ctrl;
-	struct iovec iov = { .iov_base = buf, .iov_len = len };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct iovec iov = {.iov_base = buf, .iov_len = len};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
 	struct cmsghdr *cm;
 	size_t cap, got = 0, i;
 	bool overflow = false;

@@ -78,11 +78,11 @@ err:
 	return ret;
 }
 
-int xport_vsock_check_peer(const struct xport_listener *l, const struct sockaddr *sa,
-			   socklen_t len, struct errmsg *e)
+int xport_vsock_check_peer(const struct xport_listener *l, const struct sockaddr *sa, socklen_t len,
+			   struct errmsg *e)
 {
 	const struct sockaddr_vm *svm = (const struct sockaddr_vm *)sa;
-	struct xport_opts o = { .vsock_cids = l->vsock_cids, .n_vsock_cids = l->n_vsock_cids };
+	struct xport_opts o = {.vsock_cids = l->vsock_cids, .n_vsock_cids = l->n_vsock_cids};
 
 	if (len < sizeof(*svm) || sa->sa_family != AF_VSOCK) {
 		errmsg_set(e, "vsock:%u:%u: refused a peer with no vsock address", l->addr.cid,
@@ -99,8 +99,8 @@ int xport_vsock_check_peer(const struct xport_listener *l, const struct sockaddr
 	return 0;
 }
 
-int xport_vsock_connect(const struct xport_addr *a, const struct xport_opts *o,
-			uint64_t deadline, struct errmsg *e)
+int xport_vsock_connect(const struct xport_addr *a, const struct xport_opts *o, uint64_t deadline,
+			struct errmsg *e)
 {
 	struct sockaddr_vm svm;
 	int fd, ret;

@@ -56,8 +56,8 @@ static void walk_payload(const uint8_t *p, size_t len)
 				abort(); /* must point inside the payload */
 			break;
 		case 7:
-			if (wire_get_str(&r, op & 0x10 ? 16 : 0, &s) == 0 && s &&
-			    (op & 0x10) && strlen(s) > 16)
+			if (wire_get_str(&r, op & 0x10 ? 16 : 0, &s) == 0 && s && (op & 0x10) &&
+			    strlen(s) > 16)
 				abort();
 			free(s);
 			break;
@@ -93,21 +93,19 @@ static void check_frame(const struct wire_frame *f, uint32_t max)
 			abort();
 		g.payload = b.data + WIRE_HEADER_SIZE;
 		if (wire_hello_decode(&g, &h2, &e) != 0 || strcmp(h.proto, h2.proto) ||
-		    h.version != h2.version || h.role != h2.role ||
-		    h.max_payload != h2.max_payload)
+		    h.version != h2.version || h.role != h2.role || h.max_payload != h2.max_payload)
 			abort();
 		(void)wire_hello_check(&h, &h2, h.role, &e);
 		wire_buf_free(&b);
 	}
-	if (f->h.type == WIRE_T_ERROR &&
-	    wire_error_decode(f, &err, reason, sizeof(reason)) == 0 &&
+	if (f->h.type == WIRE_T_ERROR && wire_error_decode(f, &err, reason, sizeof(reason)) == 0 &&
 	    strlen(reason) >= sizeof(reason))
 		abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const uint32_t maxes[] = { 0, 16, 64, 4096, 65536, 1 };
+	static const uint32_t maxes[] = {0, 16, 64, 4096, 65536, 1};
 	struct wire_decoder d;
 	struct wire_header h;
 	uint32_t max;
@@ -127,7 +125,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		max = WIRE_MAX_PAYLOAD;
 	while (off < size) {
 		size_t n = size - off < chunk ? size - off : chunk;
-		struct wire_frame f = { 0 };
+		struct wire_frame f = {0};
 		bool ready = false;
 		ssize_t r = wire_decoder_feed(&d, data + off, n, &f, &ready);
 

@@ -16,11 +16,12 @@
 #include "wire.h"
 #include "xport.h"
 
-static const uint8_t hello_frame_hdr[16] = { 0x53, 0x56, 1, 7, 0, 0, 0, 9, 0, 0, 1, 2, 0, 0, 0, 3 };
+static const uint8_t hello_frame_hdr[16] = {0x53, 0x56, 1, 7, 0, 0, 0, 9, 0, 0, 1, 2, 0, 0, 0, 3};
 
 static void test_wire_header_encodes_big_endian_fields_in_order(void **state)
 {
-	struct wire_header h = { .version = 1, .type = 7, .stream = 9, .request = 0x102, .length = 3 };
+	struct wire_header h = {
+		.version = 1, .type = 7, .stream = 9, .request = 0x102, .length = 3};
 	uint8_t out[WIRE_HEADER_SIZE];
 
 	wire_header_encode(&h, out);
@@ -124,7 +125,7 @@ static void test_wire_fields_round_trip_in_big_endian(void **state)
 
 static void test_wire_reader_short_read_is_sticky(void **state)
 {
-	const uint8_t data[3] = { 1, 2, 3 };
+	const uint8_t data[3] = {1, 2, 3};
 	struct wire_reader r;
 	uint32_t v = 77;
 	uint8_t u8;
@@ -289,9 +290,9 @@ static void test_wire_decoder_splits_several_frames_in_one_buffer(void **state)
 static void test_wire_decoder_rejects_oversized_length_before_payload(void **state)
 {
 	struct wire_decoder d;
-	struct wire_frame f = { 0 };
+	struct wire_frame f = {0};
 	uint8_t hdr[WIRE_HEADER_SIZE];
-	struct wire_header h = { .version = 1, .type = 16, .length = 101 };
+	struct wire_header h = {.version = 1, .type = 16, .length = 101};
 	bool ready;
 
 	wire_header_encode(&h, hdr);
@@ -374,7 +375,7 @@ static void test_wire_decoder_assembles_large_payload_in_pieces(void **state)
 
 static struct wire_hello hello(const char *proto, uint16_t v, uint8_t role)
 {
-	struct wire_hello h = { .version = v, .role = role, .max_payload = 65536 };
+	struct wire_hello h = {.version = v, .role = role, .max_payload = 65536};
 
 	snprintf(h.proto, sizeof(h.proto), "%s", proto);
 	return h;
@@ -396,7 +397,7 @@ static void test_wire_hello_round_trips(void **state)
 	struct wire_hello in = hello("rexec", 1, 2), out;
 	struct wire_buf b;
 	struct wire_frame f;
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 
 	wire_buf_init(&b);
 	assert_int_equal(wire_hello_encode(&b, &in), 0);
@@ -415,11 +416,12 @@ static void test_wire_hello_round_trips(void **state)
 static void test_wire_hello_bytes_match_the_documented_example(void **state)
 {
 	static const uint8_t doc[] = {
-		0x53, 0x56, 0x01, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
-		0, 0, 0, 5, 'r', 'e', 'x', 'e', 'c', 0x00, 0x01, 0x01, 0x00, 0x40, 0x10, 0x00,
+		0x53, 0x56, 0x01, 0x01, 0,    0,    0,	  0,	0,    0,    0,
+		0,    0,    0,	  0,	0x10, 0,    0,	  0,	5,    'r',  'e',
+		'x',  'e',  'c',  0x00, 0x01, 0x01, 0x00, 0x40, 0x10, 0x00,
 	};
-	struct wire_hello h = { .proto = "rexec", .version = 1, .role = 1,
-				.max_payload = WIRE_MAX_PAYLOAD };
+	struct wire_hello h = {
+		.proto = "rexec", .version = 1, .role = 1, .max_payload = WIRE_MAX_PAYLOAD};
 	struct wire_buf b;
 
 	wire_buf_init(&b);
@@ -434,8 +436,8 @@ static void test_wire_hello_decode_rejects_malformed_payloads(void **state)
 	struct wire_buf b;
 	struct wire_frame f;
 	struct wire_hello out;
-	struct errmsg e = { "" };
-	static const char *names[] = { "", "has space", "x\ty", "123456789012345678901234567890123" };
+	struct errmsg e = {""};
+	static const char *names[] = {"", "has space", "x\ty", "123456789012345678901234567890123"};
 
 	wire_buf_init(&b);
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -487,7 +489,7 @@ static void test_wire_hello_decode_rejects_malformed_payloads(void **state)
 static void test_wire_hello_check_names_protocol_and_version(void **state)
 {
 	struct wire_hello mine = hello("rexec", 1, 1), peer = hello("rexec", 2, 2);
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 
 	assert_int_equal(wire_hello_check(&mine, &peer, 2, &e), -EPROTO);
 	assert_string_equal(errmsg_str(&e), "peer speaks rexec v2, expected rexec v1");
@@ -612,7 +614,7 @@ static void test_wire_recv_reports_truncated_and_oversized_frames(void **state)
 {
 	struct pair p;
 	struct wire_frame f;
-	struct wire_header h = { .version = 1, .type = 16, .length = 10 };
+	struct wire_header h = {.version = 1, .type = 16, .length = 10};
 	uint8_t hdr[16];
 
 	socket_pair(&p);
@@ -654,8 +656,8 @@ static void *hs_thread(void *arg)
 static void test_wire_handshake_agrees_on_matching_hello(void **state)
 {
 	struct pair p;
-	struct hs_arg s = { .mine = hello("udsproxy", 3, 2), .expect = 1 };
-	struct hs_arg c = { .mine = hello("udsproxy", 3, 1), .expect = 2 };
+	struct hs_arg s = {.mine = hello("udsproxy", 3, 2), .expect = 1};
+	struct hs_arg c = {.mine = hello("udsproxy", 3, 1), .expect = 2};
 	pthread_t t;
 
 	socket_pair(&p);
@@ -682,8 +684,8 @@ static void test_wire_handshake_agrees_on_matching_hello(void **state)
 static void test_wire_handshake_mismatch_tells_the_peer_why(void **state)
 {
 	struct pair p;
-	struct hs_arg s = { .mine = hello("rexec", 1, 2), .expect = 1 };
-	struct hs_arg c = { .mine = hello("rexec", 2, 1), .expect = 2 };
+	struct hs_arg s = {.mine = hello("rexec", 1, 2), .expect = 1};
+	struct hs_arg c = {.mine = hello("rexec", 2, 1), .expect = 2};
 	struct wire_frame f;
 	char reason[128];
 	uint32_t err;
@@ -717,7 +719,7 @@ static void test_wire_handshake_mismatch_tells_the_peer_why(void **state)
 static void test_wire_handshake_reports_peer_refusal(void **state)
 {
 	struct pair p;
-	struct hs_arg c = { .mine = hello("qtfs", 1, 1), .expect = 2 };
+	struct hs_arg c = {.mine = hello("qtfs", 1, 1), .expect = 2};
 
 	socket_pair(&p);
 	c.c = p.b;
@@ -733,7 +735,7 @@ static void test_wire_handshake_times_out_on_silent_peer(void **state)
 {
 	struct pair p;
 	struct wire_hello mine = hello("qtfs", 1, 1), peer;
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 
 	socket_pair(&p);
 	assert_int_equal(wire_handshake(p.b, &mine, 2, &peer, 200, &e), -ETIMEDOUT);

@@ -69,7 +69,7 @@ static void exchange(struct xport_conn *a, struct xport_conn *b)
 static void check_round_trip(const char *s, enum xport_kind kind)
 {
 	struct xport_addr a;
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 	char buf[300];
 
 	if (xport_addr_parse(s, &a, &e))
@@ -105,12 +105,36 @@ static void test_xport_addr_parse_accepts_each_kind_and_formats_back(void **stat
 static void test_xport_addr_parse_rejects_hostile_strings(void **state)
 {
 	static const char *bad[] = {
-		"", "unix:", "unix:@", "bogus:x", "/just/a/path", "tcp:", "tcp:1.2.3.4",
-		"tcp:1.2.3.4:", "tcp:1.2.3.4:65536", "tcp:1.2.3.4:-1", "tcp:1.2.3.4:+1",
-		"tcp:1.2.3.4: 1", "tcp:1.2.3.4:0x10", "tcp::80", "tcp:::1:80", "tcp:[::1]80",
-		"tcp:[::1", "tcp:[]:80", "tcp:[1.2.3.4]:80", "tcp:a b:1", "tcp:a/b:1",
-		"tls:host:99999999999", "vsock:x:1", "vsock:1:", "vsock:1", "vsock::1",
-		"vsock:1:65536", "vsock:4294967296:1", "vsock:-1:1", "TCP:1.2.3.4:5",
+		"",
+		"unix:",
+		"unix:@",
+		"bogus:x",
+		"/just/a/path",
+		"tcp:",
+		"tcp:1.2.3.4",
+		"tcp:1.2.3.4:",
+		"tcp:1.2.3.4:65536",
+		"tcp:1.2.3.4:-1",
+		"tcp:1.2.3.4:+1",
+		"tcp:1.2.3.4: 1",
+		"tcp:1.2.3.4:0x10",
+		"tcp::80",
+		"tcp:::1:80",
+		"tcp:[::1]80",
+		"tcp:[::1",
+		"tcp:[]:80",
+		"tcp:[1.2.3.4]:80",
+		"tcp:a b:1",
+		"tcp:a/b:1",
+		"tls:host:99999999999",
+		"vsock:x:1",
+		"vsock:1:",
+		"vsock:1",
+		"vsock::1",
+		"vsock:1:65536",
+		"vsock:4294967296:1",
+		"vsock:-1:1",
+		"TCP:1.2.3.4:5",
 	};
 	struct xport_addr a;
 	struct errmsg e;
@@ -159,7 +183,7 @@ static void test_xport_unix_round_trip_reports_peer_credentials(void **state)
 {
 	struct xport_listener *l;
 	struct xport_conn *c, *s;
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 	char addr[128], want[64];
 
 	unix_addr(addr, sizeof(addr), "rt.sock");
@@ -187,7 +211,7 @@ static void test_xport_unix_abstract_round_trip_makes_no_file(void **state)
 {
 	struct xport_listener *l;
 	struct xport_conn *c, *s;
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 	char addr[64];
 
 	snprintf(addr, sizeof(addr), "unix:@splitvirt-xport-test-%d", (int)getpid());
@@ -214,8 +238,8 @@ static void test_xport_unix_abstract_round_trip_makes_no_file(void **state)
 static void test_xport_unix_listen_replaces_only_a_stale_socket(void **state)
 {
 	struct xport_listener *l, *l2;
-	struct errmsg e = { "" };
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct errmsg e = {""};
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	char addr[128];
 	int fd;
 
@@ -241,7 +265,7 @@ static void test_xport_unix_listen_replaces_only_a_stale_socket(void **state)
 
 static void test_xport_unix_listen_never_replaces_a_regular_file(void **state)
 {
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 	struct stat st;
 	char addr[128];
 	int fd;
@@ -260,9 +284,9 @@ static void test_xport_unix_listen_never_replaces_a_regular_file(void **state)
 
 static void test_xport_unix_listen_applies_mode_and_close_unlinks(void **state)
 {
-	struct xport_opts o = { .unix_mode = 0660 };
+	struct xport_opts o = {.unix_mode = 0660};
 	struct xport_listener *l;
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 	struct stat st;
 	char addr[128];
 
@@ -286,7 +310,7 @@ static void test_xport_unix_listen_applies_mode_and_close_unlinks(void **state)
 
 static void test_xport_unix_connect_to_missing_socket_names_it(void **state)
 {
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 	char addr[128];
 
 	unix_addr(addr, sizeof(addr), "nobody.sock");
@@ -297,10 +321,10 @@ static void test_xport_unix_connect_to_missing_socket_names_it(void **state)
 
 static void test_xport_unix_connect_times_out_on_full_backlog(void **state)
 {
-	struct xport_opts o = { .timeout_ms = 200 };
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct xport_opts o = {.timeout_ms = 200};
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	struct xport_conn *c[8];
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 	char addr[128];
 	int fd, i, n = 0;
 
@@ -402,7 +426,7 @@ static void test_xport_nonblocking_read_and_accept_return_eagain(void **state)
 {
 	struct xport_listener *l;
 	struct xport_conn *c, *s;
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 	char addr[128], buf[4096];
 	ssize_t n;
 	size_t total = 0;
@@ -503,7 +527,7 @@ static void test_xport_shutdown_write_gives_eof_and_read_full_epipe(void **state
 
 static void test_xport_tcp_refused_without_test_mode(void **state)
 {
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 
 	assert_null(xport_listen("tcp:127.0.0.1:0", NULL, &e));
 	assert_int_equal(errno, EPERM);
@@ -517,10 +541,10 @@ static void test_xport_tcp_refused_without_test_mode(void **state)
 
 static void tcp_round_trip(const char *listen_addr, const char *host, const char *desc_prefix)
 {
-	struct xport_opts o = { .test_mode = true };
+	struct xport_opts o = {.test_mode = true};
 	struct xport_listener *l;
 	struct xport_conn *c, *s;
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 	char addr[300];
 	int nodelay = 0;
 	socklen_t sl = sizeof(nodelay);
@@ -559,7 +583,7 @@ static void test_xport_tcp_round_trip_by_host_name(void **state)
 static void test_xport_tcp_round_trip_on_ipv6_loopback(void **state)
 {
 	int fd = socket(AF_INET6, SOCK_STREAM, 0);
-	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
 
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sin6, sizeof(sin6)) < 0) {
 		if (fd >= 0)
@@ -572,9 +596,9 @@ static void test_xport_tcp_round_trip_on_ipv6_loopback(void **state)
 
 static void test_xport_tcp_connect_refused_names_the_address(void **state)
 {
-	struct xport_opts o = { .test_mode = true };
+	struct xport_opts o = {.test_mode = true};
 	struct xport_listener *l;
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 	char addr[64];
 
 	/* a port that was just free */
@@ -592,10 +616,10 @@ static void test_xport_tcp_connect_refused_names_the_address(void **state)
 
 static void test_xport_tcp_listener_reuses_address_after_close(void **state)
 {
-	struct xport_opts o = { .test_mode = true };
+	struct xport_opts o = {.test_mode = true};
 	struct xport_listener *l;
 	struct xport_conn *c, *s;
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 	char addr[64];
 	int one = 0;
 	socklen_t sl = sizeof(one);
@@ -623,9 +647,9 @@ static void test_xport_tcp_listener_reuses_address_after_close(void **state)
 
 static void test_xport_vsock_cid_allowlist(void **state)
 {
-	const uint32_t cids[] = { 2, 3, 77 };
-	struct xport_opts o = { .vsock_cids = cids, .n_vsock_cids = 3 };
-	struct xport_opts none = { 0 };
+	const uint32_t cids[] = {2, 3, 77};
+	struct xport_opts o = {.vsock_cids = cids, .n_vsock_cids = 3};
+	struct xport_opts none = {0};
 
 	assert_true(xport_vsock_cid_allowed(&o, 3));
 	assert_true(xport_vsock_cid_allowed(&o, 77));
@@ -637,8 +661,8 @@ static void test_xport_vsock_cid_allowlist(void **state)
 
 static void test_xport_vsock_listener_without_allowlist_is_refused(void **state)
 {
-	struct xport_opts o = { 0 };
-	struct errmsg e = { "" };
+	struct xport_opts o = {0};
+	struct errmsg e = {""};
 
 	assert_null(xport_listen("vsock:any:5555", &o, &e));
 	assert_int_equal(errno, EINVAL);
@@ -648,9 +672,9 @@ static void test_xport_vsock_listener_without_allowlist_is_refused(void **state)
 
 static void test_xport_vsock_connect_to_cid_outside_list_is_refused(void **state)
 {
-	const uint32_t cids[] = { 3 };
-	struct xport_opts o = { .vsock_cids = cids, .n_vsock_cids = 1, .timeout_ms = 500 };
-	struct errmsg e = { "" };
+	const uint32_t cids[] = {3};
+	struct xport_opts o = {.vsock_cids = cids, .n_vsock_cids = 1, .timeout_ms = 500};
+	struct errmsg e = {""};
 
 	assert_null(xport_connect("vsock:4:5000", &o, &e));
 	assert_int_equal(errno, EACCES);
@@ -659,10 +683,10 @@ static void test_xport_vsock_connect_to_cid_outside_list_is_refused(void **state
 
 static void test_xport_vsock_real_listen_when_kernel_has_vsock(void **state)
 {
-	const uint32_t cids[] = { 3 };
-	struct xport_opts o = { .vsock_cids = cids, .n_vsock_cids = 1 };
+	const uint32_t cids[] = {3};
+	struct xport_opts o = {.vsock_cids = cids, .n_vsock_cids = 1};
 	struct xport_listener *l;
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 	int fd = socket(AF_VSOCK, SOCK_STREAM, 0);
 
 	if (fd < 0) {

@@ -73,7 +73,7 @@ static int remove_certs(void **state)
 static struct xport_opts opts(const char *who, const char *ca)
 {
 	char name[64];
-	struct xport_opts o = { .timeout_ms = 5000 };
+	struct xport_opts o = {.timeout_ms = 5000};
 
 	snprintf(name, sizeof(name), "%s.crt", who);
 	o.tls_cert = pem(name);
@@ -129,7 +129,7 @@ static void test_xport_tls_round_trip_names_both_certificates(void **state)
 	struct xport_opts so = opts("server", "ca"), co = opts("client", "ca");
 	struct server s;
 	struct xport_conn *c;
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 	char buf[128];
 
 	server_start(&s, &so);
@@ -165,7 +165,7 @@ static void test_xport_tls_server_refuses_client_cert_from_other_ca(void **state
 	struct xport_opts so = opts("server", "ca"), co = opts("rogue-client", "ca");
 	struct server s;
 	struct xport_conn *c;
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 	char buf[16];
 
 	server_start(&s, &so);
@@ -190,7 +190,7 @@ static void test_xport_tls_client_refuses_server_cert_from_other_ca(void **state
 {
 	struct xport_opts so = opts("rogue-server", "ca"), co = opts("client", "ca");
 	struct server s;
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 
 	server_start(&s, &so);
 	assert_null(xport_connect(s.addr, &co, &e));
@@ -207,7 +207,7 @@ static void test_xport_tls_server_refuses_client_without_certificate(void **stat
 {
 	struct xport_opts so = opts("server", "ca");
 	struct server s;
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	SSL_CTX *ctx;
 	SSL *ssl;
 	char buf[8];
@@ -236,7 +236,7 @@ static void test_xport_tls_server_refuses_client_without_certificate(void **stat
 
 static void expect_listen_error(struct xport_opts o, const char *needle, const char *needle2)
 {
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 
 	assert_null(xport_listen("tls:127.0.0.1:0", &o, &e));
 	if (!strstr(errmsg_str(&e), needle) || (needle2 && !strstr(errmsg_str(&e), needle2)))
@@ -272,7 +272,7 @@ static void test_xport_tls_bad_files_are_named_in_one_line(void **state)
 		expect_listen_error(o, pem("unreadable.key"), "Permission denied");
 	}
 	/* the client side checks the same way */
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 	o = opts("client", "ca");
 	o.tls_ca = pem("missing-ca.crt");
 	assert_null(xport_connect("tls:127.0.0.1:1", &o, &e));
@@ -284,7 +284,7 @@ static void test_xport_tls_nonblocking_read_is_eagain_then_data(void **state)
 	struct xport_opts so = opts("server", "ca"), co = opts("client", "ca");
 	struct server s;
 	struct xport_conn *c;
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 	char buf[64];
 
 	server_start(&s, &so);
@@ -321,7 +321,7 @@ static void test_xport_tls_data_after_handshake_stays_visible_to_poll(void **sta
 	struct xport_opts so = opts("server", "ca"), co = opts("client", "ca");
 	struct server s;
 	struct xport_conn *c;
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 	struct pollfd pfd;
 	char buf[8];
 
@@ -349,7 +349,7 @@ static void test_xport_tls_shutdown_write_half_closes(void **state)
 	struct xport_opts so = opts("server", "ca"), co = opts("client", "ca");
 	struct server s;
 	struct xport_conn *c;
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 	char buf[16];
 
 	server_start(&s, &so);
@@ -373,10 +373,10 @@ static void test_xport_tls_shutdown_write_half_closes(void **state)
 static void test_xport_tls_handshake_times_out_on_silent_client(void **state)
 {
 	struct xport_opts so = opts("server", "ca");
-	struct xport_opts to = { .test_mode = true };
+	struct xport_opts to = {.test_mode = true};
 	struct server s;
 	struct xport_conn *raw;
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 	char addr[64];
 
 	so.timeout_ms = 300;
@@ -395,10 +395,10 @@ static void test_xport_tls_handshake_times_out_on_silent_client(void **state)
 static void test_xport_tls_refuses_plaintext_peer(void **state)
 {
 	struct xport_opts so = opts("server", "ca");
-	struct xport_opts to = { .test_mode = true };
+	struct xport_opts to = {.test_mode = true};
 	struct server s;
 	struct xport_conn *raw;
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 	char addr[64];
 
 	server_start(&s, &so);
@@ -433,12 +433,12 @@ static void test_xport_tls_carries_wire_handshake_and_frames(void **state)
 {
 	struct xport_opts so = opts("server", "ca"), co = opts("client", "ca");
 	struct server s;
-	struct hs sh = { .mine = { .proto = "echo", .version = 1, .role = 2, .max_payload = 4096 } };
-	struct wire_hello mine = { .proto = "echo", .version = 1, .role = 1, .max_payload = 4096 };
+	struct hs sh = {.mine = {.proto = "echo", .version = 1, .role = 2, .max_payload = 4096}};
+	struct wire_hello mine = {.proto = "echo", .version = 1, .role = 1, .max_payload = 4096};
 	struct wire_hello peer;
 	struct xport_conn *c;
 	struct wire_frame f;
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 	pthread_t t;
 
 	server_start(&s, &so);
