@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# udsproxy basics in the lab: unmodified socat on the dpu reaches a host echo server through
+# LD_PRELOAD; errors propagate; SEQPACKET and DGRAM; status; qtcfg; 1 GiB keeps its SHA-256.
+source "$(dirname "$0")/common.bash"
+
+lab_up
+on_host mkdir -p /run/echo
+echo_server /run/echo/echo.sock
+echo_server /run/echo/seq.sock seqpacket
+echo_server /run/echo/dgram.sock dgram
+on_host mkdir -p /run/secret
+lab_bg host $HELPER serve /run/secret/s.sock
+udsp_up || { tap_fail "daemons link up"; show_logs; tap_done; exit 1; }
+tap_ok "daemons link up over tcp test mode"
+
+out=$(echo hello-through-proxy | preload timeout 10 socat - UNIX-CONNECT:/run/echo/echo.sock 2>&1)
+tap_expect_eq "unmodified socat with LD_PRELOAD reaches the host echo server" \
+	"hello-through-proxy" "$out"
+
+tap_expect_eq "missing path gives ENOENT" ENOENT "$(preload $HELPER errno /run/echo/nothere.sock)"
+on_host python3 -c 'import socket; s=socket.socket(socket.AF_UNIX); s.bind("/run/echo/dead.sock")'
+tap_expect_eq "no listener gives ECONNREFUSED" ECONNREFUSED \
+	"$(preload $HELPER errno /run/echo/dead.sock)"
+tap_expect_eq "a path outside the allowlist gives EACCES" EACCES \
+	"$(preload $HELPER errno /run/secret/s.sock)"
+tap_expect_eq "an abstract address not listed gives EACCES" EACCES \
+	"$(preload $HELPER errno @udsp-abstract-test)"
+
+tap_expect_eq "SEQPACKET message boundaries survive" "boundaries kept" \
+	"$(preload $HELPER echo /run/echo/seq.sock seqpacket 2>&1)"
+tap_expect_eq "DGRAM request/reply to the client's own name" "dgram reply ok" \
+	"$(preload $HELPER dgram /run/echo/dgram.sock 2>&1)"
+tap_expect_eq "connected DGRAM keeps datagram boundaries" "boundaries kept" \
+	"$(preload $HELPER echo /run/echo/dgram.sock dgram 2>&1)"
+
+# The shim is silent unless UDSPROXY_LOG is set.
+err=$(echo x | preload socat - UNIX-CONNECT:/run/echo/echo.sock 2>&1 >/dev/null)
+tap_expect_eq "the shim prints nothing without UDSPROXY_LOG" "" "$err"
+err=$(echo x | preload env UDSPROXY_LOG=1 socat - UNIX-CONNECT:/run/echo/echo.sock 2>&1 >/dev/null)
+case "$err" in *"udsproxy: connect /run/echo/echo.sock: proxied"*) tap_ok "UDSPROXY_LOG=1 logs the proxied connect" ;;
+*) tap_fail "UDSPROXY_LOG=1 logs the proxied connect" "$err" ;; esac
+
+# qtcfg: a listed path is proxied without trying locally; a host-side entry allows.
+on_dpu mkdir -p /run/secret
+on_dpu python3 -c 'import socket,time; s=socket.socket(socket.AF_UNIX); s.bind("/run/secret/s.sock"); s.listen(); time.sleep(60)' &
+dpu_local=$!
+at_cleanup "kill $dpu_local"
+wait_for 5 on_dpu test -S /run/secret/s.sock
+tap_expect_eq "an unlisted path that exists locally stays local" OK \
+	"$(preload $HELPER errno /run/secret/s.sock)"
+on_dpu env UDSPROXY_CONF_DIR="$T/conf-dpu" "$SV_BIN/qtcfg" -x /run/secret/ >/dev/null
+tap_expect_eq "qtcfg -x makes the shim proxy the path (host refuses: EACCES)" EACCES \
+	"$(preload $HELPER errno /run/secret/s.sock)"
+on_host env UDSPROXY_CONF_DIR="$T/conf-host" "$SV_BIN/qtcfg" -x /run/secret >/dev/null
+tap_expect_eq "qtcfg -x on the host allows it without a daemon restart" OK \
+	"$(preload $HELPER errno /run/secret/s.sock)"
+tap_expect_eq "qtcfg -z lists with indices" "0: /run/secret" \
+	"$(on_host env UDSPROXY_CONF_DIR="$T/conf-host" "$SV_BIN/qtcfg" -z)"
+on_host env UDSPROXY_CONF_DIR="$T/conf-host" "$SV_BIN/qtcfg" -y 0
+tap_expect_eq "qtcfg -y 0 deletes it and the host refuses again" EACCES \
+	"$(preload $HELPER errno /run/secret/s.sock)"
+out=$(on_host env UDSPROXY_CONF_DIR="$T/conf-host" "$SV_BIN/qtcfg" -x relative/path 2>&1); rc=$?
+[ $rc -ne 0 ] && [ -n "$out" ] && tap_ok "qtcfg -x refuses a relative path with a message" ||
+	tap_fail "qtcfg -x refuses a relative path" "rc=$rc out=$out"
+
+st=$(on_dpu "$UDSPD" --status)
+case "$st" in *"link: up"*"streams:"*"link bytes:"*) tap_ok "--status shows link, streams and bytes" ;;
+*) tap_fail "--status shows link, streams and bytes" "$st" ;; esac
+
+# A large stream, both ways through the echo server, keeps its SHA-256.
+mb=1024
+[ "${SV_SAN:-0}" = 1 ] && mb=128
+gen() { openssl enc -aes-128-ctr -pass pass:udsproxy -nosalt -pbkdf2 </dev/zero 2>/dev/null | head -c $((mb << 20)); }
+want=$(gen | sha256sum | cut -d' ' -f1)
+got=$(gen | preload socat -b 262144 -t 30 - UNIX-CONNECT:/run/echo/echo.sock | sha256sum | cut -d' ' -f1)
+tap_expect_eq "$mb MiB echoed through the proxy keeps its SHA-256" "$want" "$got"
+
+grep -q "error" "$T/host.log" "$T/dpu.log" && show_logs
+tap_done

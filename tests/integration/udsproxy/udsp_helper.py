@@ -1,0 +1,304 @@
+#!/usr/bin/env python3
+"""Test peers for the udsproxy integration tests: echo servers and clients that check what
+came back. Every client prints one result line and exits 0 only when the check held.
+
+  udsp_helper.py serve PATH [stream|seqpacket|dgram]   echo server (also answers fd tests)
+  udsp_helper.py errno PATH [stream|seqpacket|dgram]    prints OK or the errno name of connect
+  udsp_helper.py echo PATH TYPE                         one request/reply, boundaries kept
+  udsp_helper.py dgram PATH                             unconnected sendto + reply to own name
+  udsp_helper.py many PATH N                            N concurrent connections each echo
+  udsp_helper.py stall PATH                             a stalled reader must not stop others
+  udsp_helper.py pipe-to-host PATH | pipe-from-host PATH  fd passing of pipe ends
+  udsp_helper.py pass-file PATH FILE                    passes FILE; prints OK or errno name
+  udsp_helper.py hold PATH                              connects, streams, reports how it ended
+"""
+import errno
+import os
+import selectors
+import socket
+import sys
+import time
+
+TYPES = {"stream": socket.SOCK_STREAM, "seqpacket": socket.SOCK_SEQPACKET,
+         "dgram": socket.SOCK_DGRAM}
+
+
+def ename(e):
+    return errno.errorcode.get(e, str(e))
+
+
+def serve(path, kind="stream"):
+    t = TYPES[kind]
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    s = socket.socket(socket.AF_UNIX, t)
+    s.bind(path)
+    if t == socket.SOCK_DGRAM:
+        while True:
+            data, addr = s.recvfrom(65536)
+            if addr:
+                s.sendto(data, addr)
+    s.listen(4096)
+    s.setblocking(False)
+    sel = selectors.DefaultSelector()
+    sel.register(s, selectors.EVENT_READ)
+    pending = {}
+    while True:
+        for key, ev in sel.select():
+            c = key.fileobj
+            if c is s:
+                try:
+                    while True:
+                        n, _ = s.accept()
+                        n.setblocking(False)
+                        pending[n] = b""
+                        sel.register(n, selectors.EVENT_READ)
+                except BlockingIOError:
+                    pass
+                continue
+            try:
+                if ev & selectors.EVENT_WRITE and pending[c]:
+                    k = c.send(pending[c])
+                    pending[c] = pending[c][k:]
+                if ev & selectors.EVENT_READ:
+                    data, fds, _, _ = socket.recv_fds(c, 262144, 16)
+                    if fds:
+                        handle_fds(c, data, fds)
+                        continue
+                    if not data:
+                        if not pending[c]:
+                            close(sel, pending, c)
+                        else:
+                            sel.modify(c, selectors.EVENT_WRITE)
+                        continue
+                    if t == socket.SOCK_SEQPACKET:
+                        c.setblocking(True)
+                        c.send(data)
+                        c.setblocking(False)
+                        continue
+                    pending[c] += data
+                if pending.get(c):
+                    k = c.send(pending[c])
+                    pending[c] = pending[c][k:]
+                if c in pending:
+                    want = selectors.EVENT_READ | (selectors.EVENT_WRITE if pending[c] else 0)
+                    if len(pending[c]) > 4 << 20:
+                        want = selectors.EVENT_WRITE
+                    sel.modify(c, want)
+            except BlockingIOError:
+                pass
+            except OSError:
+                close(sel, pending, c)
+
+
+def close(sel, pending, c):
+    sel.unregister(c)
+    pending.pop(c, None)
+    c.close()
+
+
+def handle_fds(c, data, fds):
+    """fd tests: 'W' a pipe write end to fill; 'R' send us a pipe write end and report;
+    'F' a file to read back."""
+    c.setblocking(True)
+    if data == b"W":
+        os.write(fds[0], b"written-on-host\n")
+        os.close(fds[0])
+        c.send(b"done")
+    elif data == b"R":
+        os.close(fds[0])
+        r, w = os.pipe()
+        socket.send_fds(c, [b"P"], [w])
+        os.close(w)
+        got = b""
+        while True:
+            b = os.read(r, 4096)
+            if not b:
+                break
+            got += b
+        os.close(r)
+        c.send(b"host-read:" + got)
+    elif data == b"F":
+        os.lseek(fds[0], 0, os.SEEK_SET)
+        c.send(b"file:" + os.read(fds[0], 100))
+        os.close(fds[0])
+    c.setblocking(False)
+
+
+def connect(path, kind="stream"):
+    s = socket.socket(socket.AF_UNIX, TYPES[kind])
+    s.settimeout(20)
+    s.connect(path)
+    return s
+
+
+def cmd_errno(path, kind="stream"):
+    try:
+        connect(path, kind).close()
+        print("OK")
+    except OSError as e:
+        print(ename(e.errno))
+    return 0
+
+
+def cmd_echo(path, kind):
+    s = connect(path, kind)
+    if kind == "stream":
+        s.sendall(b"ping\n")
+        print(s.recv(100).decode().strip())
+        return 0
+    sizes = [1, 100, 7000, 60000, 3]
+    for n in sizes:
+        s.send(bytes([n % 251]) * n)
+    got = [len(s.recv(70000)) for _ in sizes]
+    print("boundaries " + ("kept" if got == sizes else "lost %s" % got))
+    return 0 if got == sizes else 1
+
+
+def cmd_dgram(path):
+    me = "/run/udsp-dgram-client-%d.sock" % os.getpid()
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(me)
+    s.settimeout(10)
+    try:
+        ok = True
+        for i in range(5):
+            msg = b"request-%d" % i
+            s.sendto(msg, path)
+            data = s.recv(1000)
+            ok = ok and data == msg
+        print("dgram reply " + ("ok" if ok else "wrong"))
+        return 0 if ok else 1
+    finally:
+        os.unlink(me)
+
+
+def cmd_many(path, n):
+    n = int(n)
+    socks = []
+    for i in range(n):
+        socks.append(connect(path))
+    for i, s in enumerate(socks):
+        s.sendall(b"conn-%06d|" % i * 20)
+    bad = 0
+    for i, s in enumerate(socks):
+        want = b"conn-%06d|" % i * 20
+        got = b""
+        while len(got) < len(want):
+            b = s.recv(len(want) - len(got))
+            if not b:
+                break
+            got += b
+        bad += got != want
+        s.close()
+    print("%d of %d echoed correctly" % (n - bad, n))
+    return 0 if bad == 0 else 1
+
+
+def cmd_stall(path):
+    # A writes and never reads: its echo backs up through the proxy to A's stream window.
+    a = connect(path)
+    a.setblocking(False)
+    sent = 0
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        try:
+            sent += a.send(b"x" * 65536)
+        except BlockingIOError:
+            # Blocked: the chain is full. Check a few times that it stays full.
+            time.sleep(0.2)
+            try:
+                sent += a.send(b"x" * 65536)
+            except BlockingIOError:
+                break
+    b = connect(path)
+    t0 = time.time()
+    for i in range(200):
+        b.sendall(b"p")
+        if b.recv(1) != b"p":
+            print("other stream broken")
+            return 1
+    dt = time.time() - t0
+    print("stalled stream holds %d bytes; other stream did 200 round trips" % sent)
+    a.close()
+    b.close()
+    return 0 if dt < 15 else 1
+
+
+def cmd_pipe_to_host(path):
+    s = connect(path)
+    r, w = os.pipe()
+    socket.send_fds(s, [b"W"], [w])
+    os.close(w)
+    got = b""
+    while True:
+        b = os.read(r, 4096)
+        if not b:
+            break
+        got += b
+    ack = s.recv(10)
+    print("dpu read: " + got.decode().strip() + " " + ack.decode())
+    return 0 if got == b"written-on-host\n" else 1
+
+
+def cmd_pipe_from_host(path):
+    s = connect(path)
+    r0, w0 = os.pipe()
+    socket.send_fds(s, [b"R"], [r0])
+    os.close(r0)
+    os.close(w0)
+    data, fds, _, _ = socket.recv_fds(s, 10, 1)
+    if not fds:
+        print("no fd from host")
+        return 1
+    os.write(fds[0], b"written-on-dpu")
+    os.close(fds[0])
+    reply = s.recv(100).decode()
+    print(reply)
+    return 0 if reply == "host-read:written-on-dpu" else 1
+
+
+def cmd_pass_file(path, f):
+    s = connect(path)
+    fd = os.open(f, os.O_RDONLY)
+    try:
+        socket.send_fds(s, [b"F"], [fd])
+    except OSError as e:
+        print(ename(e.errno))
+        return 0
+    print(s.recv(200).decode())
+    return 0
+
+
+def cmd_hold(path):
+    """Streams until the connection ends; prints how (EOF or the errno) and when."""
+    s = connect(path)
+    s.settimeout(30)
+    print("connected", flush=True)
+    try:
+        while True:
+            s.sendall(b"y" * 65536)
+            if not s.recv(65536):
+                print("ended EOF %.3f" % time.time(), flush=True)
+                return 0
+    except OSError as e:
+        print("ended %s %.3f" % (ename(e.errno), time.time()), flush=True)
+        return 0
+
+
+def main():
+    a = sys.argv[1:]
+    cmds = {"serve": serve, "errno": cmd_errno, "echo": cmd_echo, "dgram": cmd_dgram,
+            "many": cmd_many, "stall": cmd_stall, "pipe-to-host": cmd_pipe_to_host,
+            "pipe-from-host": cmd_pipe_from_host, "pass-file": cmd_pass_file,
+            "hold": cmd_hold}
+    if not a or a[0] not in cmds:
+        print(__doc__)
+        return 2
+    return cmds[a[0]](*a[1:]) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
