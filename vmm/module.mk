@@ -8,6 +8,8 @@ vmm_qmp_test_PKGS := json-c
 qmp_fuzz_SRCS := vmm/qmp.c
 qmp_fuzz_PKGS := json-c
 vmm_chardev_test_SRCS := vmm/chardev.c vmm/cmdline.c
+vmm_seccomp_test_SRCS := vmm/seccomp.c vmm/chardev.c
+vmm_seccomp_test_PKGS := libseccomp
 
 # ---- the machine (vmmcore): splitvm itself, the x86_64 arch, legacy devices, test guests
 # (Until the control-surface sources exist, splitvm is left out so `make all` stays green.)
