@@ -274,7 +274,10 @@ int wire_frame_end(struct wire_buf *b, uint8_t type, uint32_t stream, uint32_t r
 
 void wire_reader_init(struct wire_reader *r, const void *p, size_t len)
 {
-	r->p = p;
+	static const uint8_t empty[1];
+
+	/* An empty payload may be NULL; never do arithmetic on a NULL pointer. */
+	r->p = p ? p : empty;
 	r->len = p ? len : 0;
 	r->off = 0;
 	r->err = 0;
@@ -484,8 +487,9 @@ ssize_t wire_decoder_feed(struct wire_decoder *d, const void *data, size_t len,
 	*ready = false;
 	if (d->err)
 		return d->err;
-	if (!in)
-		len = 0;
+	/* Nothing can complete without a byte: a frame ends in the call that feeds its last one. */
+	if (!in || len == 0)
+		return 0;
 	if (!d->have_header) {
 		n = WIRE_HEADER_SIZE - d->hdr_got;
 		if (n > len)
