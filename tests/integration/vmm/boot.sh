@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# splitvm boots the test guests under KVM and they find the boot contract kept: 64-bit entry,
+# RSI -> boot_params (or PVH start_info), the command line byte for byte, the initrd's bytes
+# and size, an e820 map matching -m (also across the 32-bit hole), and power-off -> exit 0.
+source "$(dirname "$0")/../../lib/tap.sh"
+source "$(dirname "$0")/vmm-lib.bash"
+vmm_require
+
+head -c 300000 /dev/urandom >"$T/initrd"
+read -r want_sum want_size _ < <(cksum <"$T/initrd")
+
+for kind in bz pvh; do
+	[ $kind = bz ] && kernel=$GUEST_BZ || kernel=$GUEST_PVH
+	cmdline="console=ttyS0 sv.mem=256 quiet x=\"a b\" end"
+	vm_run $kind -m 256 -kernel "$kernel" -initrd "$T/initrd" -append "$cmdline"
+	tap_expect_eq "$kind: guest powers off and splitvm exits 0" 0 "$VM_STATUS"
+	tap_expect_eq "$kind: guest reports no failed check" "" "$(serial_grep $kind 'SVTEST FAIL')"
+	tap_expect_eq "$kind: guest ran every check" "SVTEST result pass" "$(serial_grep $kind 'SVTEST result')"
+	[ $kind = bz ] && entry=linux64 || entry=pvh
+	tap_expect_eq "$kind: entered through the $entry entry" "SVTEST entry $entry" \
+		"$(serial_grep $kind 'SVTEST entry')"
+	tap_expect_eq "$kind: 64-bit mode at entry" "SVTEST ok 64-bit mode" "$(serial_grep $kind '64-bit mode')"
+	tap_expect_eq "$kind: command line arrives byte for byte" "SVTEST cmdline=$cmdline" \
+		"$(serial_grep $kind 'SVTEST cmdline=')"
+	tap_expect_eq "$kind: initrd bytes and size arrive intact" \
+		"SVTEST initrd cksum=$want_sum size=$want_size" "$(serial_grep $kind 'SVTEST initrd cksum')"
+	tap_expect_eq "$kind: e820 RAM adds up to -m" "SVTEST ok e820 matches -m: 256" \
+		"$(serial_grep $kind 'matches -m')"
+done
+tap_expect_eq "bz: RSI points at boot_params" "SVTEST ok boot_params in RSI/ESI" \
+	"$(serial_grep bz 'boot_params in RSI')"
+tap_expect_eq "pvh: EBX points at hvm_start_info" "SVTEST ok PVH start_info magic" \
+	"$(serial_grep pvh 'start_info magic')"
+
+# RAM beyond 3 GiB continues at 4 GiB (the MMIO hole); G units as in the guidebook.
+vm_run big -m 5G -kernel "$GUEST_BZ" -append "sv.mem=5120"
+tap_expect_eq "-m 5G: e820 splits RAM around the 32-bit hole" \
+	"SVTEST mem=5120M low_top=0x00000000c0000000 high=0x0000000080000000" \
+	"$(serial_grep big 'SVTEST mem=')"
+tap_expect_eq "-m 5G: guest passes" 0 "$VM_STATUS"
+
+# Default memory (256M) with the default unit (M) and a bare number.
+vm_run dflt -kernel "$GUEST_PVH" -append "sv.mem=256"
+tap_expect_eq "no -m: 256 MiB by default" "SVTEST ok e820 matches -m: 256" "$(serial_grep dflt 'matches -m')"
+vm_run plain -m 384 -kernel "$GUEST_PVH" -append "sv.mem=384"
+tap_expect_eq "-m 384: megabytes by default" "SVTEST ok e820 matches -m: 384" "$(serial_grep plain 'matches -m')"
+
+# Memory backends: shared memfd, a -mem-path file, prealloc.
+vm_run share -m 256 -machine microvm,mem-share=on,dump-guest-core=off -kernel "$GUEST_BZ" -append "sv.mem=256"
+tap_expect_eq "mem-share=on, dump-guest-core=off: guest passes" 0 "$VM_STATUS"
+vm_run mpath -m 128 -mem-path "$T/ramfile" -mem-prealloc -kernel "$GUEST_BZ" -append "sv.mem=128"
+tap_expect_eq "-mem-path FILE -mem-prealloc: guest passes" 0 "$VM_STATUS"
+tap_expect_eq "-mem-path FILE is sized to -m" 134217728 "$(stat -c %s "$T/ramfile" 2>/dev/null)"
+
+# A guest failure reaches the exit status (test exit port: status 2*1+1).
+vm_run fail -m 128 -kernel "$GUEST_BZ" -append "sv.test=fail"
+tap_expect_eq "guest failure through the test exit port gives status 3" 3 "$VM_STATUS"
+tap_done
