@@ -19,7 +19,12 @@
 
 #include <cmocka.h>
 
+#include <linux/vm_sockets.h>
+
+#include "log.h"
+#include "util.h"
 #include "xport.h"
+#include "xport_impl.h"
 
 static char tmpdir[64];
 
@@ -681,6 +686,39 @@ static void test_xport_vsock_connect_to_cid_outside_list_is_refused(void **state
 	assert_non_null(strstr(errmsg_str(&e), "vsock:4:5000"));
 }
 
+/*
+ * There is no vsock loopback here, so the accept-side check is driven directly
+ * with the sockaddr_vm accept4() would return.
+ */
+static void test_xport_vsock_accept_check_refuses_unlisted_cid_with_log_line(void **state)
+{
+	uint32_t cids[] = {3, 9};
+	struct xport_listener l = {
+		.addr = {.kind = XPORT_VSOCK, .cid = VMADDR_CID_ANY, .port = 1024},
+		.fd = -1,
+		.vsock_cids = cids,
+		.n_vsock_cids = 2};
+	struct sockaddr_vm svm = {.svm_family = AF_VSOCK, .svm_cid = 9, .svm_port = 5};
+	struct errmsg e = {""};
+	char logpath[128], *text;
+	size_t len;
+
+	assert_int_equal(xport_vsock_check_peer(&l, (struct sockaddr *)&svm, sizeof(svm), &e), 0);
+	snprintf(logpath, sizeof(logpath), "%s/vsock.log", tmpdir);
+	assert_int_equal(log_init("xport_test", logpath, LOG_LVL_INFO), 0);
+	svm.svm_cid = 4;
+	assert_int_equal(xport_vsock_check_peer(&l, (struct sockaddr *)&svm, sizeof(svm), &e),
+			 -EACCES);
+	/* a non-vsock address is refused too */
+	svm.svm_family = AF_INET;
+	assert_int_equal(xport_vsock_check_peer(&l, (struct sockaddr *)&svm, sizeof(svm), &e),
+			 -EACCES);
+	log_close();
+	assert_int_equal(read_file(logpath, 65536, &text, &len), 0);
+	assert_non_null(strstr(text, "refused connection from CID 4"));
+	free(text);
+}
+
 static void test_xport_vsock_real_listen_when_kernel_has_vsock(void **state)
 {
 	const uint32_t cids[] = {3};
@@ -737,6 +775,7 @@ int main(void)
 		cmocka_unit_test(test_xport_vsock_cid_allowlist),
 		cmocka_unit_test(test_xport_vsock_listener_without_allowlist_is_refused),
 		cmocka_unit_test(test_xport_vsock_connect_to_cid_outside_list_is_refused),
+		cmocka_unit_test(test_xport_vsock_accept_check_refuses_unlisted_cid_with_log_line),
 		cmocka_unit_test(test_xport_vsock_real_listen_when_kernel_has_vsock),
 	};
 

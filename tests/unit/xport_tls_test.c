@@ -344,6 +344,77 @@ static void test_xport_tls_data_after_handshake_stays_visible_to_poll(void **sta
 	server_stop(&s);
 }
 
+struct drain {
+	struct xport_conn *c;
+	size_t want, got;
+	int ret;
+};
+
+static void *drain_thread(void *arg)
+{
+	struct drain *d = arg;
+	char buf[16384];
+
+	while (d->got < d->want) {
+		ssize_t n = xport_read(d->c, buf, sizeof(buf));
+
+		if (n <= 0) {
+			d->ret = n == 0 ? -EPIPE : -errno;
+			return NULL;
+		}
+		for (ssize_t i = 0; i < n; i++)
+			if (buf[i] != (char)((d->got + (size_t)i) % 251)) {
+				d->ret = -EBADMSG;
+				return NULL;
+			}
+		d->got += (size_t)n;
+	}
+	return NULL;
+}
+
+/* Non-blocking TLS writes: EAGAIN once the socket is full, and write_all waits it out. */
+static void test_xport_tls_nonblocking_write_reports_eagain_then_completes(void **state)
+{
+	struct xport_opts so = opts("server", "ca"), co = opts("client", "ca");
+	static char chunk[65536 * 2];
+	struct server s;
+	struct drain d = {0};
+	struct xport_conn *c;
+	struct errmsg e = {""};
+	size_t sent = 0;
+	pthread_t t;
+
+	server_start(&s, &so);
+	c = xport_connect(s.addr, &co, &e);
+	assert_non_null(c);
+	server_join(&s);
+	assert_non_null(s.c);
+	assert_int_equal(xport_set_nonblock(c, true), 0);
+	for (;;) {
+		for (size_t i = 0; i < 65536; i++)
+			chunk[i] = (char)((sent + i) % 251);
+		ssize_t n = xport_write(c, chunk, 65536);
+
+		if (n < 0)
+			break;
+		sent += (size_t)n;
+		assert_true(sent < (256u << 20));
+	}
+	assert_int_equal(errno, EAGAIN);
+	/* The retry must offer the same bytes again; then finish with write_all. */
+	d.c = s.c;
+	d.want = sent + 65536 * 2;
+	assert_int_equal(pthread_create(&t, NULL, drain_thread, &d), 0);
+	for (size_t i = 0; i < sizeof(chunk); i++)
+		chunk[i] = (char)((sent + i) % 251);
+	assert_int_equal(xport_write_all(c, chunk, sizeof(chunk)), 0);
+	pthread_join(t, NULL);
+	assert_int_equal(d.ret, 0);
+	assert_int_equal(d.got, d.want);
+	xport_close(c);
+	server_stop(&s);
+}
+
 static void test_xport_tls_shutdown_write_half_closes(void **state)
 {
 	struct xport_opts so = opts("server", "ca"), co = opts("client", "ca");
@@ -471,6 +542,7 @@ int main(void)
 		cmocka_unit_test(test_xport_tls_bad_files_are_named_in_one_line),
 		cmocka_unit_test(test_xport_tls_nonblocking_read_is_eagain_then_data),
 		cmocka_unit_test(test_xport_tls_data_after_handshake_stays_visible_to_poll),
+		cmocka_unit_test(test_xport_tls_nonblocking_write_reports_eagain_then_completes),
 		cmocka_unit_test(test_xport_tls_shutdown_write_half_closes),
 		cmocka_unit_test(test_xport_tls_handshake_times_out_on_silent_client),
 		cmocka_unit_test(test_xport_tls_refuses_plaintext_peer),
