@@ -5,6 +5,7 @@
  *
  *   xport-echo server ADDR [--cert C --key K --ca CA] [--test-mode] [--once]
  *   xport-echo client ADDR MESSAGE [--cert C --key K --ca CA] [--test-mode]
+ *                     [--repeat N] [--size BYTES]   (N round trips of BYTES, timed)
  */
 #include <errno.h>
 #include <getopt.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -23,7 +25,7 @@
 #define ECHO_VERSION	 1
 #define ROLE_CLIENT	 1
 #define ROLE_SERVER	 2
-#define ECHO_MAX_PAYLOAD 65536
+#define ECHO_MAX_PAYLOAD (1 << 20)
 #define ECHO_T_DATA	 WIRE_T_PROTO_FIRST
 
 static void usage(FILE *f)
@@ -31,6 +33,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: xport-echo server ADDR [--cert C --key K --ca CA] [--test-mode] [--once]\n"
 		"       xport-echo client ADDR MESSAGE [--cert C --key K --ca CA] [--test-mode]\n"
+		"                 [--repeat N] [--size BYTES]\n"
 		"ADDR is unix:/path, unix:@name, tcp:HOST:PORT (needs --test-mode),\n"
 		"tls:HOST:PORT (needs --cert, --key and --ca) or vsock:CID:PORT.\n");
 }
@@ -152,59 +155,104 @@ static int run_server(const char *addr, const struct xport_opts *o, bool once)
 	return 0;
 }
 
-static int run_client(const char *addr, const char *msg, const struct xport_opts *o)
+struct client_args {
+	const char *msg;
+	unsigned long repeat; /* round trips (1 unless --repeat) */
+	size_t size;	      /* payload bytes: 0 sends MESSAGE as is, else MESSAGE repeated */
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* One round trip: send the payload, read the echo, compare. 0, or 1 after a message. */
+static int round_trip(struct xport_conn *c, const uint8_t *p, size_t len, uint32_t req)
+{
+	struct wire_frame f = {0};
+	int ret;
+
+	ret = wire_send(c, ECHO_T_DATA, 1, req, p, len);
+	if (!ret)
+		ret = wire_recv(c, ECHO_MAX_PAYLOAD, &f);
+	if (ret) {
+		fprintf(stderr, "xport-echo: %s: %s\n", xport_peer_desc(c), wire_strerror(ret));
+		return 1;
+	}
+	ret = f.h.type != ECHO_T_DATA || f.h.stream != 1 || f.h.request != req ||
+	      f.h.length != len || (len && memcmp(f.payload, p, len) != 0);
+	wire_frame_free(&f);
+	if (ret)
+		fprintf(stderr, "xport-echo: %s: the echo differs from what was sent\n",
+			xport_peer_desc(c));
+	return ret;
+}
+
+static int run_client(const char *addr, const struct client_args *a, const struct xport_opts *o)
 {
 	struct wire_hello mine = echo_hello(ROLE_CLIENT), peer;
 	struct errmsg e = {""};
 	struct xport_conn *c;
-	struct wire_frame f = {0};
-	size_t len = strlen(msg);
-	int ret, status = 1;
+	size_t mlen = strlen(a->msg), len = a->size ? a->size : mlen;
+	uint8_t *p;
+	uint64_t t0, ns;
+	int status = 1;
 
 	if (len > ECHO_MAX_PAYLOAD) {
 		fprintf(stderr, "xport-echo: MESSAGE: longer than %d bytes\n", ECHO_MAX_PAYLOAD);
 		return 2;
 	}
+	p = malloc(len ? len : 1);
+	if (!p) {
+		fprintf(stderr, "xport-echo: out of memory\n");
+		return 1;
+	}
+	for (size_t i = 0; i < len; i++)
+		p[i] = mlen ? (uint8_t)a->msg[i % mlen] : 'x';
 	c = xport_connect(addr, o, &e);
 	if (!c) {
 		fprintf(stderr, "xport-echo: %s\n", errmsg_str(&e));
-		return 1;
+		goto out_free;
 	}
-	ret = wire_handshake(c, &mine, ROLE_SERVER, &peer, o->timeout_ms, &e);
-	if (ret) {
+	if (wire_handshake(c, &mine, ROLE_SERVER, &peer, o->timeout_ms, &e)) {
 		fprintf(stderr, "xport-echo: %s: %s\n", xport_peer_desc(c), errmsg_str(&e));
 		goto out;
 	}
-	ret = wire_send(c, ECHO_T_DATA, 1, 42, msg, len);
-	if (!ret)
-		ret = wire_recv(c, ECHO_MAX_PAYLOAD, &f);
-	if (ret) {
-		fprintf(stderr, "xport-echo: %s: %s\n", xport_peer_desc(c), wire_strerror(ret));
-		goto out;
-	}
-	if (f.h.type != ECHO_T_DATA || f.h.stream != 1 || f.h.request != 42 || f.h.length != len ||
-	    (len && memcmp(f.payload, msg, len) != 0)) {
-		fprintf(stderr, "xport-echo: %s: the echo differs from what was sent\n",
-			xport_peer_desc(c));
-		goto out;
-	}
-	printf("reply from %s: %.*s\n", xport_peer_desc(c), (int)len, msg);
+	t0 = mono_ns();
+	for (unsigned long i = 0; i < a->repeat; i++)
+		if (round_trip(c, p, len, (uint32_t)(42 + i)))
+			goto out;
+	ns = mono_ns() - t0;
+	if (a->size)
+		printf("reply from %s: %zu bytes\n", xport_peer_desc(c), len);
+	else
+		printf("reply from %s: %.*s\n", xport_peer_desc(c), (int)len, a->msg);
+	if (a->repeat > 1)
+		printf("%lu round trips of %zu bytes in %.1f ms: %.0f/s, %.1f MiB/s each way\n",
+		       a->repeat, len, ns / 1e6, a->repeat / (ns / 1e9),
+		       (double)len * a->repeat / (ns / 1e9) / (1 << 20));
 	status = 0;
 out:
-	wire_frame_free(&f);
 	xport_close(c);
+out_free:
+	free(p);
 	return status;
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"cert", required_argument, NULL, 'c'}, {"key", required_argument, NULL, 'k'},
-		{"ca", required_argument, NULL, 'a'},	{"test-mode", no_argument, NULL, 't'},
-		{"once", no_argument, NULL, 'o'},	{"timeout", required_argument, NULL, 'T'},
-		{"help", no_argument, NULL, 'h'},	{NULL, 0, NULL, 0},
+		{"cert", required_argument, NULL, 'c'},	  {"key", required_argument, NULL, 'k'},
+		{"ca", required_argument, NULL, 'a'},	  {"test-mode", no_argument, NULL, 't'},
+		{"once", no_argument, NULL, 'o'},	  {"timeout", required_argument, NULL, 'T'},
+		{"repeat", required_argument, NULL, 'R'}, {"size", required_argument, NULL, 'S'},
+		{"help", no_argument, NULL, 'h'},	  {NULL, 0, NULL, 0},
 	};
 	struct xport_opts o = {.timeout_ms = 10000};
+	struct client_args ca = {.repeat = 1};
 	bool once = false;
 	const char *mode, *addr;
 	char *end;
@@ -241,6 +289,21 @@ int main(int argc, char **argv)
 			}
 			o.timeout_ms = (int)v;
 			break;
+		case 'R':
+		case 'S':
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || *end || v < (opt == 'R') ||
+			    v > (opt == 'R' ? 100000000 : ECHO_MAX_PAYLOAD)) {
+				fprintf(stderr, "xport-echo: --%s: '%s' is out of range\n",
+					opt == 'R' ? "repeat" : "size", optarg);
+				return 2;
+			}
+			if (opt == 'R')
+				ca.repeat = (unsigned long)v;
+			else
+				ca.size = (size_t)v;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -257,8 +320,10 @@ int main(int argc, char **argv)
 	addr = argv[optind + 1];
 	if (strcmp(mode, "server") == 0 && argc - optind == 2)
 		return run_server(addr, &o, once);
-	if (strcmp(mode, "client") == 0 && argc - optind == 3)
-		return run_client(addr, argv[optind + 2], &o);
+	if (strcmp(mode, "client") == 0 && argc - optind == 3) {
+		ca.msg = argv[optind + 2];
+		return run_client(addr, &ca, &o);
+	}
 	usage(stderr);
 	return 2;
 }
