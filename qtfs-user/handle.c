@@ -242,7 +242,7 @@ static int qh_make_path(struct qh_store *s, const struct qtfs_blob *parent, cons
 
 	if (!parent && fd < 0) {
 		return -EINVAL;
-	} else if (parent->len && parent->data[0] == 'P') {
+	} else if (parent && parent->len && parent->data[0] == 'P') {
 		ret = qh_blob_rel(parent, &prel, &plen);
 		if (ret)
 			return ret;
