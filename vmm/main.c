@@ -163,6 +163,17 @@ static const struct qmp_vm_ops vm_qmp_ops = {
 	.query_cpus = op_query_cpus,
 };
 
+static enum qmp_run_state op_none_run_state(void *opaque)
+{
+	return QMP_RUN_STATE_PRELAUNCH;
+}
+
+/* -machine none: no VM, so only quit and query-status mean something. */
+static const struct qmp_vm_ops none_qmp_ops = {
+	.quit = op_quit,
+	.run_state = op_none_run_state,
+};
+
 /* Guest and vCPU requests, on the main loop thread. */
 static void on_machine_request(struct machine *m, unsigned int reqs, void *opaque)
 {
@@ -326,7 +337,7 @@ static int setup(struct splitvm *vm, struct errmsg *e)
 			return ret;
 		info.kvm_present = info.kvm_enabled = true;
 	}
-	vm->qmp = qmp_server_new(vm->loop, none ? NULL : &vm_qmp_ops, vm, &info, e);
+	vm->qmp = qmp_server_new(vm->loop, none ? &none_qmp_ops : &vm_qmp_ops, vm, &info, e);
 	if (!vm->qmp)
 		return -errno ? -errno : -EIO;
 	if (vm->cfg.qmp_path) {

@@ -99,7 +99,7 @@ qmp_open() {
 	# wrote before (the SHUTDOWN event) must stay readable.
 	exec {QIN}<&"${QMPC[0]}" {QOUT}>&"${QMPC[1]}"
 	read -t 5 -r line <&"$QIN" || return 1
-	QMP_GREETING=$line
+	QMP_GREETING=${line%$'\r'}
 	[ "$(qmp '{"execute":"qmp_capabilities"}')" = '{"return":{}}' ]
 }
 
@@ -107,6 +107,7 @@ qmp() {
 	local line
 	echo "$1" >&"$QOUT" || return 1
 	while read -t 10 -r line <&"$QIN"; do
+		line=${line%$'\r'}
 		case "$line" in
 		*'"event"'*) echo "$line" >>"$T/events" ;;
 		*) echo "$line"; return 0 ;;
@@ -124,6 +125,7 @@ qmp_event() {
 			kill -0 "$QMPC_PID" 2>/dev/null && continue
 			break
 		fi
+		line=${line%$'\r'}
 		echo "$line" >>"$T/events"
 		case "$line" in *"\"event\":\"$name\""*) echo "$line"; return 0 ;; esac
 	done
