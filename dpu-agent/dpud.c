@@ -42,7 +42,7 @@ static const char *const known_keys[] = {
 	"dpud.make_run_dirs",	 "dpud.shutdown_timeout", "dpud.start_timeout",
 	"dpud.command_timeout", "dpud.log_level",	"dpud.test_mode",
 	"host.exec",		 "host.rexec",	       "host.rexec_server", "host.socket",
-	"host.udsproxy_socket",	 "host.splitvm",       "host.netctl",	    "host.tap_prefix",
+	"host.udsproxy_socket",	 "host.splitvm", "host.splitvm_args",       "host.netctl",	    "host.tap_prefix",
 	"tls.cert",		 "tls.key",	       "tls.ca",	    NULL,
 };
 
@@ -205,6 +205,8 @@ static int load_config(struct dpud *d, const char *path, struct errmsg *e)
 		     false, e);
 	r = r ?: get_path(cfg, "host", "splitvm", mc->splitvm, mc->splitvm, sizeof(mc->splitvm), true,
 			  e);
+	r = r ?: get_path(cfg, "host", "splitvm_args", "", mc->splitvm_args,
+			  sizeof(mc->splitvm_args), false, e);
 	r = r ?: get_path(cfg, "host", "netctl", mc->netctl, mc->netctl, sizeof(mc->netctl), true, e);
 	r = r ?: get_path(cfg, "host", "tap_prefix", RENDER_TAP_PREFIX, mc->tap_prefix,
 			  sizeof(mc->tap_prefix), false, e);

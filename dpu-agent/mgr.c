@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "host-agent/supervise.h"
 #include "log.h"
 #include "mgr.h"
 #include "qmp_client.h"
@@ -833,6 +834,23 @@ static int do_start(struct mgr *m, struct vm *vm, struct errmsg *e)
 	r = render_argv(d, &m->ropts, &argv, e);
 	if (r)
 		goto out_def;
+	if (m->cfg.splitvm_args[0]) {
+		char *words[33];
+
+		r = sup_split(m->cfg.splitvm_args, words, 32, e);
+		if (r) {
+			errmsg_prefix(e, "splitvm_args");
+			goto out_argv;
+		}
+		for (size_t i = 0; words[i]; i++) {
+			argv_add(&argv, words[i]);
+			free(words[i]);
+		}
+		if (argv.err) {
+			r = argv.err;
+			goto out_argv;
+		}
+	}
 	r = taps_create(m, d, e);
 	if (r)
 		goto out_argv;

@@ -18,6 +18,7 @@ struct mgr_config {
 	char splitvm[256];    /* host path of splitvm */
 	char netctl[256];     /* host path of splitvirt-netctl */
 	char tap_prefix[8];
+	char splitvm_args[256]; /* extra words appended to every splitvm command line */
 	struct hostexec exec;
 	struct hostsock sock;
 	bool make_run_dirs;   /* create NAME/ under run_dir here (a qtfs mount of the host's) */
