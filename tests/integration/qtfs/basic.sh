@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# qtfs in the lab: qtfsd in the host namespace, the FUSE client in the dpu namespace;
+# core operations over tcp test mode and TLS, mount -t qtfs, umount leaves nothing.
+source "$(dirname "$0")/common.bash"
+qtfs_setup
+
+echo "hello from the host" >"$EXP/hello.txt"
+mkdir -p "$EXP/dir/sub"
+qtfs_server
+
+# mount -t qtfs through the helper, as the offload guide does it
+helperdir=$QT/sbin
+mkdir -p "$helperdir"
+ln -s "$SV_BIN/mount.qtfs" "$helperdir/mount.qtfs"
+if on_dpu env PATH="$helperdir:$PATH" mount -t qtfs -i "$EXP" "$MNT" \
+	-o "server=$QTFS_ADDR,test_mode" 2>"$QT/mount.err" ||
+	on_dpu "$helperdir/mount.qtfs" "$EXP" "$MNT" -o "server=$QTFS_ADDR,test_mode" 2>>"$QT/mount.err"; then
+	tap_ok "mount -t qtfs SRC DST -o server=ADDR"
+else
+	tap_fail "mount -t qtfs SRC DST -o server=ADDR" "$(cat "$QT/mount.err")"
+	tap_done
+	exit 1
+fi
+tap_expect_eq "the mount is a qtfs FUSE mount" "fuse.qtfs" "$(on_dpu findmnt -n -o FSTYPE "$MNT")"
+tap_expect_eq "not mounted in the host namespace" "" "$(on_host findmnt -n -o FSTYPE "$MNT" || true)"
+tap_expect_eq "read a host file" "hello from the host" "$(on_dpu cat "$MNT/hello.txt")"
+
+on_dpu sh -c "echo written-on-dpu > '$MNT/new.txt'"
+tap_expect_eq "create+write reaches the host" "written-on-dpu" "$(cat "$EXP/new.txt")"
+
+on_dpu sh -c "printf abc >> '$MNT/new.txt'"
+tap_expect_eq "append" "written-on-dpu abc" "$(tr '\n' ' ' <"$EXP/new.txt")"
+
+tap_check "mkdir/rmdir" on_dpu sh -c "mkdir '$MNT/d2' && [ -d '$EXP/d2' ] && rmdir '$MNT/d2' && [ ! -e '$EXP/d2' ]"
+tap_check "rename" on_dpu sh -c "mv '$MNT/new.txt' '$MNT/dir/moved.txt' && [ -f '$EXP/dir/moved.txt' ]"
+tap_check "symlink/readlink" on_dpu sh -c "ln -s ../hello.txt '$MNT/dir/link' && [ \"\$(readlink '$MNT/dir/link')\" = ../hello.txt ] && [ \"\$(cat '$MNT/dir/link')\" = 'hello from the host' ]"
+tap_check "hard link" on_dpu sh -c "ln '$MNT/hello.txt' '$MNT/hl' && [ \"\$(stat -c %h '$MNT/hello.txt')\" = 2 ] && [ \"\$(stat -c %i '$MNT/hl')\" = \"\$(stat -c %i '$EXP/hello.txt')\" ]"
+tap_check "unlink" on_dpu sh -c "rm '$MNT/hl' && [ ! -e '$EXP/hl' ]"
+tap_check "chmod/truncate/utimes" on_dpu sh -c "chmod 640 '$MNT/hello.txt' && truncate -s 5 '$MNT/hello.txt' && touch -d '2001-02-03 04:05:06' '$MNT/hello.txt' && [ \"\$(stat -c '%a %s %Y' '$EXP/hello.txt')\" = \"640 5 \$(date -d '2001-02-03 04:05:06' +%s)\" ]"
+tap_check "xattrs" on_dpu sh -c "setfattr -n user.k -v v1 '$MNT/hello.txt' && [ \"\$(getfattr --only-values -n user.k '$EXP/hello.txt')\" = v1 ] && getfattr -d '$MNT/hello.txt' | grep -q user.k && setfattr -x user.k '$MNT/hello.txt' && ! getfattr -n user.k '$EXP/hello.txt' 2>/dev/null"
+tap_check "statfs" on_dpu sh -c "[ \"\$(stat -f -c %b '$MNT')\" = \"\$(stat -f -c %b '$EXP')\" ]"
+tap_check "fallocate" on_dpu sh -c "fallocate -l 1M '$MNT/falloc' && [ \"\$(stat -c %s '$EXP/falloc')\" = 1048576 ]"
+tap_check "readdir lists 300 entries" on_dpu sh -c "mkdir '$MNT/many' && for i in \$(seq 1 300); do : > '$MNT/many/f'\$i; done && [ \"\$(ls '$MNT/many' | wc -l)\" = 300 ] && [ \"\$(ls '$EXP/many' | wc -l)\" = 300 ]"
+
+# 8 MiB across the link both ways, large requests
+head -c 8M /dev/urandom >"$EXP/big.bin"
+tap_expect_eq "large read checksum" "$(sha256sum <"$EXP/big.bin")" "$(on_dpu sh -c "sha256sum < '$MNT/big.bin'")"
+on_dpu dd if="$MNT/big.bin" of="$MNT/big2.bin" bs=1M status=none
+tap_expect_eq "large write checksum" "$(sha256sum <"$EXP/big.bin")" "$(sha256sum <"$EXP/big2.bin")"
+tap_check "copy_file_range" on_dpu sh -c "cp --reflink=never '$MNT/big.bin' '$MNT/big3.bin' && cmp '$EXP/big.bin' '$EXP/big3.bin'"
+tap_check "SEEK_DATA/SEEK_HOLE" on_dpu python3 -c "
+import os
+f = os.open('$MNT/sparse', os.O_RDWR | os.O_CREAT, 0o644)
+os.pwrite(f, b'x' * 4096, 1 << 20)
+os.fsync(f)
+assert os.lseek(f, 0, os.SEEK_DATA) == 1 << 20, os.lseek(f, 0, os.SEEK_DATA)
+assert os.lseek(f, 0, os.SEEK_HOLE) == 0
+os.close(f)"
+tap_check "O_EXCL on an existing file fails" on_dpu python3 -c "
+import os, errno
+try:
+    os.open('$MNT/hello.txt', os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    raise SystemExit('created')
+except OSError as e:
+    assert e.errno == errno.EEXIST"
+
+tap_check "umount leaves no qtfs process" qtfs_umount
+
+# TLS: mutual certificates; the same tree
+if qtfs_certs; then
+	P=$QT/pki
+	lab_bg host "$SV_BIN/qtfsd" --handle-key "$QT/handle.key" -D "$QT/qtfsd-tls.log" \
+		-e "$EXP" -l "tls:$HOST_ADDR:$((QTFS_PORT + 1))" \
+		--tls-cert "$P/host.crt" --tls-key "$P/host.key" --tls-ca "$P/ca.crt"
+	wait_for 10 grep -q "listening on" "$QT/qtfsd-tls.log"
+	if qtfs_mount "server=tls:$HOST_ADDR:$((QTFS_PORT + 1)),tls_cert=$P/dpu.crt,tls_key=$P/dpu.key,tls_ca=$P/ca.crt" 2>"$QT/tls.err"; then
+		tap_expect_eq "read over TLS" "$(sha256sum <"$EXP/big.bin")" "$(on_dpu sh -c "sha256sum < '$MNT/big.bin'")"
+		on_dpu dd if=/dev/urandom of="$MNT/tls.bin" bs=1M count=4 status=none
+		tap_expect_eq "write over TLS" "$(on_dpu sh -c "sha256sum < '$MNT/tls.bin'")" "$(sha256sum <"$EXP/tls.bin")"
+		tap_check "umount (TLS) leaves no qtfs process" qtfs_umount
+	else
+		tap_fail "mount over TLS" "$(cat "$QT/tls.err")"
+	fi
+	# a client without a certificate signed by the CA is refused
+	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=rogue -keyout "$P/rogue.key" \
+		-out "$P/rogue.crt" >/dev/null 2>&1
+	if qtfs_mount "server=tls:$HOST_ADDR:$((QTFS_PORT + 1)),tls_cert=$P/rogue.crt,tls_key=$P/rogue.key,tls_ca=$P/ca.crt" 2>"$QT/rogue.err"; then
+		tap_fail "TLS client with a foreign certificate is refused" "it mounted"
+		qtfs_umount
+	else
+		tap_ok "TLS client with a foreign certificate is refused"
+	fi
+else
+	tap_skip "TLS" "openssl could not make certificates"
+fi
+
+# tcp: needs test mode on both sides
+if qtfs_mount "server=$QTFS_ADDR" 2>"$QT/notest.err"; then
+	tap_fail "tcp: without test_mode is refused by the client" "it mounted"
+	qtfs_umount
+else
+	tap_expect_eq "tcp: without test_mode is refused by the client" "1" "$(grep -ci 'test' "$QT/notest.err" | head -c1)"
+fi
+tap_done
