@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Mirroring without LD_PRELOAD: the dpu daemon keeps a local listener for every host listener
+# under the mirrored directory, in sync, and removes them when the link drops or it exits.
+source "$(dirname "$0")/common.bash"
+
+lab_up
+on_host mkdir -p /run/echo/mirror
+on_dpu mkdir -p /run/echo/mirror
+echo_server /run/echo/mirror/echo.sock
+out=$(on_dpu "$UDSPD" --listen tcp:$DPU_ADDR:$PORT --peer tcp:$HOST_ADDR:$PORT --test-mode \
+	--mirror /run/echo/nonexistent 2>&1); rc=$?
+case "$rc:$out" in [1-9]*:*"/run/echo/nonexistent"*"not a directory"*) tap_ok "--mirror on a missing directory is refused naming it" ;;
+*) tap_fail "--mirror on a missing directory is refused naming it" "rc=$rc $out" ;; esac
+
+udsp_up -- --mirror /run/echo/mirror || { tap_fail "daemons link up"; show_logs; tap_done; exit 1; }
+if wait_for 5 on_dpu test -S /run/echo/mirror/echo.sock; then
+	tap_ok "the host listener appears as a socket on the dpu"
+else
+	tap_fail "the host listener appears as a socket on the dpu" "$(show_logs)"
+fi
+out=$(echo mirrored | on_dpu timeout 10 socat - UNIX-CONNECT:/run/echo/mirror/echo.sock 2>&1)
+tap_expect_eq "socat without LD_PRELOAD reaches the host echo server through the mirror" \
+	mirrored "$out"
+tap_expect_eq "a python client without preload echoes through the mirror" "ping" \
+	"$(on_dpu $HELPER echo /run/echo/mirror/echo.sock stream 2>&1)"
+
+# A new listener appears, then goes away: the mirror follows.
+lab_bg host $HELPER serve /run/echo/mirror/second.sock seqpacket
+second=$LAB_BG_PID
+if wait_for 5 on_dpu test -S /run/echo/mirror/second.sock; then
+	tap_ok "a listener created later is mirrored too"
+else
+	tap_fail "a listener created later is mirrored too"
+fi
+tap_expect_eq "the mirrored SEQPACKET listener keeps message boundaries" "boundaries kept" \
+	"$(on_dpu $HELPER echo /run/echo/mirror/second.sock seqpacket 2>&1)"
+kill $second
+on_host rm -f /run/echo/mirror/second.sock
+if wait_for 5 on_dpu sh -c '! test -e /run/echo/mirror/second.sock'; then
+	tap_ok "a listener that goes away on the host disappears on the dpu"
+else
+	tap_fail "a listener that goes away on the host disappears on the dpu"
+fi
+
+# Link loss: mirror sockets are removed (a connect then fails instead of hanging).
+kill -9 "$UDSP_PID_host"
+if wait_for 3 on_dpu sh -c '! test -e /run/echo/mirror/echo.sock'; then
+	tap_ok "killing the host daemon removes the dpu's mirror sockets (no stale files)"
+else
+	tap_fail "killing the host daemon removes the dpu's mirror sockets" "$(on_dpu ls -l /run/echo/mirror)"
+fi
+udsp_daemon host --listen tcp:$HOST_ADDR:$PORT --peer tcp:$DPU_ADDR:$PORT --test-mode --allow "$T/allow"
+if wait_for 10 on_dpu test -S /run/echo/mirror/echo.sock; then
+	tap_ok "after the host daemon restarts the mirror socket is back"
+else
+	tap_fail "after the host daemon restarts the mirror socket is back"
+fi
+kill -TERM "$UDSP_PID_dpu"
+wait_for 5 sh -c "! kill -0 $UDSP_PID_dpu 2>/dev/null"
+left=$(on_dpu sh -c 'ls /run/echo/mirror; ls /run/udsproxy 2>/dev/null')
+tap_expect_eq "an orderly stop removes every mirror socket and the control socket" "" "$left"
+tap_done
