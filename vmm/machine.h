@@ -48,6 +48,7 @@ struct vcpu {
 	size_t run_size;
 	pthread_t thread;
 	bool started;
+	bool ready; /* the thread finished its own set-up (guarded by machine.lock) */
 	_Atomic pid_t tid; /* host thread id, for query-cpus-fast */
 	struct arch_vcpu *arch;
 };

@@ -215,7 +215,15 @@ static void *vcpu_thread(void *arg)
 	pthread_setname_np(pthread_self(), name);
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
+	/* SIGSYS must reach the seccomp handler so a forbidden call is logged. */
+	sigaddset(&set, SIGSYS);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	/* Tell vcpu_start the thread is set up: the seccomp filter may go on after this, and
+	 * thread start-up (rseq, robust lists) must not run under it. */
+	pthread_mutex_lock(&m->lock);
+	v->ready = true;
+	pthread_cond_broadcast(&m->cond);
+	pthread_mutex_unlock(&m->lock);
 
 	while (vcpu_park(v)) {
 		for (;;) {
@@ -260,6 +268,10 @@ int vcpu_start(struct vcpu *v)
 		return -ret;
 	}
 	v->started = true;
+	pthread_mutex_lock(&m->lock);
+	while (!v->ready)
+		pthread_cond_wait(&m->cond, &m->lock);
+	pthread_mutex_unlock(&m->lock);
 	return 0;
 }
 

@@ -8,7 +8,8 @@
 
 /* KVM_CREATE_VCPU, maps kvm_run, arch_vcpu_init. Main thread. */
 int vcpu_create(struct machine *m, uint32_t index, struct errmsg *e);
-/* Starts the thread (it parks first if m->stop_vcpus). 0 or -errno. */
+/* Starts the thread (it parks first if m->stop_vcpus) and returns once the thread has
+ * finished its start-up. 0 or -errno. */
 int vcpu_start(struct vcpu *v);
 /* Makes a running KVM_RUN return (m->lock held): the thread then checks stop/quit. */
 void vcpu_kick(struct vcpu *v);
