@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -193,6 +194,31 @@ void chardev_set_frontend(struct chardev *c, const struct chardev_frontend *fe)
 
 /* ---- output ------------------------------------------------------------------------------- */
 
+/* All of buf to a file or terminal: plain write(2) (one syscall per chunk, and within the
+ * seccomp allowlist), waiting in poll while a non-blocking fd is full. */
+static int write_all(int fd, const uint8_t *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				struct pollfd p = {.fd = fd, .events = POLLOUT};
+
+				if (poll(&p, 1, -1) < 0 && errno != EINTR)
+					return -errno;
+				continue;
+			}
+			return -errno;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 ssize_t chardev_write(struct chardev *c, const void *buf, size_t len)
 {
 	ssize_t ret;
@@ -205,7 +231,7 @@ ssize_t chardev_write(struct chardev *c, const void *buf, size_t len)
 		goto out;
 	}
 	if (c->backend == VM_CHARDEV_STDIO || c->backend == VM_CHARDEV_FILE) {
-		int r = write_full(fd, buf, len);
+		int r = write_all(fd, buf, len);
 
 		ret = r ? r : (ssize_t)len;
 		goto out;

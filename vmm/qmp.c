@@ -1003,6 +1003,9 @@ struct qmp_server *qmp_server_new(struct loop *l, const struct qmp_vm_ops *ops, 
 		if (!s->info.package)
 			goto err_nomem;
 	}
+	/* json-c seeds its string hash from getrandom() on the first object key; do that now,
+	 * during set-up, so the running VMM's seccomp allowlist need not include getrandom. */
+	json_object_put(version_object(s));
 	/* Registered newest first, so add in reverse to list the core commands in order. */
 	for (i = ARRAY_SIZE(core_cmds); i-- > 0;)
 		if (qmp_server_register(s, core_cmds[i].name, core_cmds[i].fn, NULL))
