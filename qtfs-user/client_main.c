@@ -56,8 +56,10 @@ static int qc_run(struct qc *qc, const char *mnt, int status_fd, bool verbose)
 		qc->attr_timeout = qc->opts.attr_timeout >= 0 ? qc->opts.attr_timeout : 1.0;
 		qc->entry_timeout = qc->opts.entry_timeout >= 0 ? qc->opts.entry_timeout : 1.0;
 	}
+	/* a system mount: every local user reaches it, the kernel checks permissions
+	 * (default_permissions) and the server checks them again in identity=caller mode */
 	n = snprintf(fsopts, sizeof(fsopts), "fsname=%s,subtype=qtfs,default_permissions%s%s%s%s",
-		     qc->src, qc->opts.allow_other ? ",allow_other" : "", qc->opts.ro ? ",ro" : "",
+		     qc->src, qc->opts.allow_other || getuid() == 0 ? ",allow_other" : "", qc->opts.ro ? ",ro" : "",
 		     qc->opts.passthrough[0] ? "," : "", qc->opts.passthrough);
 	if (n < 0 || (size_t)n >= sizeof(fsopts)) {
 		fprintf(stderr, "qtfs: mount options too long\n");

@@ -196,7 +196,7 @@ static int qtfsd_open_node(struct qtfsd_conn *c, const struct qtfs_ident *id, in
 	ret = qtfs_ident_enter(id);
 	if (ret)
 		return ret;
-	fd = open(proc, (int)(flags & QTFSD_OPEN_FLAGS) | O_CLOEXEC | O_NOCTTY);
+	fd = open(proc, (int)(flags & (QTFSD_OPEN_FLAGS | O_TRUNC)) | O_CLOEXEC | O_NOCTTY);
 	ret = fd < 0 ? -errno : fd;
 	qtfs_ident_leave();
 	return ret;
