@@ -67,42 +67,6 @@ static int get_path(const struct config *cfg, const char *sec, const char *key, 
 	return 0;
 }
 
-static int load_children(struct dpud *d, const struct config *cfg, struct errmsg *e)
-{
-	/* [child.NAME] exec = COMMAND LINE, ready = PATH (optional) */
-	for (size_t i = 0; i < config_count(cfg); i++) {
-		const struct config_entry *ent = config_entry_at(cfg, i);
-		const struct config_entry *ready;
-		const char *name;
-		bool seen = false;
-
-		if (!str_has_prefix(ent->section, "child."))
-			continue;
-		name = ent->section + 6;
-		if (strcmp(ent->key, "exec") != 0 && strcmp(ent->key, "ready") != 0) {
-			errmsg_set(e, "%s:%u: [%s] %s: unknown key", config_name(cfg), ent->line,
-				   ent->section, ent->key);
-			return -EINVAL;
-		}
-		if (strcmp(ent->key, "exec") != 0)
-			continue;
-		for (size_t k = 0; k < d->sup.n; k++)
-			if (strcmp(d->sup.c[k].name, name) == 0)
-				seen = true;
-		if (seen) {
-			errmsg_set(e, "%s:%u: [%s] given twice", config_name(cfg), ent->line,
-				   ent->section);
-			return -EINVAL;
-		}
-		ready = config_find(cfg, ent->section, "ready");
-		if (sup_add(&d->sup, name, ent->value, ready ? ready->value : NULL, e)) {
-			errmsg_prefix(e, "%s:%u", config_name(cfg), ent->line);
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
-
 static int load_config(struct dpud *d, const char *path, struct errmsg *e)
 {
 	struct config *cfg;
@@ -217,7 +181,7 @@ static int load_config(struct dpud *d, const char *path, struct errmsg *e)
 	r = r ?: get_path(cfg, "tls", "cert", "", d->tls_cert, sizeof(d->tls_cert), true, e);
 	r = r ?: get_path(cfg, "tls", "key", "", d->tls_key, sizeof(d->tls_key), true, e);
 	r = r ?: get_path(cfg, "tls", "ca", "", d->tls_ca, sizeof(d->tls_ca), true, e);
-	r = r ?: load_children(d, cfg, e);
+	r = r ?: sup_load_config(&d->sup, cfg, e);
 out:
 	config_free(cfg);
 	return r;
@@ -370,8 +334,19 @@ int main(int argc, char **argv)
 	}
 	if (d.udsproxy_sock[0])
 		setenv("UDSPROXY_SOCK", d.udsproxy_sock, 1);
-	if (d.mc.exec.mode == HOSTEXEC_REXEC && d.mc.exec.server[0])
-		setenv("REXEC_SERVER", d.mc.exec.server, 1);
+	if (d.mc.exec.mode == HOSTEXEC_REXEC) {
+		/* The rexec client takes its address, mode and certificates from here. */
+		if (d.mc.exec.server[0])
+			setenv("REXEC_SERVER", d.mc.exec.server, 1);
+		if (d.test_mode)
+			setenv("REXEC_TEST_MODE", "1", 1);
+		if (d.tls_cert[0])
+			setenv("REXEC_TLS_CERT", d.tls_cert, 1);
+		if (d.tls_key[0])
+			setenv("REXEC_TLS_KEY", d.tls_key, 1);
+		if (d.tls_ca[0])
+			setenv("REXEC_TLS_CA", d.tls_ca, 1);
+	}
 	signal(SIGPIPE, SIG_IGN);
 	/* Handled synchronously below; every thread inherits the mask. */
 	sigemptyset(&set);

@@ -48,14 +48,8 @@ static int check(const struct config *cfg, struct hostd_conf *c, struct sup *sup
 		char full[128];
 		size_t k;
 
-		if (str_has_prefix(ent->section, "child.")) {
-			if (strcmp(ent->key, "exec") && strcmp(ent->key, "ready")) {
-				errmsg_set(e, "%s:%u: [%s] %s: unknown key", config_name(cfg),
-					   ent->line, ent->section, ent->key);
-				return -EINVAL;
-			}
-			continue;
-		}
+		if (str_has_prefix(ent->section, "child."))
+			continue; /* sup_load_config checks these */
 		snprintf(full, sizeof(full), "%s.%s", ent->section, ent->key);
 		for (k = 0; known[k]; k++)
 			if (strcmp(known[k], full) == 0)
@@ -106,27 +100,7 @@ static int check(const struct config *cfg, struct hostd_conf *c, struct sup *sup
 			   c->netctl_prefix);
 		return -EINVAL;
 	}
-	for (size_t i = 0; i < config_count(cfg); i++) {
-		const struct config_entry *ent = config_entry_at(cfg, i);
-		const struct config_entry *ready;
-
-		if (!str_has_prefix(ent->section, "child.") || strcmp(ent->key, "exec") != 0)
-			continue;
-		for (size_t k = 0; k < sup->n; k++) {
-			if (strcmp(sup->c[k].name, ent->section + 6) == 0) {
-				errmsg_set(e, "%s:%u: [%s] given twice", config_name(cfg), ent->line,
-					   ent->section);
-				return -EINVAL;
-			}
-		}
-		ready = config_find(cfg, ent->section, "ready");
-		r = sup_add(sup, ent->section + 6, ent->value, ready ? ready->value : NULL, e);
-		if (r) {
-			errmsg_prefix(e, "%s:%u", config_name(cfg), ent->line);
-			return r;
-		}
-	}
-	return 0;
+	return sup_load_config(sup, cfg, e);
 }
 
 int hostd_conf_parse(const char *text, size_t len, const char *name, struct hostd_conf *c,

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "log.h"
 #include "supervise.h"
 #include "util.h"
@@ -117,6 +118,27 @@ int sup_add(struct sup *s, const char *name, const char *cmdline, const char *re
 	}
 	c->backoff_ms = s->backoff_min_ms;
 	s->n++;
+	return 0;
+}
+
+int sup_add_args(struct sup *s, size_t i, const char *cmdline, struct errmsg *e)
+{
+	char *words[SUP_MAX_ARGS + 1];
+	size_t n = 0, k;
+	int r;
+
+	if (i >= s->n)
+		return -EINVAL;
+	while (s->c[i].argv[n])
+		n++;
+	r = sup_split(cmdline, words, SUP_MAX_ARGS - n, e);
+	if (r) {
+		errmsg_prefix(e, "%s", s->c[i].name);
+		return r;
+	}
+	for (k = 0; words[k]; k++)
+		s->c[i].argv[n + k] = words[k];
+	s->c[i].argv[n + k] = NULL;
 	return 0;
 }
 
@@ -244,4 +266,63 @@ void sup_stop_all(struct sup *s, int timeout_ms)
 			s->c[i].pid = 0;
 		}
 	}
+}
+
+int sup_load_config(struct sup *s, const struct config *cfg, struct errmsg *e)
+{
+	for (size_t i = 0; i < config_count(cfg); i++) {
+		const struct config_entry *ent = config_entry_at(cfg, i);
+		const struct config_entry *ready;
+		int r;
+
+		if (!str_has_prefix(ent->section, "child."))
+			continue;
+		if (strcmp(ent->key, "exec") && strcmp(ent->key, "ready") && strcmp(ent->key, "args")) {
+			errmsg_set(e, "%s:%u: [%s] %s: unknown key", config_name(cfg), ent->line,
+				   ent->section, ent->key);
+			return -EINVAL;
+		}
+		if (strcmp(ent->key, "exec") != 0)
+			continue;
+		for (size_t k = 0; k < s->n; k++) {
+			if (strcmp(s->c[k].name, ent->section + 6) == 0) {
+				errmsg_set(e, "%s:%u: [%s] given twice", config_name(cfg), ent->line,
+					   ent->section);
+				return -EINVAL;
+			}
+		}
+		ready = config_find(cfg, ent->section, "ready");
+		r = sup_add(s, ent->section + 6, ent->value, ready ? ready->value : NULL, e);
+		if (r) {
+			errmsg_prefix(e, "%s:%u", config_name(cfg), ent->line);
+			return r;
+		}
+		for (size_t k = 0; k < config_count(cfg); k++) {
+			const struct config_entry *a = config_entry_at(cfg, k);
+
+			if (strcmp(a->section, ent->section) || strcmp(a->key, "args"))
+				continue;
+			r = sup_add_args(s, s->n - 1, a->value, e);
+			if (r) {
+				errmsg_prefix(e, "%s:%u", config_name(cfg), a->line);
+				return r;
+			}
+		}
+	}
+	for (size_t i = 0; i < config_count(cfg); i++) {
+		const struct config_entry *ent = config_entry_at(cfg, i);
+		bool found = false;
+
+		if (!str_has_prefix(ent->section, "child."))
+			continue;
+		for (size_t k = 0; k < s->n; k++)
+			if (strcmp(s->c[k].name, ent->section + 6) == 0)
+				found = true;
+		if (!found) {
+			errmsg_set(e, "%s:%u: [%s]: exec missing", config_name(cfg), ent->line,
+				   ent->section);
+			return -EINVAL;
+		}
+	}
+	return 0;
 }

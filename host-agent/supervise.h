@@ -40,6 +40,18 @@ void sup_free(struct sup *s);
 int sup_add(struct sup *s, const char *name, const char *cmdline, const char *ready_path,
 	    struct errmsg *e);
 
+/* Appends the words of cmdline to child i's command line (for long lines). */
+int sup_add_args(struct sup *s, size_t i, const char *cmdline, struct errmsg *e);
+
+struct config;
+/*
+ * Adds a child for every [child.NAME] section of cfg: exec = PROGRAM ARGS
+ * (required), args = MORE ARGS (repeatable, appended in order: INI lines are
+ * short), ready = PATH. Unknown keys and repeated sections are refused with
+ * "file:line: [section] ..." messages.
+ */
+int sup_load_config(struct sup *s, const struct config *cfg, struct errmsg *e);
+
 /* Starts children that are due; reaps dead ones (logging why) and schedules restarts. */
 void sup_poll(struct sup *s);
 /* Waits until every child with a ready path has it, or timeout. 0 or -ETIMEDOUT. */
