@@ -19,7 +19,7 @@ libudsproxy.so_LDLIBS := -Wl,--version-script=udsproxy/libudsproxy.map
 udsproxy_proto_test_SRCS := $(UDSP_PROTO_SRCS)
 udsproxy_flow_test_SRCS := udsproxy/flow.c
 udsproxy_qtlist_test_SRCS := udsproxy/qtlist.c
-udsproxy_policy_test_SRCS := udsproxy/policy.c
+
 udsproxy_stream_test_SRCS := $(filter-out udsproxy/client.c,$(UDSP_DAEMON_SRCS)) udsproxy/client.c
 udsproxy_proto_fuzz_SRCS := $(UDSP_PROTO_SRCS)
 udsproxy_ctlmsg_fuzz_SRCS := $(UDSP_PROTO_SRCS)
