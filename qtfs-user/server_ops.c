@@ -459,6 +459,7 @@ static int qtfsd_readdirplus(struct qtfsd_conn *c, struct qtfsd_fh *fh, struct q
 			de.next_off = (uint64_t)d->d_off;
 			if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, "..") ||
 			    qtfsd_check_name(c, QTFS_WL_LOOKUP, fh->fd, d->d_name) ||
+			    qtfsd_check_name(c, QTFS_WL_GETATTR, fh->fd, d->d_name) ||
 			    fstatat(fh->fd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 			    qh_make_at(&c->exp->hs, &rq->fh.node, fh->fd, d->d_name, &de.node)) {
 				/* listed without a lookup: the kernel asks again when needed */
@@ -756,7 +757,10 @@ static int qtfsd_dir_op(struct qtfsd_conn *c, const struct qtfs_ident *id, struc
 		return -EROFS;
 	switch (rq->op) {
 	case QTFS_OP_LOOKUP:
+		/* the reply carries the attributes too: both must be allowed */
 		ret = qtfsd_check_name(c, QTFS_WL_LOOKUP, dfd, rq->name);
+		if (!ret)
+			ret = qtfsd_check_name(c, QTFS_WL_GETATTR, dfd, rq->name);
 		if (ret)
 			return ret;
 		return qtfsd_entry(c, id, &rq->node, dfd, rq->name, rp);
