@@ -146,8 +146,20 @@ int udsp_policy_resolve(struct udsp_policy *p, const char *path, char *out, size
 		return 0;
 	}
 	/* A symlink inside an allowed tree must not lead out of it. */
-	if (!realpath(path, real))
-		return -errno;
+	if (!realpath(path, real)) {
+		char dir[PATH_MAX], *slash;
+
+		ret = -errno;
+		/* Missing: say ENOENT only if the directory it would be in is allowed too,
+		 * so nothing about other trees is revealed. */
+		snprintf(dir, sizeof(dir), "%s", path);
+		slash = strrchr(dir, '/');
+		if (slash && slash != dir)
+			*slash = '\0';
+		if (!realpath(dir, real) || !listed(p, real))
+			return -EACCES;
+		return ret;
+	}
 	if (!listed(p, real))
 		return -EACCES;
 	if (strlen(real) >= n || strlen(real) >= UDSP_PATH_MAX)

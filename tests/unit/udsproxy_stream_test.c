@@ -1,0 +1,480 @@
+/* Unit tests for udsproxyd's stream engine without a network: the peer link is one end of a
+ * socketpair driven by the test, targets are real unix sockets in a temporary directory. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "udsproxy/daemon.h"
+#include "util.h"
+
+#define PEER_NONCE 1 /* ours is 2: our stream ids are odd, the peer's even */
+
+struct fx {
+	struct udsp_daemon d;
+	int peer;  /* the test's end of the link */
+	int lsn;   /* the target listener */
+	char dir[64];
+	char path[128];
+	uint32_t next; /* next even stream id for the peer */
+};
+
+static void run(struct fx *f)
+{
+	int i;
+
+	for (i = 0; i < 5; i++)
+		loop_run_once(f->d.loop, 10);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct udsp_link_offer *o = malloc(sizeof(*o));
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct errmsg e = { "" };
+	char allow[256];
+	int sv[2], p[2];
+
+	assert_non_null(f);
+	assert_non_null(o);
+	strcpy(f->dir, "/tmp/udsp-stream-test.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof(f->path), "%s/t.sock", f->dir);
+	f->lsn = socket(AF_UNIX, SOCK_STREAM, 0);
+	strcpy(sa.sun_path, f->path);
+	assert_int_equal(bind(f->lsn, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(f->lsn, 16), 0);
+
+	f->d.loop = loop_new();
+	assert_non_null(f->d.loop);
+	f->d.window = 65536;
+	f->d.nonce = 2;
+	f->d.inotify_fd = -1;
+	pthread_mutex_init(&f->d.mu, NULL);
+	pthread_cond_init(&f->d.cond, NULL);
+	wire_buf_init(&f->d.scratch);
+	snprintf(allow, sizeof(allow), "%s\n@listed\n", f->dir);
+	f->d.policy.allow = allow_parse(allow, strlen(allow), "test-allow", &e);
+	assert_non_null(f->d.policy.allow);
+	snprintf(f->d.policy.list_file, sizeof(f->d.policy.list_file), "%s/none.list", f->dir);
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	f->peer = sv[1];
+	o->conn = xport_conn_from_fd(sv[0], XPORT_UNIX);
+	o->peer_nonce = PEER_NONCE;
+	o->we_dialed = false;
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(write(p[1], &o, sizeof(o)), (ssize_t)sizeof(o));
+	udsp_link_on_offer(f->d.loop, p[0], EPOLLIN, &f->d);
+	close(p[0]);
+	close(p[1]);
+	assert_true(f->d.link.up);
+	f->next = 2;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[128];
+
+	udsp_stream_close_all(&f->d);
+	if (f->d.link.conn)
+		xport_close(f->d.link.conn);
+	free(f->d.link.in);
+	free(f->d.link.out);
+	close(f->peer);
+	close(f->lsn);
+	allow_free(f->d.policy.allow);
+	wire_buf_free(&f->d.scratch);
+	loop_free(f->d.loop);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+static void peer_send(struct fx *f, const struct wire_buf *b)
+{
+	assert_int_equal(write_full(f->peer, b->data, b->len), 0);
+}
+
+static void peer_send_raw(struct fx *f, uint8_t type, uint32_t stream, const void *p, size_t len)
+{
+	struct wire_buf b;
+
+	wire_buf_init(&b);
+	wire_frame_begin(&b);
+	wire_put_raw(&b, p, len);
+	assert_int_equal(wire_frame_end(&b, type, stream, 0), 0);
+	peer_send(f, &b);
+	wire_buf_free(&b);
+}
+
+/* Reads the next frame the daemon sent, skipping PINGs; false on EOF/timeout. */
+static bool peer_recv(struct fx *f, struct udsp_msg *m, uint8_t *buf, size_t cap)
+{
+	for (;;) {
+		struct pollfd p = { .fd = f->peer, .events = POLLIN };
+		struct wire_header h;
+		struct errmsg e = { "" };
+
+		run(f);
+		if (poll(&p, 1, 200) <= 0)
+			return false;
+		if (read_full(f->peer, buf, WIRE_HEADER_SIZE))
+			return false;
+		assert_int_equal(wire_header_decode(buf, WIRE_HEADER_SIZE, UDSP_MAX_PAYLOAD, &h), 0);
+		assert_true(h.length <= cap - WIRE_HEADER_SIZE);
+		assert_int_equal(read_full(f->peer, buf + WIRE_HEADER_SIZE, h.length), 0);
+		assert_int_equal(udsp_msg_decode(&h, buf + WIRE_HEADER_SIZE, m, &e), 0);
+		if (m->type != WIRE_T_PING && m->type != WIRE_T_PONG)
+			return true;
+	}
+}
+
+static bool link_closed(struct fx *f)
+{
+	char c;
+	struct pollfd p = { .fd = f->peer, .events = POLLIN };
+
+	run(f);
+	while (poll(&p, 1, 200) > 0) {
+		ssize_t n = read(f->peer, &c, 1);
+
+		if (n <= 0)
+			return true;
+	}
+	return false;
+}
+
+static uint32_t open_stream(struct fx *f, const char *path, uint32_t expect_err)
+{
+	uint32_t window = f->d.window;
+	static uint8_t buf[WIRE_HEADER_SIZE + UDSP_MAX_PAYLOAD];
+	struct wire_buf b;
+	struct udsp_msg m;
+	uint32_t id = f->next;
+
+	f->next += 2;
+	wire_buf_init(&b);
+	assert_int_equal(udsp_put_open(&b, id, UDSP_SOCK_STREAM, 65536, 0, 0, path), 0);
+	peer_send(f, &b);
+	wire_buf_free(&b);
+	assert_true(peer_recv(f, &m, buf, sizeof(buf)));
+	assert_int_equal(m.stream, id);
+	if (expect_err) {
+		assert_int_equal(m.type, UDSP_T_OPEN_ERR);
+		assert_int_equal(m.err, expect_err);
+	} else {
+		assert_int_equal(m.type, UDSP_T_OPEN_OK);
+		assert_int_equal(m.window, window);
+	}
+	return id;
+}
+
+static int accept_target(struct fx *f)
+{
+	int fd = accept(f->lsn, NULL, NULL);
+
+	assert_true(fd >= 0);
+	return fd;
+}
+
+static void test_open_to_a_listening_target_answers_open_ok(void **state)
+{
+	struct fx *f = *state;
+
+	open_stream(f, f->path, 0);
+	close(accept_target(f));
+	assert_int_equal(f->d.n_streams, 1);
+}
+
+static void test_open_to_a_missing_path_answers_enoent(void **state)
+{
+	struct fx *f = *state;
+	char p[160];
+
+	snprintf(p, sizeof(p), "%s/missing.sock", f->dir);
+	open_stream(f, p, ENOENT);
+	assert_int_equal(f->d.n_streams, 0);
+}
+
+static void test_open_with_no_listener_answers_econnrefused(void **state)
+{
+	struct fx *f = *state;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int s = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/dead.sock", f->dir);
+	assert_int_equal(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	open_stream(f, sa.sun_path, ECONNREFUSED);
+	close(s);
+}
+
+static void test_open_outside_the_allowlist_answers_eacces(void **state)
+{
+	struct fx *f = *state;
+
+	open_stream(f, "/run/not-listed.sock", EACCES);
+	open_stream(f, "@not-listed", EACCES);
+}
+
+static void test_open_escaping_the_allowlist_by_dot_dot_answers_eacces(void **state)
+{
+	struct fx *f = *state;
+	char p[200];
+
+	snprintf(p, sizeof(p), "%s/../%s/t.sock", f->dir, f->dir + 5);
+	/* Lexically /tmp/x/../x/t.sock is inside; via a symlink out it would not be. */
+	open_stream(f, p, 0);
+	snprintf(p, sizeof(p), "%s/esc", f->dir);
+	assert_int_equal(symlink("/tmp", p), 0);
+	snprintf(p, sizeof(p), "%s/esc/x.sock", f->dir);
+	open_stream(f, p, EACCES);
+}
+
+static void test_data_flows_both_ways(void **state)
+{
+	static uint8_t buf[WIRE_HEADER_SIZE + UDSP_MAX_PAYLOAD];
+	struct fx *f = *state;
+	struct udsp_msg m;
+	uint32_t id = open_stream(f, f->path, 0);
+	int t = accept_target(f);
+	char got[16] = "";
+
+	peer_send_raw(f, UDSP_T_DATA, id, "hello", 5);
+	run(f);
+	assert_int_equal(read(t, got, sizeof(got)), 5);
+	assert_memory_equal(got, "hello", 5);
+	assert_int_equal(write(t, "world", 5), 5);
+	assert_true(peer_recv(f, &m, buf, sizeof(buf)));
+	assert_int_equal(m.type, UDSP_T_DATA);
+	assert_int_equal(m.stream, id);
+	assert_int_equal(m.data_len, 5);
+	assert_memory_equal(m.data, "world", 5);
+	close(t);
+}
+
+static void test_shut_from_the_peer_gives_the_target_eof(void **state)
+{
+	struct fx *f = *state;
+	uint32_t id = open_stream(f, f->path, 0);
+	int t = accept_target(f);
+	char c;
+
+	peer_send_raw(f, UDSP_T_DATA, id, "x", 1);
+	peer_send_raw(f, UDSP_T_SHUT, id, NULL, 0);
+	run(f);
+	assert_int_equal(read(t, &c, 1), 1);
+	assert_int_equal(read(t, &c, 1), 0);
+	close(t);
+}
+
+static void test_target_close_sends_shut_and_both_shut_frees_the_stream(void **state)
+{
+	static uint8_t buf[WIRE_HEADER_SIZE + UDSP_MAX_PAYLOAD];
+	struct fx *f = *state;
+	struct udsp_msg m;
+	uint32_t id = open_stream(f, f->path, 0);
+	int t = accept_target(f);
+
+	shutdown(t, SHUT_WR);
+	assert_true(peer_recv(f, &m, buf, sizeof(buf)));
+	assert_int_equal(m.type, UDSP_T_SHUT);
+	assert_int_equal(m.stream, id);
+	assert_int_equal(f->d.n_streams, 1);
+	peer_send_raw(f, UDSP_T_SHUT, id, NULL, 0);
+	run(f);
+	assert_int_equal(f->d.n_streams, 0);
+	close(t);
+}
+
+static void test_reset_closes_the_target(void **state)
+{
+	struct fx *f = *state;
+	uint32_t id = open_stream(f, f->path, 0);
+	int t = accept_target(f);
+	uint8_t err[4] = { 0, 0, 0, ECONNRESET };
+	char c;
+
+	peer_send_raw(f, UDSP_T_RESET, id, err, 4);
+	run(f);
+	assert_int_equal(read(t, &c, 1), 0);
+	assert_int_equal(f->d.n_streams, 0);
+	close(t);
+}
+
+static void test_a_stalled_target_holds_at_most_the_window(void **state)
+{
+	static uint8_t buf[WIRE_HEADER_SIZE + UDSP_MAX_PAYLOAD];
+	static uint8_t chunk[65536];
+	const size_t win = 2u << 20;
+	struct fx *f = *state;
+	struct udsp_msg m;
+	uint32_t id, credit = 0;
+	size_t sent = 0, drained = 0;
+	struct udsp_stream *s;
+	int t, i;
+
+	f->d.window = win;
+	id = open_stream(f, f->path, 0);
+	t = accept_target(f);
+	/* The target reads nothing: what its socket cannot take waits in the daemon. */
+	while (sent < win) {
+		peer_send_raw(f, UDSP_T_DATA, id, chunk, sizeof(chunk));
+		sent += sizeof(chunk);
+		run(f);
+	}
+	s = udsp_stream_find(&f->d, id);
+	assert_non_null(s);
+	assert_true(s->q_bytes > 0);
+	assert_true(s->q_bytes <= win);
+	while (peer_recv(f, &m, buf, sizeof(buf)))
+		if (m.type == UDSP_T_CREDIT)
+			credit += m.credit;
+	/* Credit came back only for what the target's socket took. */
+	assert_true(credit <= win - s->q_bytes);
+	fd_set_nonblock(t, true);
+	for (i = 0; i < 1000 && drained < sent; i++) {
+		ssize_t n = read(t, chunk, sizeof(chunk));
+
+		if (n > 0)
+			drained += (size_t)n;
+		else
+			run(f);
+	}
+	assert_int_equal(drained, sent);
+	while (peer_recv(f, &m, buf, sizeof(buf)))
+		if (m.type == UDSP_T_CREDIT)
+			credit += m.credit;
+	/* All of it, less what is still batched (under a quarter window). */
+	assert_true(credit > win - win / 4 && credit <= win);
+	close(t);
+}
+
+static void test_data_beyond_the_window_fails_the_link(void **state)
+{
+	static uint8_t chunk[65536];
+	struct fx *f = *state;
+	uint32_t id;
+	int t, i;
+
+	f->d.window = 1u << 20;
+	id = open_stream(f, f->path, 0);
+	t = accept_target(f);
+	/* 3 MiB into a 1 MiB window while the target reads nothing. */
+	for (i = 0; i < 48 && f->d.link.up; i++) {
+		peer_send_raw(f, UDSP_T_DATA, id, chunk, sizeof(chunk));
+		run(f);
+	}
+	assert_true(link_closed(f));
+	assert_false(f->d.link.up);
+	close(t);
+}
+
+static void test_link_loss_closes_every_proxied_socket(void **state)
+{
+	struct fx *f = *state;
+	int t1, t2;
+	char c;
+
+	open_stream(f, f->path, 0);
+	t1 = accept_target(f);
+	open_stream(f, f->path, 0);
+	t2 = accept_target(f);
+	close(f->peer);
+	f->peer = -1;
+	run(f);
+	assert_int_equal(read(t1, &c, 1), 0);
+	assert_int_equal(read(t2, &c, 1), 0);
+	assert_int_equal(f->d.n_streams, 0);
+	assert_false(f->d.link.up);
+	close(t1);
+	close(t2);
+}
+
+static void test_frames_for_unknown_streams_are_ignored(void **state)
+{
+	struct fx *f = *state;
+	uint8_t credit[4] = { 0, 0, 16, 0 };
+
+	peer_send_raw(f, UDSP_T_CREDIT, 98, credit, 4);
+	peer_send_raw(f, UDSP_T_DATA, 98, "zz", 2);
+	assert_false(link_closed(f));
+	assert_true(f->d.link.up);
+}
+
+static void test_a_malformed_frame_closes_the_link(void **state)
+{
+	struct fx *f = *state;
+
+	peer_send_raw(f, UDSP_T_CREDIT, 4, "x", 1);
+	assert_true(link_closed(f));
+}
+
+static void test_open_with_an_id_from_our_half_closes_the_link(void **state)
+{
+	struct fx *f = *state;
+	struct wire_buf b;
+
+	wire_buf_init(&b);
+	assert_int_equal(udsp_put_open(&b, 3, UDSP_SOCK_STREAM, 65536, 0, 0, f->path), 0);
+	peer_send(f, &b);
+	wire_buf_free(&b);
+	assert_true(link_closed(f));
+}
+
+static void test_vsock_peer_cid_not_in_allowlist_is_refused(void **state)
+{
+	/* The daemon hands --vsock-cid values to lib/xport as its allowlist. */
+	uint32_t cids[] = { 3 };
+	struct xport_opts o = { .vsock_cids = cids, .n_vsock_cids = 1 }, none = { 0 };
+	struct errmsg e = { "" };
+
+	assert_true(xport_vsock_cid_allowed(&o, 3));
+	assert_false(xport_vsock_cid_allowed(&o, 4));
+	assert_false(xport_vsock_cid_allowed(&none, 3));
+	assert_null(xport_listen("vsock:1:12121", &none, &e));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
+		T(test_open_to_a_listening_target_answers_open_ok),
+		T(test_open_to_a_missing_path_answers_enoent),
+		T(test_open_with_no_listener_answers_econnrefused),
+		T(test_open_outside_the_allowlist_answers_eacces),
+		T(test_open_escaping_the_allowlist_by_dot_dot_answers_eacces),
+		T(test_data_flows_both_ways),
+		T(test_shut_from_the_peer_gives_the_target_eof),
+		T(test_target_close_sends_shut_and_both_shut_frees_the_stream),
+		T(test_reset_closes_the_target),
+		T(test_a_stalled_target_holds_at_most_the_window),
+		T(test_data_beyond_the_window_fails_the_link),
+		T(test_link_loss_closes_every_proxied_socket),
+		T(test_frames_for_unknown_streams_are_ignored),
+		T(test_a_malformed_frame_closes_the_link),
+		T(test_open_with_an_id_from_our_half_closes_the_link),
+		cmocka_unit_test(test_vsock_peer_cid_not_in_allowlist_is_refused),
+#undef T
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests_name("udsproxy_stream", tests, NULL, NULL);
+}
