@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "chardev.h"
@@ -33,6 +34,7 @@ struct splitvm {
 	int exit_code;
 	int ready_fd; /* -daemonize: the pipe to the waiting parent, else -1 */
 	bool quitting; /* set once: later guest requests are ignored */
+	bool pidfile_written;
 };
 
 static struct splitvm g_vm = { .ready_fd = -1 };
@@ -350,6 +352,14 @@ static int setup(struct splitvm *vm, struct errmsg *e)
 		if (ret)
 			return ret;
 	}
+	if (vm->cfg.pidfile) {
+		ret = write_pidfile(vm->cfg.pidfile);
+		if (ret) {
+			errmsg_set(e, "-pidfile %s: %s", vm->cfg.pidfile, strerror(-ret));
+			return ret;
+		}
+		vm->pidfile_written = true;
+	}
 	if (vm->cfg.seccomp) {
 		struct vmm_seccomp_opts so = { .action = VMM_SECCOMP_TRAP_LOG, .log_fd = -1 };
 
@@ -368,6 +378,9 @@ int main(int argc, char *argv[])
 	struct errmsg e = { { 0 } };
 	int ret, i;
 
+	/* glibc reads /etc/localtime on the first gmtime_r (log timestamps, the RTC): do it now,
+	 * before seccomp forbids openat. */
+	tzset();
 	log_init("splitvm", NULL, LOG_LVL_WARN);
 	log_level_from_env("STRATOVIRT_LOG_LEVEL");
 	ret = vm_config_parse(&vm->cfg, argc, argv, &e);
@@ -405,11 +418,6 @@ int main(int argc, char *argv[])
 		}
 	}
 	ret = setup(vm, &e);
-	if (!ret && vm->cfg.pidfile) {
-		ret = write_pidfile(vm->cfg.pidfile);
-		if (ret)
-			errmsg_set(&e, "-pidfile %s: %s", vm->cfg.pidfile, strerror(-ret));
-	}
 	if (ret) {
 		fprintf(stderr, "splitvm: %s\n", errmsg_str(&e));
 		if (vm->cfg.log_file)
@@ -432,7 +440,7 @@ int main(int argc, char *argv[])
 	for (i = 0; i < (int)vm->cfg.n_chardevs; i++)
 		if (vm->chardevs[i])
 			chardev_close(vm->chardevs[i]);
-	if (vm->cfg.pidfile && !ret)
+	if (vm->pidfile_written)
 		unlink(vm->cfg.pidfile);
 	loop_free(vm->loop);
 	vm_config_free(&vm->cfg);

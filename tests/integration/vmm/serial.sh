@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# The 16550A on COM1: guest output reaches -serial stdio/file/socket, and bytes written to
+# the backend reach the guest through receive interrupts (IRQ 4 via the IOAPIC) and are
+# echoed back; -daemonize with -pidfile detaches after start-up.
+source "$(dirname "$0")/../../lib/tap.sh"
+source "$(dirname "$0")/vmm-lib.bash"
+vmm_require
+
+wait_file() { # FILE PATTERN SECS
+	local i
+	for ((i = 0; i < $3 * 20; i++)); do
+		grep -qE -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# stdio: stdin from a fifo, stdout to a file.
+mkfifo "$T/in"
+"$SPLITVM" -m 128 -kernel "$GUEST_BZ" -append "sv.test=echo" -serial stdio <"$T/in" >"$T/stdio.out" 2>"$T/stdio.err" &
+pid=$!
+_vm_pids+=("$pid")
+exec {feed}>"$T/in"
+if wait_file "$T/stdio.out" 'SVTEST echo ready' 20; then
+	printf 'hello, serial' >&$feed
+	wait_file "$T/stdio.out" 'hello, serial' 10
+	tap_check "stdio: input echoed by the guest (receive interrupts work)" \
+		grep -q 'hello, serial' "$T/stdio.out"
+	printf 'q' >&$feed
+else
+	tap_fail "stdio: guest reached the echo loop" "$(cat "$T/stdio.err")"
+fi
+vm_wait "$pid" 10
+tap_expect_eq "stdio: guest powers off after 'q', exit 0" 0 "$VM_STATUS"
+tap_expect_eq "stdio: every byte came back once, in order" "hello, serial" "$(sed -n '/SVTEST echo ready/,$p' "$T/stdio.out" | sed '1d' | sed 's/SVTEST result pass//' | tr -d '\n')"
+exec {feed}>&-
+
+# A larger burst than the 16-byte FIFO: backpressure, nothing lost.
+mkfifo "$T/in2"
+"$SPLITVM" -m 128 -kernel "$GUEST_PVH" -append "sv.test=echo" -serial stdio <"$T/in2" >"$T/burst.out" 2>"$T/burst.err" &
+pid=$!
+_vm_pids+=("$pid")
+exec {feed}>"$T/in2"
+# ('q' ends the guest's echo loop, so the burst has none.)
+burst=$(head -c 3000 /dev/urandom | base64 -w0 | tr -d 'q' | head -c 2000)
+if wait_file "$T/burst.out" 'SVTEST echo ready' 20; then
+	printf '%s' "$burst" >&$feed
+	wait_file "$T/burst.out" "${burst: -40}" 20
+	printf 'q' >&$feed
+fi
+vm_wait "$pid" 20
+got=$(sed -n '/SVTEST echo ready/,$p' "$T/burst.out" | sed '1d' | sed 's/SVTEST result pass//' | tr -d '\n')
+tap_expect_eq "stdio: a 2000-byte burst comes back intact" "$burst" "$got"
+exec {feed}>&-
+
+# unix socket chardev (-chardev + -serial chardev:ID).
+sock=$T/serial.sock
+vm_start sock -m 128 -kernel "$GUEST_BZ" -append "sv.test=echo" \
+	-chardev "socket,id=con0,path=$sock,server,nowait" -serial chardev:con0
+sock_wait "$sock" 10
+coproc SER { exec socat - "UNIX-CONNECT:$sock"; }
+exec {sin}<&"${SER[0]}" {sout}>&"${SER[1]}"
+# Output before the client connected is dropped (no one listening); wait for the echo loop
+# by probing until a byte comes back.
+got=
+for ((i = 0; i < 100; i++)); do
+	printf 'p' >&$sout
+	if read -t 0.2 -r -n1 c <&$sin && [ "$c" = p ]; then got=p; break; fi
+done
+tap_expect_eq "socket: a byte sent to the serial socket is echoed" p "$got"
+printf 'xyz' >&$sout
+read -t 5 -r -n3 got <&$sin
+tap_expect_eq "socket: more bytes echoed" xyz "$(tr -d 'p' <<<"$got")$(read -t 1 -r -n3 more <&$sin; tr -d 'p' <<<"${more:-}")"
+printf 'q' >&$sout
+vm_wait "$VM_PID" 10
+tap_expect_eq "socket: guest powers off, exit 0" 0 "$VM_STATUS"
+exec {sin}<&- {sout}>&-
+[ -n "${SER_PID:-}" ] && { kill "$SER_PID" 2>/dev/null; wait "$SER_PID" 2>/dev/null; }
+
+# -daemonize -pidfile: the parent returns once the VM runs; the daemon serves QMP.
+sock=$T/d.sock
+"$SPLITVM" -daemonize -pidfile "$T/pid" -m 128 -kernel "$GUEST_BZ" -append "sv.test=idle" \
+	-serial "file,path=$T/d.serial" -qmp "unix:$sock,server,nowait" </dev/null >"$T/d.out" 2>"$T/d.err"
+tap_expect_eq "-daemonize: the parent exits 0" 0 "$?"
+dpid=$(cat "$T/pid" 2>/dev/null)
+[ -n "$dpid" ] && _vm_pids+=("$dpid")
+tap_check "-pidfile names a live splitvm" grep -q splitvm "/proc/${dpid:-0}/cmdline"
+tap_check "-daemonize: QMP socket exists when the parent returns" test -S "$sock"
+if qmp_open "$sock"; then
+	qmp '{"execute":"quit"}' >/dev/null
+	qmp_close
+fi
+for ((i = 0; i < 100; i++)); do kill -0 "${dpid:-0}" 2>/dev/null || break; sleep 0.05; done
+tap_check "-daemonize: quit ends the daemon" test ! -d "/proc/${dpid:-0}"
+tap_check "-pidfile removed at exit" test ! -e "$T/pid"
+"$SPLITVM" -daemonize -m 128 -kernel "$GUEST_BZ" -serial stdio </dev/null >/dev/null 2>"$T/ds.err"
+st=$?
+tap_check "-daemonize with -serial stdio is refused: $(cat "$T/ds.err")" test "$st" -ne 0 -a "$(wc -l <"$T/ds.err")" -eq 1
+tap_done
