@@ -30,7 +30,12 @@ VMM_GUEST_CFLAGS := -std=gnu11 -O2 -g0 -ffreestanding -nostdlib -nostdinc -fno-p
 	-isystem $(shell gcc -print-file-name=include)
 VMM_GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,--build-id=none -Wl,-z,noexecstack \
 	-Wl,--no-warn-rwx-segments
-EXTRA_ALL += $(VMM_GUESTS)
+EXTRA_ALL += $(VMM_GUESTS) $(O)/vmm/tests/forbidden_syscall.so
+
+# LD_PRELOAD helper for the seccomp integration test (not part of splitvm).
+$(O)/vmm/tests/forbidden_syscall.so: vmm/tests/forbidden_syscall.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -shared -o $@ $<
 
 $(VMM_GUEST_DIR)/%.o: vmm/tests/guests/%.c
 	@mkdir -p $(dir $@)
@@ -46,4 +51,4 @@ $(VMM_GUEST_DIR)/guest-pvh.elf: $(addprefix $(VMM_GUEST_DIR)/,entry.o guest.o) v
 	gcc $(VMM_GUEST_LDFLAGS) -T vmm/tests/guests/guest-pvh.ld -o $@ $(filter %.o,$^)
 
 .PHONY: vmm test-linux
-vmm: $(O)/bin/splitvm $(VMM_GUESTS)
+vmm: $(O)/bin/splitvm $(VMM_GUESTS) $(O)/vmm/tests/forbidden_syscall.so

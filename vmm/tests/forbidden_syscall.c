@@ -1,0 +1,20 @@
+/* forbidden_syscall: LD_PRELOAD helper for tests/integration/vmm/seccomp.sh. On SIGUSR2 it
+ * makes a syscall splitvm's seccomp allowlist does not contain (ptrace), so the test can
+ * check that such a call kills the VMM with a log line naming it. Never linked into splitvm. */
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static void forbidden(int sig)
+{
+	(void)sig;
+	syscall(SYS_ptrace, 0x4206 /* PTRACE_SEIZE */, 0, 0, 0);
+}
+
+__attribute__((constructor)) static void install(void)
+{
+	struct sigaction sa = { .sa_handler = forbidden };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR2, &sa, NULL);
+}
