@@ -101,7 +101,7 @@ int rexec_reg_add(const char *dir, const struct rexec_reg_entry *ent)
 /* Splits text into exactly n space-separated decimal fields (a trailing newline allowed). */
 static int fields(const char *text, uint64_t *v, int n)
 {
-	char buf[128], *save = NULL, *tok;
+	char buf[128], *rest = buf, *tok;
 	size_t len = strlen(text);
 	int i = 0;
 
@@ -110,7 +110,8 @@ static int fields(const char *text, uint64_t *v, int n)
 	memcpy(buf, text, len + 1);
 	if (buf[len - 1] == '\n')
 		buf[len - 1] = '\0';
-	for (tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+	/* Exactly one space between fields: anything else is not a file we wrote. */
+	while ((tok = strsep(&rest, " "))) {
 		if (i >= n || parse_u64(tok, 10, &v[i]))
 			return -EINVAL;
 		i++;

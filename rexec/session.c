@@ -450,6 +450,34 @@ static void log_exit(struct sess *s, const char *how)
 			 how, x.value);
 }
 
+static int discard_frame(void *arg, const struct wire_frame *f)
+{
+	return 0;
+}
+
+/*
+ * After EXIT: read and drop what the client still sends (stdin in flight) until it
+ * closes, so that closing here never resets the connection under the unread EXIT.
+ */
+static void linger(struct sess *s)
+{
+	uint64_t deadline = now_ms() + 2000;
+
+	for (;;) {
+		struct pollfd pfd = {.fd = s->lk.fd, .events = POLLIN};
+		uint64_t now = now_ms();
+		int ret;
+
+		if (now >= deadline)
+			return;
+		if (!xport_pending(s->lk.conn) && poll(&pfd, 1, (int)(deadline - now)) <= 0)
+			return;
+		ret = rexec_link_read(&s->lk, discard_frame, s);
+		if (ret)
+			return;
+	}
+}
+
 static int run_exec(struct sess *s, struct rexec_exec *x)
 {
 	const struct rexec_server_ctx *ctx = s->ctx;
@@ -565,8 +593,10 @@ end:
 		struct rexec_exit ex;
 
 		rexec_exit_from_status(s->status, &ex);
-		if (rexec_enc_exit(&s->lk.scratch, &ex) == 0 && send_now(s) == 0)
+		if (rexec_enc_exit(&s->lk.scratch, &ex) == 0 && send_now(s) == 0) {
 			(void)xport_shutdown_write(s->lk.conn);
+			linger(s);
+		}
 		log_exit(s, "done");
 	}
 	rexec_reg_remove(ctx->procs_dir, s->pid);
