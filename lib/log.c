@@ -1,6 +1,7 @@
 /* log: leveled, one-write-per-line logging to stderr or a file, colour only on a tty. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -33,6 +34,47 @@ static struct {
 };
 
 static _Atomic int log_level_cur = LOG_LVL_INFO;
+
+/*
+ * A child forked while another thread held the lock would deadlock on its
+ * first log line (rexec logs between fork and exec); hold the lock across fork.
+ */
+static void log_atfork_prepare(void)
+{
+	pthread_mutex_lock(&logger.lock);
+}
+
+static void log_atfork_release(void)
+{
+	pthread_mutex_unlock(&logger.lock);
+}
+
+__attribute__((constructor)) static void log_register_atfork(void)
+{
+	/* Only fails with ENOMEM at start-up; logging then just lacks the fork guard. */
+	(void)pthread_atfork(log_atfork_prepare, log_atfork_release, log_atfork_release);
+}
+
+/* The whole line with write(2): one call unless the destination takes less. */
+static void log_write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0) {
+			struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+
+			if (errno == EINTR)
+				continue;
+			/* a non-blocking stderr shared with a terminal or pipe: wait for room */
+			if ((errno == EAGAIN || errno == EWOULDBLOCK) && poll(&pfd, 1, 1000) >= 0)
+				continue;
+			return; /* nowhere better to report a failing log destination */
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+}
 
 static const char *const level_names[] = {
 	[LOG_LVL_ERROR] = "error",
@@ -293,15 +335,12 @@ void log_msg(enum log_level level, const char *fmt, ...)
 		}
 		*p++ = '\n';
 		/* One write per line: lines from threads and processes never interleave. */
-		if (write_full(logger.fd, line, (size_t)(p - line)) < 0) {
-			/* Nowhere better to report a failing log destination. */
-		}
+		log_write_all(logger.fd, line, (size_t)(p - line));
 	} else {
 		/* No memory for the escaped copy: emit what we safely can, marked cut. */
 		static const char oom[] = "(log line dropped: out of memory)\n";
 
-		if (write_full(logger.fd, oom, sizeof(oom) - 1) < 0) {
-		}
+		log_write_all(logger.fd, oom, sizeof(oom) - 1);
 	}
 	pthread_mutex_unlock(&logger.lock);
 	free(line);

@@ -11,7 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -223,6 +227,64 @@ static void test_log_lines_from_threads_never_interleave(void **state)
 	free(text);
 }
 
+static _Atomic bool spin_stop;
+
+static void *log_spin(void *arg)
+{
+	while (!spin_stop)
+		log_info("spinning %s", "background line");
+	return NULL;
+}
+
+/* Waits up to 10 s for pid; a child stuck on the log lock is killed and reported. */
+static int wait_child(pid_t pid)
+{
+	int status;
+
+	for (int i = 0; i < 1000; i++) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		if (r == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+		usleep(10000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return -1;
+}
+
+static void test_log_child_can_log_after_fork_while_threads_log(void **state)
+{
+	pthread_t th[2];
+	char *text;
+	int stuck = 0;
+
+	spin_stop = false;
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, log_spin, NULL), 0);
+	for (int i = 0; i < 100; i++) {
+		pid_t pid = fork();
+
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			log_info("child %d", i);
+			_exit(0);
+		}
+		if (wait_child(pid) != 0) {
+			stuck++;
+			break;
+		}
+	}
+	spin_stop = true;
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+	assert_int_equal(stuck, 0);
+	text = slurp(logpath);
+	assert_non_null(strstr(text, ": info: child 0\n"));
+	assert_non_null(strstr(text, ": info: child 99\n"));
+	free(text);
+}
+
 /* Runs fn with fd 2 pointed at `fd`, restoring stderr afterwards. */
 static void with_stderr(int fd, void (*fn)(void))
 {
@@ -376,6 +438,7 @@ int main(void)
 		FILE_TEST(test_log_init_failure_keeps_previous_destination),
 		FILE_TEST(test_log_uses_basename_of_program),
 		FILE_TEST(test_log_lines_from_threads_never_interleave),
+		FILE_TEST(test_log_child_can_log_after_fork_while_threads_log),
 		cmocka_unit_test(test_log_to_stderr_has_no_timestamp_and_no_colour_when_not_a_tty),
 		cmocka_unit_test(test_log_to_a_tty_is_coloured_unless_no_color),
 		cmocka_unit_test(test_log_level_parse_knows_the_names),
