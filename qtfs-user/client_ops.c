@@ -103,6 +103,13 @@ static void qc_done_entry(struct qc *qc, struct qc_pending *p, const struct qtfs
 {
 	struct fuse_entry_param e;
 
+	if (rep->status == -ENOENT && p->op == QTFS_OP_LOOKUP && qc->entry_timeout > 0) {
+		/* a negative entry, cached as long as positive ones */
+		memset(&e, 0, sizeof(e));
+		e.entry_timeout = qc->entry_timeout;
+		fuse_reply_entry(p->req, &e);
+		return;
+	}
 	if (rep->status) {
 		fuse_reply_err(p->req, -rep->status);
 		return;
