@@ -53,29 +53,30 @@ got=$(sed -n '/SVTEST echo ready/,$p' "$T/burst.out" | sed '1d' | sed 's/SVTEST 
 tap_expect_eq "stdio: a 2000-byte burst comes back intact" "$burst" "$got"
 exec {feed}>&-
 
-# unix socket chardev (-chardev + -serial chardev:ID).
+# unix socket chardev (-chardev + -serial chardev:ID). Started paused (-S) so the client is
+# connected before the guest prints anything.
 sock=$T/serial.sock
-vm_start sock -m 128 -kernel "$GUEST_BZ" -append "sv.test=echo" \
-	-chardev "socket,id=con0,path=$sock,server,nowait" -serial chardev:con0
+qsock=$T/serial-qmp.sock
+vm_start sock -S -m 128 -kernel "$GUEST_BZ" -append "sv.test=echo" \
+	-chardev "socket,id=con0,path=$sock,server,nowait" -serial chardev:con0 \
+	-qmp "unix:$qsock,server,nowait"
 sock_wait "$sock" 10
-coproc SER { exec socat - "UNIX-CONNECT:$sock"; }
-exec {sin}<&"${SER[0]}" {sout}>&"${SER[1]}"
-# Output before the client connected is dropped (no one listening); wait for the echo loop
-# by probing until a byte comes back.
-got=
-for ((i = 0; i < 100; i++)); do
-	printf 'p' >&$sout
-	if read -t 0.2 -r -n1 c <&$sin && [ "$c" = p ]; then got=p; break; fi
-done
-tap_expect_eq "socket: a byte sent to the serial socket is echoed" p "$got"
+mkfifo "$T/sock.in"
+exec {sout}<>"$T/sock.in"
+socat - "UNIX-CONNECT:$sock" <"$T/sock.in" >"$T/sock.out" 2>/dev/null &
+_vm_pids+=($!)
+sleep 0.2
+qmp_open "$qsock" && qmp '{"execute":"cont"}' >/dev/null
+tap_check "socket: guest output reaches the socket client" wait_file "$T/sock.out" 'SVTEST echo ready' 20
 printf 'xyz' >&$sout
-read -t 5 -r -n3 got <&$sin
-tap_expect_eq "socket: more bytes echoed" xyz "$(tr -d 'p' <<<"$got")$(read -t 1 -r -n3 more <&$sin; tr -d 'p' <<<"${more:-}")"
+wait_file "$T/sock.out" '^xyz' 10
+tap_expect_eq "socket: bytes sent to the serial socket are echoed" xyz \
+	"$(sed -n '/SVTEST echo ready/,$p' "$T/sock.out" | sed '1d' | tr -d '\n')"
 printf 'q' >&$sout
 vm_wait "$VM_PID" 10
 tap_expect_eq "socket: guest powers off, exit 0" 0 "$VM_STATUS"
-exec {sin}<&- {sout}>&-
-[ -n "${SER_PID:-}" ] && { kill "$SER_PID" 2>/dev/null; wait "$SER_PID" 2>/dev/null; }
+qmp_close
+exec {sout}>&-
 
 # -daemonize -pidfile: the parent returns once the VM runs; the daemon serves QMP.
 sock=$T/d.sock
