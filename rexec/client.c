@@ -488,8 +488,15 @@ static int run(struct client *cl, int argc, char **argv)
 		return EXIT_LINK;
 	}
 	if (!cl->detach) {
-		for (i = 0; i < sizeof(fwd) / sizeof(fwd[0]); i++)
+		for (i = 0; i < sizeof(fwd) / sizeof(fwd[0]); i++) {
+			struct sigaction old;
+
+			/* A signal this process was told to ignore (nohup, a background job)
+			 * is not forwarded either: the remote program behaves as a local one. */
+			if (sigaction(fwd[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+				continue;
 			(void)loop_add_signal(cl->loop, fwd[i], on_signal, cl);
+		}
 		if (cl->tty)
 			(void)loop_add_signal(cl->loop, SIGWINCH, on_signal, cl);
 		/* A regular file or /dev/null cannot be watched by epoll: it is always ready. */

@@ -523,7 +523,7 @@ static int run_exec(struct sess *s, struct rexec_exec *x)
 		ret = rexec_spawn_detached(&sp, &s->pid, &start, &e);
 		if (ret) {
 			log_warn("session %s: %s: %s", s->peer, s->argvdesc, errmsg_str(&e));
-			send_error(&s->lk, -ret, errmsg_str(&e));
+			send_error(&s->lk, ret == -ENOENT ? ENOEXEC : -ret, errmsg_str(&e));
 			goto out;
 		}
 		log_info("session %s: %s pid=%d: detached", s->peer, s->argvdesc, (int)s->pid);
@@ -544,7 +544,9 @@ static int run_exec(struct sess *s, struct rexec_exec *x)
 			close(child[i]);
 	if (ret) {
 		log_warn("session %s: %s: %s", s->peer, s->argvdesc, errmsg_str(&e));
-		send_error(&s->lk, -ret, errmsg_str(&e));
+		/* ENOENT in an ERROR means "no such program" (127); a missing cwd or
+		 * interpreter is a failure to start (126), as the message says. */
+		send_error(&s->lk, ret == -ENOENT ? ENOEXEC : -ret, errmsg_str(&e));
 		goto out;
 	}
 	s->ent.pid = s->pid;
