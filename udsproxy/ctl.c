@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -118,6 +119,14 @@ static void ctl_connect(struct udsp_ctl_client *c, const uint8_t *p, size_t len)
 	}
 	s->app_fd = sv[0];
 	s->state = UDSP_ST_OPENING;
+	if (req.socktype == UDSP_SOCK_DGRAM) {
+		struct stat st;
+
+		/* Nothing tells us when the client closes a datagram socket: remember it. */
+		if (fstat(sv[0], &st) == 0)
+			s->app_ino = st.st_ino;
+		s->last_active_ms = now_ms();
+	}
 	s->uid = c->cred.uid;
 	s->gid = c->cred.gid;
 	snprintf(s->path, sizeof(s->path), "%s", req.path);

@@ -70,6 +70,8 @@ struct udsp_stream {
 	struct loop_timer *retry; /* target connect hit a full backlog: retry */
 	uint64_t retry_deadline;
 	uint64_t bytes_tx, bytes_rx;
+	uint64_t app_ino;	 /* dgram via the control socket: the client's socket inode */
+	uint64_t last_active_ms; /* dgram: last traffic or liveness check */
 	struct udsp_stream *hnext;
 	struct udsp_stream *bnext;
 };
@@ -225,6 +227,12 @@ void udsp_mirror_link_up(struct udsp_daemon *d);
 void udsp_mirror_link_down(struct udsp_daemon *d);
 void udsp_mirror_on_frame(struct udsp_daemon *d, const struct udsp_msg *m);
 void udsp_mirror_shutdown(struct udsp_daemon *d);
+
+/* dgram.c */
+/* 1 if a unix socket with this inode exists (sock_diag), 0 if not, -errno if unknown. */
+int udsp_unix_sock_alive(uint64_t ino);
+/* Resets idle datagram streams whose client socket is gone; called from the tick. */
+void udsp_dgram_reap(struct udsp_daemon *d);
 
 /* fdpass.c */
 /* Bridges fds received from a local socket; builds a DATA_FDS frame. 0 or -errno

@@ -567,6 +567,7 @@ void udsp_link_tick(struct udsp_daemon *d)
 
 	if (!k->up)
 		return;
+	udsp_dgram_reap(d);
 	if (now - k->last_rx_ms > LINK_DEAD_MS) {
 		udsp_link_fail(d, "no traffic from the peer for 6 s");
 	} else if (now - k->last_tx_ms >= LINK_PING_MS) {

@@ -3,7 +3,7 @@ UDSP_PROTO_SRCS := udsproxy/proto.c udsproxy/flow.c udsproxy/addr.c udsproxy/ctl
 UDSP_CLIENT_SRCS := $(UDSP_PROTO_SRCS) udsproxy/client.c udsproxy/qtlist.c
 UDSP_DAEMON_SRCS := $(UDSP_PROTO_SRCS) udsproxy/link.c udsproxy/stream.c udsproxy/target.c \
 	udsproxy/policy.c udsproxy/ctl.c udsproxy/status.c udsproxy/mirror.c udsproxy/fdpass.c \
-	udsproxy/client.c
+	udsproxy/dgram.c udsproxy/client.c
 
 SBINS += udsproxyd
 udsproxyd_SRCS := udsproxy/main.c $(UDSP_DAEMON_SRCS)

@@ -288,6 +288,7 @@ static void stream_on_readable(struct udsp_stream *s)
 		return;
 	}
 	s->bytes_tx += (uint64_t)n;
+	s->last_active_ms = now_ms();
 	udsp_flow_sent(&s->flow, (size_t)n);
 	if (nfds) {
 		int ret = udsp_fdpass_send(s, p, (size_t)n, fds, nfds);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <signal.h>
 #include <unistd.h>
@@ -452,6 +453,19 @@ static void test_vsock_peer_cid_not_in_allowlist_is_refused(void **state)
 	assert_null(xport_listen("vsock:1:12121", &none, &e));
 }
 
+static void test_sock_diag_tells_a_closed_datagram_socket(void **state)
+{
+	struct stat st;
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM, 0, sv), 0);
+	assert_int_equal(fstat(sv[0], &st), 0);
+	assert_int_equal(udsp_unix_sock_alive(st.st_ino), 1);
+	close(sv[0]);
+	assert_int_equal(udsp_unix_sock_alive(st.st_ino), 0);
+	close(sv[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -472,6 +486,7 @@ int main(void)
 		T(test_a_malformed_frame_closes_the_link),
 		T(test_open_with_an_id_from_our_half_closes_the_link),
 		cmocka_unit_test(test_vsock_peer_cid_not_in_allowlist_is_refused),
+		cmocka_unit_test(test_sock_diag_tells_a_closed_datagram_socket),
 #undef T
 	};
 

@@ -75,5 +75,11 @@ want=$(gen | sha256sum | cut -d' ' -f1)
 got=$(gen | preload socat -b 262144 -t 30 - UNIX-CONNECT:/run/echo/echo.sock | sha256sum | cut -d' ' -f1)
 tap_expect_eq "$mb MiB echoed through the proxy keeps its SHA-256" "$want" "$got"
 
+# Datagram streams end when the client's socket closes (it raises no event: sock_diag).
+if wait_for 15 sh -c "'$LAB' exec dpu '$UDSPD' --status | grep -q 'streams: 0 open'"; then
+	tap_ok "every stream is released once its clients closed (datagram ones too)"
+else
+	tap_fail "every stream is released once its clients closed" "$(on_dpu "$UDSPD" --status | head -8)"
+fi
 grep -q "error" "$T/host.log" "$T/dpu.log" && show_logs
 tap_done
