@@ -12,6 +12,22 @@ out=$(on_dpu "$UDSPD" --listen tcp:$DPU_ADDR:$PORT --peer tcp:$HOST_ADDR:$PORT -
 case "$rc:$out" in [1-9]*:*"/run/echo/nonexistent"*"not a directory"*) tap_ok "--mirror on a missing directory is refused naming it" ;;
 *) tap_fail "--mirror on a missing directory is refused naming it" "rc=$rc $out" ;; esac
 
+# A mirror directory that is a FUSE (qtfs) mount belongs to the other machine: refused.
+on_dpu mkdir -p /run/fusedir
+lab_bg dpu $HELPER fuse-mount /run/fusedir >"$T/fuse.log"
+fuse_pid=$LAB_BG_PID
+at_cleanup "'$LAB' exec dpu umount -l /run/fusedir"
+if wait_for 5 on_dpu sh -c 'grep -q " /run/fusedir fuse" /proc/self/mounts'; then
+	out=$(on_dpu "$UDSPD" --listen tcp:$DPU_ADDR:$PORT --peer tcp:$HOST_ADDR:$PORT --test-mode \
+		--mirror /run/fusedir 2>&1); rc=$?
+	case "$rc:$out" in [1-9]*:*"/run/fusedir"*FUSE*) tap_ok "--mirror on a FUSE mount is refused with a message" ;;
+	*) tap_fail "--mirror on a FUSE mount is refused with a message" "rc=$rc $out" ;; esac
+	on_dpu umount -l /run/fusedir
+	kill $fuse_pid 2>/dev/null
+else
+	tap_skip "--mirror on a FUSE mount is refused" "could not mount a test FUSE file system"
+fi
+
 udsp_up -- --mirror /run/echo/mirror || { tap_fail "daemons link up"; show_logs; tap_done; exit 1; }
 if wait_for 5 on_dpu test -S /run/echo/mirror/echo.sock; then
 	tap_ok "the host listener appears as a socket on the dpu"

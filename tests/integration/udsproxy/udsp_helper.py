@@ -11,6 +11,7 @@ came back. Every client prints one result line and exits 0 only when the check h
   udsp_helper.py pipe-to-host PATH | pipe-from-host PATH  fd passing of pipe ends
   udsp_helper.py pass-file PATH FILE                    passes FILE; prints OK or errno name
   udsp_helper.py hold PATH                              connects, streams, reports how it ended
+  udsp_helper.py fuse-mount DIR                         mounts a minimal FUSE fs on DIR, serves
 """
 import errno
 import os
@@ -288,12 +289,46 @@ def cmd_hold(path):
         return 0
 
 
+def cmd_fuse_mount(d):
+    """A minimal FUSE file system (an empty root directory) straight on /dev/fuse: enough
+    for stat() and statfs() on the mount point. Serves until killed or unmounted."""
+    import ctypes
+    import struct
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open("/dev/fuse", os.O_RDWR)
+    opts = ("fd=%d,rootmode=40000,user_id=0,group_id=0" % fd).encode()
+    if libc.mount(b"udsptest", d.encode(), b"fuse.udsptest", 0, opts) != 0:
+        print("mount failed: " + os.strerror(ctypes.get_errno()), flush=True)
+        return 1
+    print("mounted", flush=True)
+    attr = struct.pack("<QQQQQQIIIIIIIIII", 1, 0, 0, 0, 0, 0, 0, 0, 0, 0o40755, 2, 0, 0, 0,
+                       4096, 0)
+    while True:
+        try:
+            req = os.read(fd, 1 << 17)
+        except OSError:
+            return 0
+        length, op, unique = struct.unpack_from("<IIQ", req)
+        if op == 26:  # INIT
+            body = struct.pack("<IIIIHHIIHHI28x", 7, 31, 0, 0, 16, 12, 4096, 1, 1, 0, 0)
+        elif op == 3:  # GETATTR
+            body = struct.pack("<QII", 1, 0, 0) + attr
+        elif op == 17:  # STATFS
+            body = struct.pack("<QQQQQIIII24x", 0, 0, 0, 0, 0, 4096, 255, 4096, 0)
+        elif op == 38:  # DESTROY
+            return 0
+        else:
+            os.write(fd, struct.pack("<IiQ", 16, -38, unique))  # ENOSYS
+            continue
+        os.write(fd, struct.pack("<IiQ", 16 + len(body), 0, unique) + body)
+
+
 def main():
     a = sys.argv[1:]
     cmds = {"serve": serve, "errno": cmd_errno, "echo": cmd_echo, "dgram": cmd_dgram,
             "many": cmd_many, "stall": cmd_stall, "pipe-to-host": cmd_pipe_to_host,
             "pipe-from-host": cmd_pipe_from_host, "pass-file": cmd_pass_file,
-            "hold": cmd_hold}
+            "hold": cmd_hold, "fuse-mount": cmd_fuse_mount}
     if not a or a[0] not in cmds:
         print(__doc__)
         return 2
