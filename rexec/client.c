@@ -37,6 +37,7 @@ struct client {
 	struct loop *loop;
 	struct rexec_link lk;
 	struct rexec_rawmode raw;
+	int ttyfd; /* the local terminal (-t), or -1 */
 	char pidfile[PATH_MAX];
 	/* stream state */
 	bool started;	      /* PID received */
@@ -316,7 +317,7 @@ static void on_signal(struct loop *l, int signo, void *arg)
 	if (signo == SIGWINCH) {
 		uint16_t rows, cols;
 
-		if (cl->tty && rexec_tty_size(0, &rows, &cols) == 0 &&
+		if (cl->tty && cl->ttyfd >= 0 && rexec_tty_size(cl->ttyfd, &rows, &cols) == 0 &&
 		    rexec_enc_winch(&cl->lk.scratch, rows, cols) == 0)
 			queue_scratch(cl);
 	} else if (rexec_enc_u32(&cl->lk.scratch, REXEC_T_SIGNAL, (uint32_t)signo) == 0) {
@@ -457,8 +458,14 @@ static int run(struct client *cl, int argc, char **argv)
 	} else {
 		x.cwd = getcwd(cwd, sizeof(cwd)) ? cwd : "";
 	}
+	cl->ttyfd = -1;
 	if (cl->tty) {
-		if (rexec_tty_size(0, &x.rows, &x.cols) && rexec_tty_size(1, &x.rows, &x.cols))
+		/* The terminal whose size the remote pty copies: stdin may be redirected
+		 * (a background job's is /dev/null) while stdout/stderr are still the tty. */
+		for (i = 0; i < 3 && cl->ttyfd < 0; i++)
+			if (isatty((int)i))
+				cl->ttyfd = (int)i;
+		if (cl->ttyfd < 0 || rexec_tty_size(cl->ttyfd, &x.rows, &x.cols))
 			x.rows = 24, x.cols = 80;
 	}
 	c = connect_server(cl);
