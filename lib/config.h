@@ -46,10 +46,10 @@ const struct config_entry *config_find(const struct config *cfg, const char *sec
  * A malformed or out-of-range value returns -EINVAL with a message
  * "file:line: [section] key: reason".
  */
-int config_get_str(const struct config *cfg, const char *section, const char *key,
-		   const char *def, const char **out, struct errmsg *e);
-int config_get_int(const struct config *cfg, const char *section, const char *key,
-		   int64_t min, int64_t max, int64_t def, int64_t *out, struct errmsg *e);
+int config_get_str(const struct config *cfg, const char *section, const char *key, const char *def,
+		   const char **out, struct errmsg *e);
+int config_get_int(const struct config *cfg, const char *section, const char *key, int64_t min,
+		   int64_t max, int64_t def, int64_t *out, struct errmsg *e);
 /* true/false, yes/no, on/off, 1/0 */
 int config_get_bool(const struct config *cfg, const char *section, const char *key, bool def,
 		    bool *out, struct errmsg *e);
