@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -416,6 +417,15 @@ int main(int argc, char **argv)
 	pthread_cond_init(&d->cond, NULL);
 	wire_buf_init(&d->scratch);
 	signal(SIGPIPE, SIG_IGN);
+	{
+		/* Every proxied connection costs an fd or two: take what we are allowed. */
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			(void)setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
 
 	ret = 1;
 	d->loop = loop_new();

@@ -37,6 +37,7 @@ typedef int (*close_fn)(int);
 struct shim_dgram {
 	struct shim_dgram *next;
 	int app_fd;
+	ino_t app_ino; /* app_fd's socket: a reused fd number is not the same socket */
 	int fd; /* connected through the daemon to path */
 	char path[108];
 };
@@ -59,7 +60,9 @@ static struct {
 	off_t list_size;
 	bool list_loaded;
 	struct shim_dgram *dgrams;
-	uint8_t *proxied; /* per fd: 1 if it was connected through the daemon */
+	/* per fd: the inode of the socket connected through the daemon (0: none); an fd number
+	 * the program reused with dup2() no longer matches */
+	ino_t *proxied;
 	char shared[1024];
 	atomic_int n_tracked; /* fast path for close(): nothing to do when 0 */
 } S = { .once = PTHREAD_ONCE_INIT, .mu = PTHREAD_MUTEX_INITIALIZER };
@@ -172,14 +175,24 @@ static int sock_type(int fd)
 	return type;
 }
 
+static ino_t fd_ino(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) ? 0 : st.st_ino;
+}
+
 static void mark_proxied(int fd, const char *shared)
 {
+	ino_t ino = fd_ino(fd);
+
 	pthread_mutex_lock(&S.mu);
 	if (!S.proxied)
-		S.proxied = calloc(SHIM_MAX_TRACKED_FD, 1);
-	if (S.proxied && fd < SHIM_MAX_TRACKED_FD && !S.proxied[fd]) {
-		S.proxied[fd] = 1;
-		atomic_fetch_add(&S.n_tracked, 1);
+		S.proxied = calloc(SHIM_MAX_TRACKED_FD, sizeof(*S.proxied));
+	if (S.proxied && fd >= 0 && fd < SHIM_MAX_TRACKED_FD) {
+		if (!S.proxied[fd])
+			atomic_fetch_add(&S.n_tracked, 1);
+		S.proxied[fd] = ino ? ino : 1;
 	}
 	snprintf(S.shared, sizeof(S.shared), "%s", shared);
 	pthread_mutex_unlock(&S.mu);
@@ -258,19 +271,34 @@ static int dgram_fd(int app_fd, const char *path, bool *remote)
 	struct sockaddr_un self;
 	socklen_t slen = sizeof(self);
 	struct udsproxy_info info;
-	struct shim_dgram *g;
+	struct shim_dgram *g, **pp, *stale = NULL;
+	ino_t ino = fd_ino(app_fd);
 	int fd;
 
 	*remote = false;
 	pthread_mutex_lock(&S.mu);
-	for (g = S.dgrams; g; g = g->next) {
+	for (pp = &S.dgrams; (g = *pp);) {
+		if (g->app_fd == app_fd && g->app_ino != ino) {
+			/* The program reused the fd number for another socket (dup2). */
+			*pp = g->next;
+			g->next = stale;
+			stale = g;
+			atomic_fetch_sub(&S.n_tracked, 1);
+			continue;
+		}
 		if (g->app_fd == app_fd && !strcmp(g->path, path)) {
 			fd = g->fd;
 			pthread_mutex_unlock(&S.mu);
 			return fd;
 		}
+		pp = &g->next;
 	}
 	pthread_mutex_unlock(&S.mu);
+	while ((g = stale)) {
+		stale = g->next;
+		S.close(g->fd);
+		free(g);
+	}
 	/* Replies go to the program's own bound name, where it reads them. */
 	if (getsockname(app_fd, (struct sockaddr *)&self, &slen) == 0 &&
 	    udsp_addr_from_sockaddr((struct sockaddr *)&self, slen, reply, sizeof(reply)))
@@ -286,6 +314,7 @@ static int dgram_fd(int app_fd, const char *path, bool *remote)
 		return -ENOMEM;
 	}
 	g->app_fd = app_fd;
+	g->app_ino = ino;
 	g->fd = fd;
 	snprintf(g->path, sizeof(g->path), "%s", path);
 	pthread_mutex_lock(&S.mu);
@@ -340,12 +369,15 @@ SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 static int check_fds(int fd, const struct msghdr *msg)
 {
 	struct cmsghdr *c;
-	bool proxied;
+	ino_t ino = 0;
 
+	if (!msg->msg_control || atomic_load(&S.n_tracked) == 0)
+		return 0;
 	pthread_mutex_lock(&S.mu);
-	proxied = S.proxied && fd >= 0 && fd < SHIM_MAX_TRACKED_FD && S.proxied[fd];
+	if (S.proxied && fd >= 0 && fd < SHIM_MAX_TRACKED_FD)
+		ino = S.proxied[fd];
 	pthread_mutex_unlock(&S.mu);
-	if (!proxied || !msg->msg_control)
+	if (!ino || ino != fd_ino(fd))
 		return 0;
 	for (c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR((struct msghdr *)msg, c)) {
 		size_t i, n;
