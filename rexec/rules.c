@@ -28,6 +28,7 @@ static void rule_free(struct rexec_rule *rule)
 	size_t i;
 
 	free(rule->path);
+	free(rule->real);
 	for (i = 0; i < rule->n_prefixes; i++)
 		argprefix_free(&rule->prefixes[i]);
 	free(rule->prefixes);
@@ -242,6 +243,8 @@ static struct rexec_rules *rules_from_allow(const struct allowlist *al, const ch
 		rule->path = str_dup(ae->value);
 		if (!rule->path)
 			goto err;
+		/* Resolved once, now: a later swap of the listed path changes nothing. */
+		rule->real = realpath(ae->value, NULL);
 		r->n++;
 		ret = parse_options(rule, ae->options, name, e);
 		if (ret)
@@ -438,11 +441,9 @@ int rexec_rules_check(const struct rexec_rules *r, const char *search_path, char
 		goto out;
 	}
 	for (i = 0; i < r->n && !rule; i++) {
-		char *rp = realpath(r->v[i].path, NULL);
-		bool same = rp && strcmp(rp, resolved) == 0;
+		const char *canon = r->v[i].real ? r->v[i].real : r->v[i].path;
 
-		free(rp);
-		if (!same)
+		if (strcmp(canon, resolved) != 0)
 			continue;
 		if (!path_match)
 			path_match = &r->v[i];

@@ -19,6 +19,7 @@ struct rexec_argprefix {
 
 struct rexec_rule {
 	char *path; /* absolute, as listed */
+	char *real; /* realpath(path) when loaded, or NULL if it did not resolve then */
 	unsigned line;
 	bool has_sha256;
 	uint8_t sha256[32];

@@ -198,19 +198,43 @@ static void test_listed_path_that_is_a_symlink_to_an_unlisted_file_is_refused(vo
 	struct errmsg e = {{0}};
 	char text[3 * PATH_MAX], listed[PATH_MAX];
 	char *argv[] = {listed, NULL};
+	struct rexec_rules *r;
 
 	/* openEuler matched the name: a listed name swapped for a symlink ran anything. */
 	snprintf(listed, sizeof(listed), "%s/links/listed", dir);
 	unlink(listed);
-	assert_int_equal(symlink(other, listed), 0);
-	snprintf(text, sizeof(text), "%s\n%s\n", prog, listed);
-	/* The entry resolves to `other` too, so it is that file which is allowed... */
-	assert_int_equal(decide(text, argv, &d, &e), 0);
-	assert_string_equal(d.path, other);
+	assert_int_equal(symlink(prog, listed), 0);
+	snprintf(text, sizeof(text), "%s\n", listed);
+	r = parse(text, &e); /* loaded while the name points at prog: allows prog */
+	assert_non_null(r);
+	assert_int_equal(rexec_rules_check(r, dir, argv, 1, &d, &e), 0);
+	assert_string_equal(d.path, prog);
 	rexec_decision_free(&d);
-	/* ...while a request for the swapped name under a list naming only prog fails. */
-	snprintf(text, sizeof(text), "%s\n", prog);
-	assert_int_equal(decide(text, argv, &d, &e), -EACCES);
+	/* The listed name is swapped to point at another file: that file is not allowed. */
+	assert_int_equal(unlink(listed), 0);
+	assert_int_equal(symlink(other, listed), 0);
+	assert_int_equal(rexec_rules_check(r, dir, argv, 1, &d, &e), -EACCES);
+	assert_non_null(strstr(errmsg_str(&e), "resolves to"));
+	rexec_rules_free(r);
+}
+
+static void test_entry_missing_at_load_matches_only_its_literal_path(void **state)
+{
+	struct rexec_decision d;
+	struct errmsg e = {{0}};
+	char text[3 * PATH_MAX], later[PATH_MAX];
+	char *argv[] = {later, NULL};
+	struct rexec_rules *r;
+
+	snprintf(later, sizeof(later), "%s/links/later", dir);
+	unlink(later);
+	snprintf(text, sizeof(text), "%s\n", later);
+	r = parse(text, &e);
+	assert_non_null(r);
+	assert_int_equal(symlink(other, later), 0); /* appears as a symlink: refused */
+	assert_int_equal(rexec_rules_check(r, dir, argv, 1, &d, &e), -EACCES);
+	rexec_rules_free(r);
+	unlink(later);
 }
 
 static void test_sha256_pin_allows_the_matching_binary_only(void **state)
@@ -402,6 +426,7 @@ int main(void)
 		cmocka_unit_test(test_unlisted_program_is_refused_naming_the_whitelist),
 		cmocka_unit_test(test_symlink_from_unlisted_place_is_judged_by_its_target),
 		cmocka_unit_test(test_listed_path_that_is_a_symlink_to_an_unlisted_file_is_refused),
+		cmocka_unit_test(test_entry_missing_at_load_matches_only_its_literal_path),
 		cmocka_unit_test(test_sha256_pin_allows_the_matching_binary_only),
 		cmocka_unit_test(test_args_prefix_allows_only_listed_forms),
 		cmocka_unit_test(test_noargs_and_maxargs_limit_the_argument_count),
