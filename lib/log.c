@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,7 +28,8 @@ static struct {
 	int fd;	      /* 2 for stderr, else the -D file */
 	bool is_file; /* fd is ours: timestamps, closed on redirect */
 	bool colour;  /* decided when the destination is chosen */
-	bool colour_known;
+	bool journal; /* stderr is a journald stream: "<N>" priority prefixes */
+	bool style_known;
 } logger = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.fd = STDERR_FILENO,
@@ -83,6 +85,14 @@ static const char *const level_names[] = {
 	[LOG_LVL_DEBUG] = "debug",
 };
 
+/* sd-daemon(3) priority prefixes: LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG. */
+static const char *const level_journal[] = {
+	[LOG_LVL_ERROR] = "<3>",
+	[LOG_LVL_WARN] = "<4>",
+	[LOG_LVL_INFO] = "<6>",
+	[LOG_LVL_DEBUG] = "<7>",
+};
+
 static const char *const level_colours[] = {
 	[LOG_LVL_ERROR] = "\033[1;31m",
 	[LOG_LVL_WARN] = "\033[1;33m",
@@ -98,6 +108,33 @@ static bool want_colour(int fd)
 	if (nc && *nc)
 		return false;
 	return isatty(fd) == 1;
+}
+
+/*
+ * systemd sets JOURNAL_STREAM=DEV:INO when a unit's stderr goes to journald;
+ * if fd is that stream, lines carry sd-daemon "<N>" prefixes so journald
+ * records each line's priority instead of treating all as info.
+ */
+static bool is_journal_stream(int fd)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	int end = 0;
+
+	if (!js || sscanf(js, "%llu:%llu%n", &dev, &ino, &end) != 2 || js[end] != '\0')
+		return false;
+	if (fstat(fd, &st) < 0)
+		return false;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+/* Called with the lock held whenever the destination changes. */
+static void log_pick_style(int fd, bool is_file)
+{
+	logger.journal = !is_file && is_journal_stream(fd);
+	logger.colour = !logger.journal && want_colour(fd);
+	logger.style_known = true;
 }
 
 int log_init(const char *prog, const char *file, enum log_level level)
@@ -122,8 +159,7 @@ int log_init(const char *prog, const char *file, enum log_level level)
 	old_is_file = logger.is_file;
 	logger.fd = fd;
 	logger.is_file = file != NULL;
-	logger.colour = want_colour(fd);
-	logger.colour_known = true;
+	log_pick_style(fd, logger.is_file);
 	pthread_mutex_unlock(&logger.lock);
 	if (old_is_file && old_fd != fd)
 		close(old_fd);
@@ -141,8 +177,7 @@ void log_close(void)
 	old_is_file = logger.is_file;
 	logger.fd = STDERR_FILENO;
 	logger.is_file = false;
-	logger.colour = want_colour(STDERR_FILENO);
-	logger.colour_known = true;
+	log_pick_style(STDERR_FILENO, false);
 	pthread_mutex_unlock(&logger.lock);
 	if (old_is_file)
 		close(old_fd);
@@ -304,17 +339,16 @@ void log_msg(enum log_level level, const char *fmt, ...)
 		out_len += escaped_len((unsigned char)msg[i]);
 
 	pthread_mutex_lock(&logger.lock);
-	if (!logger.colour_known) {
-		logger.colour = want_colour(logger.fd);
-		logger.colour_known = true;
-	}
+	if (!logger.style_known)
+		log_pick_style(logger.fd, logger.is_file);
 	if (logger.colour) {
 		colour = level_colours[level];
 		reset = "\033[0m";
 	}
 	if (logger.is_file)
 		ts_len = format_time(tsbuf, sizeof(tsbuf));
-	n = snprintf(head, sizeof(head), "%s[%ld]: %s%s%s: ",
+	n = snprintf(head, sizeof(head),
+		     "%s%s[%ld]: %s%s%s: ", logger.journal ? level_journal[level] : "",
 		     logger.prog[0] ? logger.prog : program_invocation_short_name, (long)getpid(),
 		     colour, level_names[level], reset);
 	head_len = n < 0 ? 0 : (size_t)n >= sizeof(head) ? sizeof(head) - 1 : (size_t)n;

@@ -15,6 +15,13 @@ enum log_level {
  * Sets the program name and destination. file == NULL logs to stderr.
  * Colour is used only when the destination is a tty. Returns 0 or -errno
  * (the file could not be opened). May be called again to redirect.
+ *
+ * Lines are "prog[pid]: level: message", written with one write(2) under a
+ * lock (also held across fork). A file (opened O_APPEND) adds a UTC timestamp
+ * in front; stderr that is systemd's JOURNAL_STREAM gets "<N>" priority
+ * prefixes; NO_COLOR turns colour off. Control characters in the message are
+ * escaped as \xNN and a trailing newline is dropped, so one call is one line.
+ * Nothing is cut: long messages are formatted into an allocated buffer.
  */
 int log_init(const char *prog, const char *file, enum log_level level);
 void log_set_level(enum log_level level);

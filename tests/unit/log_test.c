@@ -318,6 +318,40 @@ static void test_log_to_stderr_has_no_timestamp_and_no_colour_when_not_a_tty(voi
 	free(text);
 }
 
+static void test_log_to_journald_stream_adds_priority_prefix(void **state)
+{
+	char path[160], env[64], want[160], *text;
+	struct stat st;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/journal.out", tmpdir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	/* what systemd exports when a unit's stderr is connected to journald */
+	snprintf(env, sizeof(env), "%llu:%llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino);
+	setenv("JOURNAL_STREAM", env, 1);
+	with_stderr(fd, log_to_stderr);
+	/* a stream that is not ours (another inode) gets no prefix */
+	snprintf(env, sizeof(env), "%llu:%llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino + 1);
+	setenv("JOURNAL_STREAM", env, 1);
+	with_stderr(fd, log_to_stderr);
+	setenv("JOURNAL_STREAM", "garbage", 1);
+	with_stderr(fd, log_to_stderr);
+	unsetenv("JOURNAL_STREAM");
+	close(fd);
+	text = slurp(path);
+	snprintf(want, sizeof(want),
+		 "^<3>errtest\\[%d\\]: error: plain 1\n"
+		 "errtest\\[%d\\]: error: plain 1\n"
+		 "errtest\\[%d\\]: error: plain 1\n$",
+		 (int)getpid(), (int)getpid(), (int)getpid());
+	assert_matches(text, want);
+	free(text);
+}
+
 /* Everything readable from a pty master within a short while. */
 static size_t drain_pty(int master, char *buf, size_t n)
 {
@@ -438,6 +472,7 @@ int main(void)
 		FILE_TEST(test_log_lines_from_threads_never_interleave),
 		FILE_TEST(test_log_child_can_log_after_fork_while_threads_log),
 		cmocka_unit_test(test_log_to_stderr_has_no_timestamp_and_no_colour_when_not_a_tty),
+		cmocka_unit_test(test_log_to_journald_stream_adds_priority_prefix),
 		cmocka_unit_test(test_log_to_a_tty_is_coloured_unless_no_color),
 		cmocka_unit_test(test_log_level_parse_knows_the_names),
 		cmocka_unit_test(test_log_level_from_env_reads_the_variable),
