@@ -22,7 +22,7 @@ BINS += splitvm
 endif
 # Wildcards so every vmm/ source (control surface, devices) is linked in.
 splitvm_SRCS := $(sort $(wildcard vmm/*.c vmm/arch/x86_64/*.c vmm/devices/*.c vmm/devices/*/*.c))
-splitvm_PKGS := json-c libseccomp
+splitvm_PKGS := json-c libseccomp liburing libaio
 
 
 # Test guests: freestanding x86-64 programs (never sanitized, always gcc).

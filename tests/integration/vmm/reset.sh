@@ -9,12 +9,14 @@ vmm_require
 for kind in bz pvh; do
 	[ $kind = bz ] && kernel=$GUEST_BZ || kernel=$GUEST_PVH
 	sock=$T/$kind.sock
-	vm_start $kind -m 128 -smp 2 -kernel "$kernel" -append "sv.test=reset" \
+	# -S: the QMP client is negotiated before the guest runs, so no event is missed.
+	vm_start $kind -S -m 128 -smp 2 -kernel "$kernel" -append "sv.test=reset" \
 		-serial "file,path=$T/$kind.serial" -qmp "unix:$sock,server,nowait"
 	if ! qmp_open "$sock"; then
 		tap_fail "$kind: QMP" "$(cat "$T/$kind.err")"
 		continue
 	fi
+	qmp '{"execute":"cont"}' >/dev/null
 	ev=$(qmp_event RESET 20)
 	tap_check "$kind: RESET event says guest-reset" grep -q '"guest":true,"reason":"guest-reset"' <<<"$ev"
 	ev=$(qmp_event SHUTDOWN 20)

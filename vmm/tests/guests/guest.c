@@ -215,21 +215,31 @@ static void power_off(int failed)
 		__asm__ volatile("cli; hlt");
 }
 
-/* ---- POSIX cksum (CRC-32, poly 0x04c11db7, MSB first, length appended) ---- */
+/* ---- POSIX cksum (CRC-32, poly 0x04c11db7, MSB first, length appended) ----
+ * Table-driven: guest code may run emulated, so every instruction counts. */
+static uint32_t crc_table[256];
+
+static void cksum_init(void)
+{
+	uint32_t i, j, c;
+
+	for (i = 0; i < 256; i++) {
+		c = i << 24;
+		for (j = 0; j < 8; j++)
+			c = (c & 0x80000000u) ? (c << 1) ^ 0x04c11db7u : c << 1;
+		crc_table[i] = c;
+	}
+}
 static uint32_t cksum_update(uint32_t crc, uint8_t b)
 {
-	int i;
-
-	crc ^= (uint32_t)b << 24;
-	for (i = 0; i < 8; i++)
-		crc = (crc & 0x80000000u) ? (crc << 1) ^ 0x04c11db7u : crc << 1;
-	return crc;
+	return (crc << 8) ^ crc_table[(crc >> 24) ^ b];
 }
 static uint32_t cksum(const uint8_t *p, uint64_t len)
 {
 	uint32_t crc = 0;
 	uint64_t n;
 
+	cksum_init();
 	for (n = 0; n < len; n++)
 		crc = cksum_update(crc, p[n]);
 	for (n = len; n; n >>= 8)
