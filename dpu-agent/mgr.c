@@ -621,6 +621,18 @@ static void fill_info(struct vm *vm, struct mgr_dominfo *o)
 	o->started_ms = vm->st.started_ms;
 }
 
+/* virsh's order: active domains by id, then inactive ones by name. */
+static int info_cmp(const void *a, const void *b)
+{
+	const struct mgr_dominfo *x = a, *y = b;
+
+	if ((x->id >= 0) != (y->id >= 0))
+		return x->id >= 0 ? -1 : 1;
+	if (x->id >= 0 && x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
 int mgr_list(struct mgr *m, bool all, struct mgr_dominfo **out, size_t *n)
 {
 	struct mgr_dominfo *v;
@@ -641,6 +653,7 @@ int mgr_list(struct mgr *m, bool all, struct mgr_dominfo **out, size_t *n)
 		pthread_mutex_unlock(&vm->lock);
 	}
 	pthread_mutex_unlock(&m->lock);
+	qsort(v, k, sizeof(*v), info_cmp);
 	*out = v;
 	*n = k;
 	return 0;
