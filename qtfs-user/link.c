@@ -1,5 +1,6 @@
-/* link: all reads and writes of a connection happen on one thread (TLS objects must
- * not be used from two threads at once); other threads queue frames and wake it. */
+/* link: a connection's reads happen on its I/O thread; writes too for TLS (an SSL object
+ * must not be used from two threads at once), while on plain sockets a sender with
+ * nothing queued ahead writes itself. Other frames wait in a queue the thread drains. */
 #include "qtfs-user/link.h"
 
 #include <errno.h>
@@ -23,25 +24,43 @@ static void qtfs_link_wake(struct qtfs_link *l)
 
 int qtfs_link_send(struct qtfs_link *l, uint8_t *frame, size_t len)
 {
-	struct qtfs_out *o = malloc(sizeof(*o));
+	struct qtfs_out *o;
 	bool was_empty;
+	size_t off = 0;
 
-	if (!o) {
+	pthread_mutex_lock(&l->lock);
+	if (l->closed) {
+		pthread_mutex_unlock(&l->lock);
 		free(frame);
+		return -EPIPE;
+	}
+	was_empty = !l->head;
+	if (was_empty && l->direct) {
+		/* saves waking the I/O thread for the common small frame */
+		ssize_t n = xport_write(l->conn, frame, len);
+
+		if (n == (ssize_t)len) {
+			pthread_mutex_unlock(&l->lock);
+			free(frame);
+			return 0;
+		}
+		if (n > 0)
+			off = (size_t)n;
+		/* EAGAIN or an error: the I/O thread finishes or finds the error */
+	}
+	o = malloc(sizeof(*o));
+	if (!o) {
+		pthread_mutex_unlock(&l->lock);
+		free(frame);
+		/* a partly written frame cannot be dropped: end the connection */
+		if (off)
+			qtfs_link_close_async(l);
 		return -ENOMEM;
 	}
 	o->next = NULL;
 	o->data = frame;
 	o->len = len;
-	o->off = 0;
-	pthread_mutex_lock(&l->lock);
-	if (l->closed) {
-		pthread_mutex_unlock(&l->lock);
-		free(frame);
-		free(o);
-		return -EPIPE;
-	}
-	was_empty = !l->head;
+	o->off = off;
 	if (l->tail)
 		l->tail->next = o;
 	else
@@ -72,33 +91,30 @@ int qtfs_link_send_buf(struct qtfs_link *l, struct wire_buf *b, uint8_t type, ui
 /* Writes queued output until done or EAGAIN. 0, or -errno on a broken connection. */
 static int qtfs_link_flush(struct qtfs_link *l)
 {
-	for (;;) {
-		struct qtfs_out *o;
-		ssize_t n;
+	int ret = 0;
 
-		pthread_mutex_lock(&l->lock);
-		o = l->head;
-		pthread_mutex_unlock(&l->lock);
-		if (!o)
-			return 0;
-		n = xport_write(l->conn, o->data + o->off, o->len - o->off);
+	pthread_mutex_lock(&l->lock);
+	while (l->head) {
+		struct qtfs_out *o = l->head;
+		ssize_t n = xport_write(l->conn, o->data + o->off, o->len - o->off);
+
 		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				return 0;
-			return -errno;
+			if (errno != EAGAIN && errno != EINTR)
+				ret = -errno;
+			break;
 		}
 		o->off += (size_t)n;
 		if (o->off < o->len)
 			continue;
-		pthread_mutex_lock(&l->lock);
 		l->head = o->next;
 		if (!l->head)
 			l->tail = NULL;
 		l->queued -= o->len;
-		pthread_mutex_unlock(&l->lock);
 		free(o->data);
 		free(o);
 	}
+	pthread_mutex_unlock(&l->lock);
+	return ret;
 }
 
 static int qtfs_link_read(struct qtfs_link *l, struct wire_decoder *d, uint8_t *buf)
@@ -205,6 +221,7 @@ int qtfs_link_start(struct qtfs_link *l, struct xport_conn *conn, uint32_t max_p
 	ret = xport_set_nonblock(conn, true);
 	if (ret)
 		goto err;
+	l->direct = xport_conn_kind(conn) != XPORT_TLS;
 	ret = -pthread_create(&l->thread, NULL, qtfs_link_thread, l);
 	if (ret)
 		goto err;

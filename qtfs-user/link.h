@@ -31,8 +31,11 @@ struct qtfs_link {
 	pthread_t thread;
 	bool started;
 	bool inited; /* between qtfs_link_start and qtfs_link_stop */
+	/* plain sockets: senders write themselves when nothing is queued (TLS state must
+	 * stay on the I/O thread) */
+	bool direct;
 	atomic_bool stop;
-	pthread_mutex_t lock; /* guards the queue and closed */
+	pthread_mutex_t lock; /* guards the queue, closed, and every write to conn */
 	struct qtfs_out *head, *tail;
 	size_t queued;
 	bool closed;

@@ -86,6 +86,7 @@ static void qtfsd_run_job(struct qtfsd_job *j)
 		goto out;
 	}
 	qtfsd_execute(c, j, rq, &rp, &to_free);
+	log_debug("%s: request %u %s: %d", c->peer, j->f.h.request, qtfs_op_name(rq->op), rp.status);
 	if (rp.status)
 		log_debug("%s: %s: %s", c->peer, qtfs_op_name(rq->op), strerror(-rp.status));
 	wire_buf_init(&b);
@@ -146,6 +147,45 @@ static void *qtfsd_worker(void *arg)
 	return NULL;
 }
 
+/*
+ * Operations that never wait on another party (a FIFO peer, a lock holder) and are
+ * quick. Reads, writes, fsync and open (a FIFO open blocks) go to the workers.
+ */
+static bool qtfsd_inline_op(const struct wire_frame *f)
+{
+	uint16_t op;
+
+	if (f->h.length < 2)
+		return false;
+	op = (uint16_t)(f->payload[0] << 8 | f->payload[1]);
+	switch (op) {
+	case QTFS_OP_LOOKUP:
+	case QTFS_OP_GETATTR:
+	case QTFS_OP_SETATTR:
+	case QTFS_OP_READLINK:
+	case QTFS_OP_MKNOD:
+	case QTFS_OP_MKDIR:
+	case QTFS_OP_UNLINK:
+	case QTFS_OP_RMDIR:
+	case QTFS_OP_SYMLINK:
+	case QTFS_OP_RENAME:
+	case QTFS_OP_LINK:
+	case QTFS_OP_CREATE:
+	case QTFS_OP_FLUSH:
+	case QTFS_OP_RELEASE:
+	case QTFS_OP_STATFS:
+	case QTFS_OP_SETXATTR:
+	case QTFS_OP_GETXATTR:
+	case QTFS_OP_LISTXATTR:
+	case QTFS_OP_REMOVEXATTR:
+	case QTFS_OP_ACCESS:
+	case QTFS_OP_LSEEK:
+		return true;
+	default:
+		return false;
+	}
+}
+
 static void qtfsd_on_frame(struct qtfs_link *l, struct wire_frame *f, void *arg)
 {
 	struct qtfsd_conn *c = arg;
@@ -154,6 +194,22 @@ static void qtfsd_on_frame(struct qtfs_link *l, struct wire_frame *f, void *arg)
 	switch (f->h.type) {
 	case QTFS_T_REQ:
 		j = calloc(1, sizeof(*j));
+		if (j && qtfsd_inline_op(f)) {
+			/* quick metadata operations run here: no hop to a worker and back */
+			j->conn = c;
+			j->f = *f;
+			atomic_init(&j->intr, false);
+			pthread_mutex_lock(&c->lock);
+			j->cnext = c->jobs;
+			if (c->jobs)
+				c->jobs->cprev = j;
+			c->jobs = j;
+			c->refs++;
+			j->worker = pthread_self();
+			pthread_mutex_unlock(&c->lock);
+			qtfsd_run_job(j);
+			return;
+		}
 		if (!j) {
 			wire_frame_free(f);
 			qtfs_link_close_async(l);

@@ -846,12 +846,19 @@ out_other:
 		ret = qtfs_ident_enter(id);
 		if (ret)
 			return ret;
-		fd = openat(dfd, rq->name, (int)fl | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
+		/* O_NONBLOCK: create runs on the I/O thread and must not wait for the reader
+		 * of a FIFO someone made under this name meanwhile */
+		fd = openat(dfd, rq->name, (int)fl | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
 			    rq->mode & ~rq->umask & 07777);
 		ret = fd < 0 ? -errno : 0;
 		qtfs_ident_leave();
 		if (ret)
 			return ret;
+		if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, (int)(fl & (O_APPEND | O_DSYNC))) < 0) {
+			ret = -errno;
+			close(fd);
+			return ret;
+		}
 		ret = qtfsd_entry(c, NULL, &rq->node, dfd, rq->name, rp);
 		if (ret) {
 			close(fd);

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# qtfs benchmark, one run in the lab: the same workloads on a qtfs mount (qtfsd in the host
+# namespace, client in the dpu namespace, tcp test mode and tls), on sshfs (OpenSSH sshd
+# started here in the host namespace with generated keys) and on the local directory.
+#   fio sequential read and write, 1 MiB blocks, O_DIRECT (QTFS_BENCH_MB, default 256)
+#   fio 4 KiB random read IOPS, O_DIRECT, 4 jobs
+#   metadata: create, stat, unlink of 10,000 files; extracting a tarball of /usr/include
+# Prints a table and the ratios qtfs/sshfs. Targets: >= 2x sshfs sequential, >= 3x metadata.
+source "$(dirname "$0")/../lib/tap.sh"
+source "$SV_ROOT/tests/lib/lab.sh"
+
+MB=${QTFS_BENCH_MB:-256}
+NFILES=${QTFS_BENCH_FILES:-10000}
+T=$(mktemp -d /tmp/qtfs-bench.XXXXXX)
+chmod 755 "$T"
+at_cleanup "rm -rf '$T'"
+for b in "$SV_BIN/qtfsd" "$SV_BIN/qtfs"; do
+	[ -x "$b" ] || { echo "qtfs bench: $b not built" >&2; exit 1; }
+done
+for t in fio sshfs /usr/sbin/sshd; do
+	command -v "$t" >/dev/null || { echo "qtfs bench: $t missing (make deps)" >&2; exit 1; }
+done
+
+EXP=$T/export
+mkdir -p "$EXP" "$T/local" "$T/m-qtfs" "$T/m-tls" "$T/m-sshfs"
+tar -C /usr -cf "$T/src.tar" include 2>/dev/null
+ntar=$(tar -tf "$T/src.tar" | wc -l)
+
+lab_up >/dev/null
+PORT=7650
+# qtfsd: tcp test mode and tls
+(
+	cd "$T"
+	ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+	openssl req -x509 $ec -days 2 -subj /CN=bench-ca -keyout ca.key -out ca.crt
+	for s in host dpu; do
+		openssl req $ec -subj "/CN=$s" -keyout $s.key -out $s.csr
+		openssl x509 -req -in $s.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -out $s.crt
+	done
+) >/dev/null 2>&1
+lab_bg host "$SV_BIN/qtfsd" -e "$EXP" -l "tcp:$HOST_ADDR:$PORT" --test-mode \
+	-l "tls:$HOST_ADDR:$((PORT + 1))" --tls-cert "$T/host.crt" --tls-key "$T/host.key" \
+	--tls-ca "$T/ca.crt" --handle-key "$T/handle.key" -w 4 -D "$T/qtfsd.log"
+wait_for 10 grep -q "listening on tls" "$T/qtfsd.log" || { cat "$T/qtfsd.log"; exit 1; }
+on_dpu "$SV_BIN/qtfs" -o "server=tcp:$HOST_ADDR:$PORT,test_mode" "$EXP" "$T/m-qtfs" || exit 1
+at_cleanup "on_dpu umount -l '$T/m-qtfs'"
+on_dpu "$SV_BIN/qtfs" -o "server=tls:$HOST_ADDR:$((PORT + 1)),tls_cert=$T/dpu.crt,tls_key=$T/dpu.key,tls_ca=$T/ca.crt" \
+	"$EXP" "$T/m-tls" || exit 1
+at_cleanup "on_dpu umount -l '$T/m-tls'"
+
+# sshd in the host namespace, root login with a generated key only
+ssh-keygen -q -t ed25519 -N '' -f "$T/hostkey"
+ssh-keygen -q -t ed25519 -N '' -f "$T/userkey"
+cat >"$T/sshd_config" <<CFG
+ListenAddress $HOST_ADDR:2222
+HostKey $T/hostkey
+PermitRootLogin prohibit-password
+AuthorizedKeysFile $T/userkey.pub
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+Subsystem sftp internal-sftp
+PidFile $T/sshd.pid
+CFG
+on_host mkdir -p /run/sshd
+lab_bg host /usr/sbin/sshd -D -e -f "$T/sshd_config"
+wait_for 10 on_dpu bash -c "exec 3<>/dev/tcp/$HOST_ADDR/2222" || { echo "sshd did not start" >&2; exit 1; }
+on_dpu sshfs -p 2222 -o "IdentityFile=$T/userkey,StrictHostKeyChecking=no,UserKnownHostsFile=/dev/null,LogLevel=ERROR" \
+	"root@$HOST_ADDR:$EXP" "$T/m-sshfs" || { echo "sshfs mount failed" >&2; exit 1; }
+at_cleanup "on_dpu umount -l '$T/m-sshfs'"
+
+fio_bw() { # DIR RW BS -> MiB/s (or IOPS for randread)
+	local dir=$1 rw=$2 bs=$3 extra=() out
+	[ "$rw" = randread ] && extra=(--numjobs=4 --group_reporting --runtime=8 --time_based)
+	out=$(on_dpu fio --name=b --directory="$dir" --filename=fio.dat --rw="$rw" --bs="$bs" \
+		--size="${MB}M" --direct=1 --ioengine=psync --output-format=terse --terse-version=3 \
+		"${extra[@]}" 2>/dev/null | tail -n1)
+	# terse v3: field 7 read bw KiB/s, 8 read iops, 48 write bw KiB/s
+	case $rw in
+	read) awk -F';' '{printf "%.0f", $7/1024}' <<<"$out" ;;
+	write) awk -F';' '{printf "%.0f", $48/1024}' <<<"$out" ;;
+	randread) awk -F';' '{printf "%.0f", $8}' <<<"$out" ;;
+	esac
+}
+
+tar_rate() { # DIR -> files/s
+	local dir=$1 t0 t1
+	on_dpu rm -rf "$dir/x"
+	on_dpu mkdir -p "$dir/x"
+	t0=$(date +%s%N)
+	on_dpu tar -C "$dir/x" -xf "$T/src.tar"
+	t1=$(date +%s%N)
+	on_dpu rm -rf "$dir/x"
+	awk -v n="$ntar" -v d=$((t1 - t0)) 'BEGIN{printf "%.0f", n / (d / 1e9)}'
+}
+
+declare -A R
+for fs in local qtfs tls sshfs; do
+	case $fs in
+	local) dir=$T/local ;;
+	qtfs) dir=$T/m-qtfs/$fs ;;
+	tls) dir=$T/m-tls/$fs ;;
+	sshfs) dir=$T/m-sshfs/$fs ;;
+	esac
+	on_dpu mkdir -p "$dir"
+	R[$fs,write]=$(fio_bw "$dir" write 1M)
+	R[$fs,read]=$(fio_bw "$dir" read 1M)
+	R[$fs,rand]=$(fio_bw "$dir" randread 4k)
+	on_dpu rm -f "$dir/fio.dat"
+	read -r c s u <<<"$(on_dpu python3 "$SV_ROOT/tests/bench/qtfs_meta.py" "$dir/meta" "$NFILES")"
+	R[$fs,create]=$c R[$fs,stat]=$s R[$fs,unlink]=$u
+	R[$fs,tar]=$(tar_rate "$dir")
+done
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2fx", a / b; else print "n/a" }'; }
+echo "qtfs bench: $MB MiB files, $NFILES files, tarball of /usr/include ($ntar entries); one run"
+printf '%-26s %10s %10s %10s %10s %12s %12s\n' metric local qtfs qtfs-tls sshfs qtfs/sshfs tls/sshfs
+for m in "write:seq write 1M MiB/s" "read:seq read 1M MiB/s" "rand:randread 4k IOPS" \
+	"create:create files/s" "stat:stat files/s" "unlink:unlink files/s" "tar:tar -x files/s"; do
+	k=${m%%:*}
+	printf '%-26s %10s %10s %10s %10s %12s %12s\n' "${m#*:}" "${R[local,$k]}" "${R[qtfs,$k]}" \
+		"${R[tls,$k]}" "${R[sshfs,$k]}" "$(ratio "${R[qtfs,$k]}" "${R[sshfs,$k]}")" \
+		"$(ratio "${R[tls,$k]}" "${R[sshfs,$k]}")"
+done
