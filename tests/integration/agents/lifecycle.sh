@@ -60,7 +60,7 @@ tap_expect_eq "reboot: still running" "running" "$(state_of web1)"
 sv shutdown web1 >/dev/null
 if wait_state web1 "shut off" 10; then tap_ok "shutdown ends in shut off"; else tap_fail "shutdown ends in shut off" "$(sv domstate web1 --reason) $(agents_logs)"; fi
 tap_expect_eq "shutdown reason" "shut off (shutdown)" "$(sv domstate web1 --reason | head -n1)"
-tap_check "no splitvm left on the host" wait_for 5 sh -c "! $(declare -f alive); alive $pid"
+tap_check "no splitvm left on the host" wait_for 5 sh -c "$(declare -f alive); ! alive $pid"
 
 # shutdown of a guest that ignores the button: destroyed after the timeout
 define_guest deaf tick
@@ -69,7 +69,7 @@ dpid=$(host_vm_pid deaf)
 sv shutdown deaf >/dev/null
 tap_expect_eq "a guest ignoring the button is still running right after shutdown" "running" "$(state_of deaf)"
 if wait_state deaf "shut off" 12; then tap_ok "it is destroyed after shutdown_timeout"; else tap_fail "it is destroyed after shutdown_timeout" "$(agents_logs)"; fi
-tap_check "its splitvm is gone" wait_for 5 sh -c "! $(declare -f alive); alive $dpid"
+tap_check "its splitvm is gone" wait_for 5 sh -c "$(declare -f alive); ! alive $dpid"
 
 # console: the serial port through udsproxy
 sv start deaf >/dev/null
@@ -80,7 +80,7 @@ tap_check "console shows the guest's serial output" sh -c "echo '$out' | grep -q
 dpid=$(host_vm_pid deaf)
 out=$(sv destroy deaf)
 tap_expect_eq "destroy prints virsh's message" "Domain 'deaf' destroyed" "$(echo "$out" | head -n1)"
-tap_check "destroy: splitvm is gone from the host" wait_for 5 sh -c "! $(declare -f alive); alive $dpid"
+tap_check "destroy: splitvm is gone from the host" wait_for 5 sh -c "$(declare -f alive); ! alive $dpid"
 tap_expect_eq "destroy reason" "shut off (destroyed)" "$(sv domstate deaf --reason | head -n1)"
 
 # autostart mark
