@@ -109,6 +109,11 @@ static char *config_read_line(char *str, int num, void *stream)
 		return NULL;
 	}
 	len = raw_len;
+	/* A UTF-8 byte-order mark is dropped here, so the checks below see what inih would. */
+	if (ctx->line == 1 && len >= 3 && !memcmp(s, "\xef\xbb\xbf", 3)) {
+		s += 3;
+		len -= 3;
+	}
 	while (len > 0 && is_blank(*s)) {
 		s++;
 		len--;

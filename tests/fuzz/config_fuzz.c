@@ -11,6 +11,25 @@ static const char *const known[] = {
 	"udsproxy.port", "udsproxy.addr", "rexec.*", "top", NULL,
 };
 
+static const uint8_t *input;
+static size_t input_len;
+
+/* Each field must be text of the input itself: nothing cut, joined or invented. */
+static void check_in_input(const char *open, const char *field, const char *close)
+{
+	size_t lo = strlen(open), lf = strlen(field), lc = strlen(close);
+	char *needle = malloc(lo + lf + lc + 1);
+
+	if (!needle)
+		return;
+	memcpy(needle, open, lo);
+	memcpy(needle + lo, field, lf);
+	memcpy(needle + lo + lf, close, lc + 1);
+	if (!memmem(input, input_len, needle, lo + lf + lc))
+		abort();
+	free(needle);
+}
+
 static void check_entry(const struct config *cfg, const struct config_entry *ent,
 			unsigned prev_line)
 {
@@ -31,6 +50,10 @@ static void check_entry(const struct config *cfg, const struct config_entry *ent
 	if (strlen(ent->section) > 49 || strlen(ent->key) > CONFIG_MAX_LINE ||
 	    strlen(ent->value) > CONFIG_MAX_LINE)
 		abort();
+	if (ent->section[0])
+		check_in_input("[", ent->section, "]");
+	check_in_input("", ent->key, "");
+	check_in_input("", ent->value, "");
 	found = config_find(cfg, ent->section, ent->key);
 	if (!found || found->line < ent->line)
 		abort(); /* the last occurrence is at or after this one */
@@ -54,6 +77,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned prev = 0;
 	size_t i;
 
+	input = data;
+	input_len = size;
 	errno = 0;
 	cfg = config_parse((const char *)data, size, "fuzz.conf", &e);
 	if (!cfg) {

@@ -151,6 +151,11 @@ static void test_config_skips_utf8_bom_at_start(void **state)
 	assert_non_null(cfg);
 	assert_string_equal(config_entry_at(cfg, 0)->section, "bom");
 	config_free(cfg);
+	/* the section checks still apply behind a byte-order mark */
+	assert_parse_fails("\xef\xbb\xbf[abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz]\n",
+			   EINVAL, "host.conf:1: section name longer than 49 characters");
+	assert_parse_fails("\xef\xbb\xbf  [s] junk\n", EINVAL,
+			   "host.conf:1: unexpected text after section header");
 }
 
 static void test_config_accepts_text_without_final_newline(void **state)
