@@ -14,6 +14,9 @@ vmm_seccomp_test_PKGS := libseccomp
 # ---- virtio (vmmctl): vmm/virtio/ is linked into splitvm; queue tests use mock guest memory
 vmm_virtqueue_test_SRCS := vmm/virtio/queue.c vmm/memory.c
 virtqueue_fuzz_SRCS := vmm/virtio/queue.c vmm/memory.c
+vmm_virtio_blk_test_SRCS := vmm/virtio/blk.c vmm/virtio/mmio.c vmm/virtio/queue.c vmm/memory.c \
+	vmm/bus.c vmm/seccomp.c vmm/chardev.c vmm/cmdline.c
+vmm_virtio_blk_test_PKGS := liburing libaio libseccomp
 
 # ---- the machine (vmmcore): splitvm itself, the x86_64 arch, legacy devices, test guests
 # (Until the control-surface sources exist, splitvm is left out so `make all` stays green.)
@@ -59,3 +62,4 @@ vmm: $(O)/bin/splitvm $(VMM_GUESTS) $(O)/vmm/tests/forbidden_syscall.so
 
 # virtio (vmmctl): the transport, queue and devices in vmm/virtio/ go into splitvm too.
 splitvm_SRCS += $(wildcard vmm/virtio/*.c)
+splitvm_PKGS += liburing libaio

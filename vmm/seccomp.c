@@ -54,6 +54,24 @@ static const unsigned long allowed_ioctls[] = {
 	TCSETSF,	      TIOCGWINSZ,	   FIONBIO,		FIONREAD,
 };
 
+/* Added by devices at set-up (vmm_seccomp_allow); main thread only. */
+#define SECCOMP_MAX_DEVICE_EXTRA 32
+static const char *device_extra[SECCOMP_MAX_DEVICE_EXTRA];
+static size_t n_device_extra;
+
+int vmm_seccomp_allow(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n_device_extra; i++)
+		if (strcmp(device_extra[i], name) == 0)
+			return 0;
+	if (n_device_extra == SECCOMP_MAX_DEVICE_EXTRA)
+		return -E2BIG;
+	device_extra[n_device_extra++] = name;
+	return 0;
+}
+
 #define SECCOMP_NAME_MAX 24
 #define SECCOMP_MAX_NR 512
 
@@ -203,6 +221,13 @@ int vmm_seccomp_install(const struct vmm_seccomp_opts *opts, struct errmsg *e)
 		if (strcmp(opts->extra[i], "ioctl") == 0)
 			continue; /* already allowed, with its argument filter */
 		ret = allow_name(ctx, opts->extra[i], e);
+		if (ret)
+			goto out;
+	}
+	for (i = 0; i < n_device_extra; i++) {
+		if (strcmp(device_extra[i], "ioctl") == 0)
+			continue;
+		ret = allow_name(ctx, device_extra[i], e);
 		if (ret)
 			goto out;
 	}

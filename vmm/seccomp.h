@@ -36,6 +36,13 @@ struct vmm_seccomp_opts {
  */
 int vmm_seccomp_install(const struct vmm_seccomp_opts *opts, struct errmsg *e);
 
+/*
+ * Devices call this while they are created (main thread, before vmm_seccomp_install) to
+ * add the syscalls their I/O needs, e.g. "io_uring_enter" for a drive with aio=io_uring.
+ * name is not copied (use string literals). -E2BIG beyond 32 names.
+ */
+int vmm_seccomp_allow(const char *name);
+
 /* Number of syscalls in the base allowlist (without extras), for the bench. */
 size_t vmm_seccomp_allowlist_count(void);
 /* The base allowlist's names, NULL-terminated (static). */

@@ -19,7 +19,7 @@
 
 #include "vmm/seccomp.h"
 
-enum child_action { DO_ALLOWED, DO_SOCKET, DO_BAD_IOCTL, DO_EXTRA };
+enum child_action { DO_ALLOWED, DO_SOCKET, DO_BAD_IOCTL, DO_EXTRA, DO_REGISTERED, DO_GETPPID };
 
 /* Runs action in a child under the filter; returns the wait status and the child's log. */
 static int run_child(enum vmm_seccomp_action mode, enum child_action act, char *log, size_t len)
@@ -42,6 +42,8 @@ static int run_child(enum vmm_seccomp_action mode, enum child_action act, char *
 		close(p[0]);
 		if (pipe(pp) < 0)
 			syscall(SYS_exit_group, 2);
+		if (act == DO_REGISTERED && vmm_seccomp_allow("getppid"))
+			syscall(SYS_exit_group, 6);
 		if (vmm_seccomp_install(&o, &e))
 			syscall(SYS_exit_group, 3);
 		switch (act) {
@@ -58,6 +60,8 @@ static int run_child(enum vmm_seccomp_action mode, enum child_action act, char *
 			ioctl(pp[0], TIOCSTI, "x");
 			break;
 		case DO_EXTRA:
+		case DO_REGISTERED:
+		case DO_GETPPID:
 			if (syscall(SYS_getppid) <= 0)
 				syscall(SYS_exit_group, 5);
 			break;
@@ -121,6 +125,20 @@ static void test_seccomp_extra_syscalls_are_allowed(void **state)
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+static void test_seccomp_devices_can_register_syscalls_before_install(void **state)
+{
+	char log[256];
+	int st = run_child(VMM_SECCOMP_TRAP_LOG, DO_REGISTERED, log, sizeof(log));
+
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	/* without registration the same call is fatal */
+	st = run_child(VMM_SECCOMP_TRAP_LOG, DO_GETPPID, log, sizeof(log));
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 128 + SIGSYS);
+	assert_non_null(strstr(log, "forbidden syscall getppid"));
+}
+
 static void test_seccomp_allowlist_is_small_and_resolvable(void **state)
 {
 	const char *const *l = vmm_seccomp_allowlist();
@@ -169,6 +187,7 @@ int main(void)
 		cmocka_unit_test(test_seccomp_filters_ioctl_requests),
 		cmocka_unit_test(test_seccomp_kill_mode_dies_of_sigsys),
 		cmocka_unit_test(test_seccomp_extra_syscalls_are_allowed),
+		cmocka_unit_test(test_seccomp_devices_can_register_syscalls_before_install),
 		cmocka_unit_test(test_seccomp_allowlist_is_small_and_resolvable),
 		cmocka_unit_test(test_seccomp_unknown_extra_is_refused),
 	};
