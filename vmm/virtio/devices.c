@@ -1,0 +1,179 @@
+/*
+ * devices: creates the -device list on the machine: a virtio-mmio slot and interrupt line
+ * each, the guest command-line entry that lets kernels find it, the VM reset hook, and the
+ * iothreads devices run on. Replaces main.c's weak vmm_devices_create.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "loop.h"
+#include "vmm/machine.h"
+#include "vmm/virtio/blk.h"
+#include "vmm/virtio/mmio.h"
+
+struct iothread {
+	const char *id;
+	struct loop *loop;
+	pthread_t thread;
+	bool started;
+};
+
+/*
+ * The devices live as long as the process: splitvm creates them once, and the kernel
+ * reclaims everything at exit. This is the process's device context (set up on the main
+ * thread before any vCPU or iothread runs).
+ */
+static struct {
+	struct iothread iothreads[VMCFG_MAX_IOTHREADS];
+	struct virtio_blk *blks[VMCFG_MAX_DEVICES];
+	size_t n_blks;
+} devs;
+
+static void *iothread_main(void *arg)
+{
+	struct iothread *t = arg;
+	int ret = loop_run(t->loop);
+
+	if (ret)
+		log_error("iothread %s: event loop: %s", t->id, strerror(-ret));
+	return NULL;
+}
+
+static struct loop *device_loop(struct machine *m, int iothread, struct errmsg *e)
+{
+	struct iothread *t;
+
+	if (iothread < 0)
+		return m->loop;
+	t = &devs.iothreads[iothread];
+	if (!t->loop) {
+		t->id = m->cfg->iothreads[iothread].id;
+		t->loop = loop_new();
+		if (!t->loop) {
+			errmsg_set(e, "-object iothread,id=%s: %s", t->id, strerror(errno));
+			return NULL;
+		}
+	}
+	return t->loop;
+}
+
+/* Starts the iothreads that have devices, after every device registered its fds. */
+static int iothreads_start(struct errmsg *e)
+{
+	sigset_t all, old;
+	size_t i;
+	int ret = 0;
+
+	/* No signals on iothreads except SIGSYS, which seccomp needs to name a syscall. */
+	sigfillset(&all);
+	sigdelset(&all, SIGSYS);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	for (i = 0; i < VMCFG_MAX_IOTHREADS; i++) {
+		struct iothread *t = &devs.iothreads[i];
+
+		if (!t->loop || t->started)
+			continue;
+		ret = pthread_create(&t->thread, NULL, iothread_main, t);
+		if (ret) {
+			errmsg_set(e, "-object iothread,id=%s: %s", t->id, strerror(ret));
+			ret = -ret;
+			break;
+		}
+		t->started = true;
+		pthread_setname_np(t->thread, "iothread");
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return ret;
+}
+
+static void reset_hook(void *opaque)
+{
+	virtio_mmio_reset(opaque);
+}
+
+/* Slot, interrupt line, guest command-line entry and reset hook for one transport. */
+static int place_device(struct machine *m, const char *id, uint64_t *base, struct irq_line *irq,
+			struct errmsg *e)
+{
+	int ret = machine_alloc_mmio(m, VIRTIO_MMIO_SIZE, id, base, irq);
+
+	if (ret) {
+		errmsg_set(e, "-device %s: no free virtio-mmio slot or interrupt line", id);
+		return ret;
+	}
+	return 0;
+}
+
+static int announce_device(struct machine *m, const char *id, uint64_t base,
+			   const struct irq_line *irq, struct virtio_mmio *vdev, struct errmsg *e)
+{
+	char entry[80];
+	int ret;
+
+	/* Linux's virtio_mmio.device=<size>@<base>:<irq> (Firecracker and StratoVirt too). */
+	snprintf(entry, sizeof(entry), "virtio_mmio.device=0x%x@0x%llx:%u", VIRTIO_MMIO_SIZE,
+		 (unsigned long long)base, irq->gsi);
+	ret = machine_cmdline_append(m, entry);
+	if (ret) {
+		errmsg_set(e, "-device %s: kernel command line full", id);
+		return ret;
+	}
+	ret = machine_add_reset_hook(m, reset_hook, vdev);
+	if (ret)
+		errmsg_set(e, "-device %s: too many reset hooks", id);
+	return ret;
+}
+
+static int create_blk(struct machine *m, const struct vm_device_config *d, struct errmsg *e)
+{
+	struct virtio_blk_params p = {
+		.mem = &m->mem,
+		.mmio = m->mmio,
+		.drive = &m->cfg->drives[d->blk.drive],
+		.dev = d,
+	};
+	struct virtio_blk *b;
+	int ret;
+
+	p.loop = device_loop(m, d->iothread, e);
+	if (!p.loop)
+		return -ENOMEM;
+	ret = place_device(m, d->id, &p.base, &p.irq, e);
+	if (ret)
+		return ret;
+	b = virtio_blk_create(&p, e);
+	if (!b)
+		return errno ? -errno : -EIO;
+	devs.blks[devs.n_blks++] = b;
+	return announce_device(m, d->id, p.base, &p.irq, virtio_blk_transport(b), e);
+}
+
+int vmm_devices_create(struct machine *m, struct errmsg *e)
+{
+	const struct vm_config *cfg = m->cfg;
+	size_t i;
+	int ret;
+
+	for (i = 0; i < cfg->n_devices; i++) {
+		const struct vm_device_config *d = &cfg->devices[i];
+
+		switch (d->kind) {
+		case VM_DEV_VIRTIO_BLK:
+			ret = create_blk(m, d, e);
+			break;
+		default:
+			errmsg_set(e, "-device %s (%s): not implemented in this build of splitvm",
+				   vm_device_kind_name(d->kind), d->id);
+			ret = -ENOTSUP;
+			break;
+		}
+		if (ret)
+			return ret;
+	}
+	return iothreads_start(e);
+}
