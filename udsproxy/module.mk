@@ -1,6 +1,8 @@
 # udsproxy: cross-host unix sockets: udsproxyd, libudsproxy.so (LD_PRELOAD), qtcfg.
 UDSP_PROTO_SRCS := udsproxy/proto.c udsproxy/flow.c udsproxy/addr.c udsproxy/ctlmsg.c
 UDSP_CLIENT_SRCS := $(UDSP_PROTO_SRCS) udsproxy/client.c udsproxy/qtlist.c
+# For other components that call udsproxy_connect() (udsproxy/udsproxy_client.h).
+UDSPROXY_CLIENT_SRCS := udsproxy/client.c udsproxy/proto.c udsproxy/addr.c udsproxy/ctlmsg.c
 UDSP_DAEMON_SRCS := $(UDSP_PROTO_SRCS) udsproxy/link.c udsproxy/stream.c udsproxy/target.c \
 	udsproxy/policy.c udsproxy/ctl.c udsproxy/status.c udsproxy/mirror.c udsproxy/fdpass.c \
 	udsproxy/dgram.c udsproxy/client.c

@@ -26,6 +26,20 @@ tap_expect_eq "a path outside the allowlist gives EACCES" EACCES \
 tap_expect_eq "an abstract address not listed gives EACCES" EACCES \
 	"$(preload $HELPER errno @udsp-abstract-test)"
 
+# The far side connects as the requesting user: socket file permissions apply as locally.
+on_host chmod 0666 /run/echo/echo.sock
+lab_bg host $HELPER serve /run/echo/root-only.sock
+wait_for 5 on_host test -S /run/echo/root-only.sock
+on_host chmod 0600 /run/echo/root-only.sock
+cp "$SV_ROOT/tests/integration/udsproxy/udsp_helper.py" "$T/helper.py"
+chmod 644 "$T/helper.py"
+nobody() { preload setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 "$T/helper.py" "$@"; }
+tap_expect_eq "an unprivileged user reaches a world-writable socket" OK \
+	"$(nobody errno /run/echo/echo.sock)"
+tap_expect_eq "an unprivileged user gets EACCES for a root-only socket" EACCES \
+	"$(nobody errno /run/echo/root-only.sock)"
+tap_expect_eq "root reaches the root-only socket" OK "$(preload $HELPER errno /run/echo/root-only.sock)"
+
 tap_expect_eq "SEQPACKET message boundaries survive" "boundaries kept" \
 	"$(preload $HELPER echo /run/echo/seq.sock seqpacket 2>&1)"
 tap_expect_eq "DGRAM request/reply to the client's own name" "dgram reply ok" \
