@@ -73,6 +73,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			if (!ent->value[0] || ent->line < 1)
 				abort();
+			/* value and options are text of the input, neither cut nor joined */
+			if (!memmem(data, size, ent->value, strlen(ent->value)) ||
+			    !memmem(data, size, ent->options, ol))
+				abort();
 			for (const char *c = ent->value; *c; c++)
 				if (blank(*c) || *c == '\n')
 					abort();
