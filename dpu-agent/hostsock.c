@@ -53,6 +53,12 @@ int hostsock_connect(const struct hostsock *h, const char *path, struct errmsg *
 	if (fd < 0) {
 		errmsg_set(e, "%s: %s%s", path, strerror(-fd),
 			   info.remote ? " (on the host)" : " (local udsproxyd)");
+		/*
+		 * Only the host's own refusal says the socket is gone; a local
+		 * failure (no link to the peer yet) says nothing about the VM.
+		 */
+		if (!info.remote && (fd == -ECONNREFUSED || fd == -ENOENT))
+			return -EHOSTUNREACH;
 		return fd;
 	}
 	return fd;

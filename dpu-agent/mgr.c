@@ -46,6 +46,7 @@ struct vm {
 	struct store_state st;
 	bool autostart;
 	bool removed;
+	bool pending;        /* recorded active, not yet found again (host unreachable) */
 	bool active;         /* a splitvm process exists for it */
 	bool qmp_up;         /* the monitor holds a working QMP connection */
 	enum vm_end ending;
@@ -347,9 +348,18 @@ static pid_t read_pidfile(struct mgr *m, const char *name)
 	return (pid_t)pid;
 }
 
-/* Connects QMP to the VM's socket, retrying until deadline (the socket may not exist yet). */
+static bool sock_gone(int err)
+{
+	return err == -ECONNREFUSED || err == -ENOENT;
+}
+
+/*
+ * Connects QMP to the VM's socket, retrying until deadline. With stop_on_gone,
+ * the host's refusal (the socket is gone or dead) ends the attempts at once;
+ * without, it is retried too (a VM starting up has no socket yet).
+ */
 static int qmp_connect(struct mgr *m, const char *name, struct qmp_client *c, uint64_t deadline,
-		       struct errmsg *e)
+		       bool stop_on_gone, struct errmsg *e)
 {
 	char path[256];
 	int fd, r;
@@ -364,6 +374,8 @@ static int qmp_connect(struct mgr *m, const char *name, struct qmp_client *c, ui
 				return 0;
 		} else {
 			r = fd;
+			if (stop_on_gone && sock_gone(r))
+				return r;
 		}
 		if (now_ms() >= deadline)
 			return r;
@@ -515,7 +527,8 @@ static void *monitor_thread(void *arg)
 		r = qmp_client_read(c, -1, &msg);
 		if (r) {
 			struct qmp_client nc;
-			bool expected;
+			bool expected, back = false;
+			int cr = -EHOSTUNREACH;
 
 			pthread_mutex_lock(&vm->lock);
 			vm->qmp_up = false;
@@ -524,9 +537,21 @@ static void *monitor_thread(void *arg)
 			pthread_mutex_unlock(&vm->lock);
 			/*
 			 * Lost without being asked to stop: the link may have dropped
-			 * while the VM runs on. A VM that is gone refuses the connect.
+			 * while the VM runs on. Only the host's refusal (the socket
+			 * is dead) means the VM is gone; while the host cannot be
+			 * reached at all, keep trying: its state is unknown, not ended.
 			 */
-			if (!expected && !qmp_connect(m, vm->name, &nc, now_ms() + 1500, &e)) {
+			while (!expected) {
+				cr = qmp_connect(m, vm->name, &nc, now_ms() + 1000, true, &e);
+				if (!cr || sock_gone(cr))
+					break;
+				log_warn("%s: QMP unreachable (%s); retrying", vm->name,
+					 errmsg_str(&e));
+				pthread_mutex_lock(&vm->lock);
+				expected = vm->ending != END_NONE || vm->removed;
+				pthread_mutex_unlock(&vm->lock);
+			}
+			if (!expected && !cr) {
 				log_warn("%s: QMP connection lost (%s); reconnected", vm->name,
 					 strerror(-r));
 				pthread_mutex_lock(&vm->lock);
@@ -534,8 +559,10 @@ static void *monitor_thread(void *arg)
 				vm->qmp = nc;
 				vm->qmp_up = true;
 				pthread_mutex_unlock(&vm->lock);
-				continue;
+				back = true;
 			}
+			if (back)
+				continue;
 			pthread_mutex_lock(&vm->lock);
 			qmp_client_close(&vm->qmp);
 			pthread_mutex_unlock(&vm->lock);
@@ -610,7 +637,7 @@ static void fill_info(struct vm *vm, struct mgr_dominfo *o)
 	memset(o, 0, sizeof(*o));
 	str_copy(o->name, sizeof(o->name), vm->name);
 	memcpy(o->uuid, vm->def->uuid, 16);
-	o->id = vm->active ? vm->st.id : -1;
+	o->id = vm->active || vm->pending ? vm->st.id : -1;
 	o->state = vm->st.state;
 	str_copy(o->reason, sizeof(o->reason), vm->st.reason);
 	o->autostart = vm->autostart;
@@ -648,7 +675,7 @@ int mgr_list(struct mgr *m, bool all, struct mgr_dominfo **out, size_t *n)
 		struct vm *vm = m->vms[i];
 
 		pthread_mutex_lock(&vm->lock);
-		if (all || vm->active)
+		if (all || vm->active || vm->pending)
 			fill_info(vm, &v[k++]);
 		pthread_mutex_unlock(&vm->lock);
 	}
@@ -875,7 +902,8 @@ static int do_start(struct mgr *m, struct vm *vm, struct errmsg *e)
 		}
 		goto out_taps;
 	}
-	r = qmp_connect(m, d->name, &c, now_ms() + (uint64_t)m->cfg.start_timeout_ms, e);
+	r = qmp_connect(m, d->name, &c, now_ms() + (uint64_t)m->cfg.start_timeout_ms, false,
+			e);
 	if (r) {
 		errmsg_prefix(e, "%s: splitvm started but its QMP socket", d->name);
 		r = -EIO;
@@ -1138,6 +1166,15 @@ int mgr_console(struct mgr *m, const char *name, int *fd, struct errmsg *e)
 
 /* ---- start-up: load, reconcile, the shutdown reaper ---------------------------- */
 
+enum rec_result {
+	REC_FOUND,
+	REC_GONE,
+	REC_UNREACHABLE,
+};
+
+static enum rec_result reconcile_one(struct mgr *m, struct vm *vm);
+static bool reconcile_apply(struct mgr *m, struct vm *vm, enum rec_result res);
+
 struct load_ctx {
 	struct mgr *m;
 	int err;
@@ -1193,6 +1230,9 @@ static void *reaper_thread(void *arg)
 				vm->shutdown_deadline_ms = 0;
 				atomic_fetch_add(&vm->refs, 1);
 				due[n++] = vm;
+			} else if (vm->pending && n < ARRAY_SIZE(due)) {
+				atomic_fetch_add(&vm->refs, 1);
+				due[n++] = vm;
 			}
 			pthread_mutex_unlock(&vm->lock);
 		}
@@ -1200,6 +1240,17 @@ static void *reaper_thread(void *arg)
 		for (size_t i = 0; i < n; i++) {
 			struct errmsg e;
 
+			pthread_mutex_lock(&due[i]->lock);
+			bool pending = due[i]->pending;
+			pthread_mutex_unlock(&due[i]->lock);
+			if (pending) {
+				pthread_mutex_lock(&due[i]->op);
+				if (reconcile_apply(m, due[i], reconcile_one(m, due[i])))
+					log_info("%s: reconciled", due[i]->name);
+				pthread_mutex_unlock(&due[i]->op);
+				vm_put(due[i]);
+				continue;
+			}
 			log_warn("%s: no power-off within %d ms of shutdown; destroying", due[i]->name,
 				 m->cfg.shutdown_timeout_ms);
 			pthread_mutex_lock(&due[i]->op);
@@ -1258,6 +1309,89 @@ fail:
 	return r;
 }
 
+/* Looks for the VM of one domain (vm->op held): found running, gone, or unknown for now. */
+static enum rec_result reconcile_one(struct mgr *m, struct vm *vm)
+{
+	struct qmp_client c;
+	struct errmsg e;
+	json_object *ret = NULL;
+	const char *status;
+	int32_t id;
+	int r;
+
+	r = qmp_connect(m, vm->name, &c, 0, true, &e);
+	if (r)
+		return sock_gone(r) ? REC_GONE : REC_UNREACHABLE;
+	r = qmp_client_execute(&c, "query-status", NULL, m->cfg.command_timeout_ms, NULL, NULL,
+			       &ret, &e);
+	if (r) {
+		qmp_client_close(&c);
+		return REC_UNREACHABLE;
+	}
+	status = qmp_status_of(ret);
+	if (strcmp(status, "prelaunch") == 0)
+		/* Started by an agent that died before its cont. */
+		qmp_client_execute(&c, "cont", NULL, m->cfg.command_timeout_ms, NULL, NULL, NULL,
+				   &e);
+	pthread_mutex_lock(&m->lock);
+	id = vm->st.id > 0 ? vm->st.id : m->next_id++;
+	pthread_mutex_unlock(&m->lock);
+	pthread_mutex_lock(&vm->lock);
+	vm->qmp = c;
+	vm->qmp_up = true;
+	vm->active = true;
+	vm->ending = END_NONE;
+	vm->live = domain_dup(vm->def);
+	vm->st.id = id;
+	if (!vm->st.pid)
+		vm->st.pid = read_pidfile(m, vm->name);
+	if (strcmp(status, "paused") == 0)
+		vm_set_state(m, vm, DOM_ST_PAUSED,
+			     vm->st.state == DOM_ST_PAUSED ? vm->st.reason : "unknown");
+	else
+		vm_set_state(m, vm, DOM_ST_RUNNING,
+			     vm->st.state == DOM_ST_RUNNING ? vm->st.reason : "unpaused");
+	pthread_mutex_unlock(&vm->lock);
+	json_object_put(ret);
+	log_info("%s: found running (id %d)", vm->name, id);
+	if (start_monitor(m, vm))
+		log_error("%s: cannot start its monitor", vm->name);
+	return REC_FOUND;
+}
+
+/* Applies a reconcile result (vm->op held); returns true when it is settled. */
+static bool reconcile_apply(struct mgr *m, struct vm *vm, enum rec_result res)
+{
+	struct errmsg e;
+	bool was_active, autostart;
+
+	pthread_mutex_lock(&vm->lock);
+	was_active = vm->st.state == DOM_ST_RUNNING || vm->st.state == DOM_ST_PAUSED ||
+		     vm->st.state == DOM_ST_SHUTDOWN;
+	if (res == REC_UNREACHABLE && was_active) {
+		/* Recorded as running but the host cannot be asked yet: keep trying. */
+		vm->pending = true;
+		pthread_mutex_unlock(&vm->lock);
+		return false;
+	}
+	vm->pending = false;
+	if (res != REC_FOUND && was_active) {
+		log_warn("%s: was %s but its VM is gone", vm->name, dom_state_name(vm->st.state));
+		vm->st.id = -1;
+		vm->st.pid = 0;
+		vm_set_state(m, vm, DOM_ST_SHUTOFF, "unknown");
+	}
+	autostart = vm->autostart && !vm->active && !vm->removed;
+	pthread_mutex_unlock(&vm->lock);
+	if (autostart) {
+		if (do_start(m, vm, &e))
+			log_error("%s: autostart failed: %s", vm->name, errmsg_str(&e));
+		else
+			log_info("%s: autostarted", vm->name);
+	}
+	return true;
+}
+
 void mgr_reconcile(struct mgr *m)
 {
 	struct vm **vms;
@@ -1274,79 +1408,13 @@ void mgr_reconcile(struct mgr *m)
 	if (!vms)
 		return;
 	for (size_t i = 0; i < n; i++) {
-		struct vm *vm = vms[i];
-		struct qmp_client c;
-		struct errmsg e;
-		json_object *ret = NULL;
-		bool found = false, autostart;
-
-		pthread_mutex_lock(&vm->op);
-		/* A single attempt: a VM that is gone refuses at once. */
-		if (!qmp_connect(m, vm->name, &c, 0, &e)) {
-			const char *status;
-
-			if (!qmp_client_execute(&c, "query-status", NULL, m->cfg.command_timeout_ms,
-						NULL, NULL, &ret, &e)) {
-				status = qmp_status_of(ret);
-				found = true;
-				if (strcmp(status, "prelaunch") == 0)
-					/* Started by an agent that died before its cont. */
-					qmp_client_execute(&c, "cont", NULL,
-							   m->cfg.command_timeout_ms, NULL, NULL,
-							   NULL, &e);
-				pthread_mutex_lock(&m->lock);
-				int32_t id = vm->st.id > 0 ? vm->st.id : m->next_id++;
-				pthread_mutex_unlock(&m->lock);
-				pthread_mutex_lock(&vm->lock);
-				vm->qmp = c;
-				vm->qmp_up = true;
-				vm->active = true;
-				vm->ending = END_NONE;
-				vm->live = domain_dup(vm->def);
-				vm->st.id = id;
-				if (!vm->st.pid)
-					vm->st.pid = read_pidfile(m, vm->name);
-				if (strcmp(status, "paused") == 0)
-					vm_set_state(m, vm, DOM_ST_PAUSED,
-						     vm->st.state == DOM_ST_PAUSED ? vm->st.reason
-										   : "unknown");
-				else
-					vm_set_state(m, vm, DOM_ST_RUNNING,
-						     vm->st.state == DOM_ST_RUNNING ? vm->st.reason
-										    : "unpaused");
-				pthread_mutex_unlock(&vm->lock);
-				log_info("%s: found running (id %d)", vm->name, id);
-				if (start_monitor(m, vm))
-					log_error("%s: cannot start its monitor", vm->name);
-			} else {
-				qmp_client_close(&c);
-			}
-			if (ret)
-				json_object_put(ret);
-		}
-		if (!found) {
-			pthread_mutex_lock(&vm->lock);
-			if (vm->st.state == DOM_ST_RUNNING || vm->st.state == DOM_ST_PAUSED ||
-			    vm->st.state == DOM_ST_SHUTDOWN) {
-				log_warn("%s: was %s but its VM is gone", vm->name,
-					 dom_state_name(vm->st.state));
-				vm->st.id = -1;
-				vm->st.pid = 0;
-				vm_set_state(m, vm, DOM_ST_SHUTOFF, "unknown");
-			}
-			pthread_mutex_unlock(&vm->lock);
-		}
-		pthread_mutex_lock(&vm->lock);
-		autostart = vm->autostart && !vm->active;
-		pthread_mutex_unlock(&vm->lock);
-		if (autostart) {
-			if (do_start(m, vm, &e))
-				log_error("%s: autostart failed: %s", vm->name, errmsg_str(&e));
-			else
-				log_info("%s: autostarted", vm->name);
-		}
-		pthread_mutex_unlock(&vm->op);
-		vm_put(vm);
+		pthread_mutex_lock(&vms[i]->op);
+		if (!reconcile_apply(m, vms[i], reconcile_one(m, vms[i])))
+			log_warn("%s: the host cannot be reached yet; its state is kept and "
+				 "checked again",
+				 vms[i]->name);
+		pthread_mutex_unlock(&vms[i]->op);
+		vm_put(vms[i]);
 	}
 	free(vms);
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -163,6 +164,13 @@ static void start_child(struct sup *s, struct sup_child *c)
 	if (pid == 0) {
 		sigset_t all;
 
+		/*
+		 * Children go with their supervisor (a restarted one starts them
+		 * afresh) instead of lingering as orphans holding ports and mounts.
+		 */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() == 1)
+			_exit(127);
 		/* The parent may block signals for a signalfd; the child starts clean. */
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);

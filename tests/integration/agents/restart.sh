@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Surviving restarts and crashes: kill -9 of dpud while two VMs run (they keep
+# running and are found again), kill -9 of hostd's children (restarted, service
+# resumes), a VM killed on the host (crashed with a reason; on_crash=restart
+# brings it back).
+source "$(dirname "$0")/../../lib/tap.sh"
+source "$SV_ROOT/tests/lib/lab.sh"
+source "$SV_ROOT/tests/integration/agents/lib.sh"
+
+if ! why=$(agents_require); then
+	tap_skip "agents restart" "$why"
+	tap_done
+	exit 0
+fi
+if ! agents_up tcp >"$AG_TMP/up.log" 2>&1; then
+	tap_fail "agents come up in the lab" "$(cat "$AG_TMP/up.log")$(agents_logs)"
+	tap_done
+	exit 1
+fi
+
+define_guest a button
+define_guest b button
+sv start a >/dev/null && sv start b >/dev/null
+pa=$(host_vm_pid a)
+pb=$(host_vm_pid b)
+tap_check "two VMs run on the host" sh -c "test -n '$pa' && test -n '$pb'"
+
+# kill -9 dpud: the VMs keep running; a new dpud finds them again.
+kill -9 "$DPUD_PID"
+wait_for 5 sh -c "! kill -0 $DPUD_PID 2>/dev/null"
+tap_check "after kill -9 of dpud both VMs still run on the host" sh -c "$(declare -f alive); alive $pa && alive $pb"
+agents_start_dpud tcp >>"$AG_TMP/up.log" 2>&1
+tap_expect_eq "restarted dpud lists both running" "a running|b running" \
+	"$(sv list | awk 'NR>2 && NF {print $2, $3}' | paste -sd'|')"
+tap_expect_eq "the VMs are the same processes" "$pa $pb" "$(host_vm_pid a) $(host_vm_pid b)"
+sv suspend a >/dev/null
+tap_expect_eq "the found VM obeys verbs (suspend -> QMP paused)" "paused" "$(host_qmp_status a)"
+sv resume a >/dev/null
+sv shutdown a >/dev/null
+sv shutdown b >/dev/null
+if wait_state a "shut off" 10 && wait_state b "shut off" 10; then
+	tap_ok "both shut down normally after the restart"
+else
+	tap_fail "both shut down normally after the restart" "$(sv list --all) $(agents_logs)"
+fi
+tap_expect_eq "with the reason shutdown" "shut off (shutdown)" "$(sv domstate a --reason | head -n1)"
+
+# kill -9 of hostd's children: each is restarted and service resumes.
+sv start a >/dev/null
+pa=$(host_vm_pid a)
+for child in udsproxyd rexec_server qtfsd; do
+	old=$(on_host pgrep -o -f "$SV_BIN/$child ")
+	kill -9 "$old"
+	if wait_for 10 sh -c "n=\$('$SV_ROOT/deploy/lab/lab' exec host pgrep -o -f '$SV_BIN/$child '); [ -n \"\$n\" ] && [ \"\$n\" != '$old' ]"; then
+		tap_ok "hostd restarts $child after kill -9"
+	else
+		tap_fail "hostd restarts $child after kill -9" "$(agents_logs)"
+	fi
+done
+tap_check "hostd logged why" grep -q "killed by signal 9" "$AG_TMP/hostd.log"
+# Service resumes: QMP (udsproxy), rexec (start) and qtfs (the run dir) all work again.
+if wait_for 15 sh -c "'$SV_ROOT/deploy/lab/lab' exec dpu '$SV_BIN/splitvirt' suspend a >/dev/null 2>&1"; then
+	tap_expect_eq "QMP through the restarted udsproxyd works (suspend)" "paused" "$(host_qmp_status a)"
+else
+	tap_fail "QMP through the restarted udsproxyd works (suspend)" "$(agents_logs)"
+fi
+sv resume a >/dev/null 2>&1
+define_guest c button
+if wait_for 15 sh -c "'$SV_ROOT/deploy/lab/lab' exec dpu '$SV_BIN/splitvirt' start c >/dev/null 2>&1"; then
+	tap_ok "a new VM starts through the restarted rexec_server and qtfsd"
+else
+	tap_fail "a new VM starts through the restarted rexec_server and qtfsd" "$(sv start c 2>&1) $(agents_logs)"
+fi
+tap_expect_eq "the first VM survived all of it" "$pa" "$(host_vm_pid a)"
+sv destroy c >/dev/null 2>&1
+
+# A VM killed on the host: crashed, with a reason; on_crash=restart brings it back.
+kill -9 "$pa"
+if wait_state a "crashed" 10; then tap_ok "a VM killed on the host shows as crashed"; else tap_fail "a VM killed on the host shows as crashed" "$(sv domstate a --reason) $(agents_logs)"; fi
+tap_expect_eq "with the reason" "crashed (emulator exited)" "$(sv domstate a --reason | head -n1)"
+define_guest r button "<on_crash>restart</on_crash>"
+sv start r >/dev/null
+pr=$(host_vm_pid r)
+kill -9 "$pr"
+if wait_for 15 sh -c "p=\$('$SV_ROOT/deploy/lab/lab' exec host cat $AG_RUN/r/pid 2>/dev/null); [ -n \"\$p\" ] && [ \"\$p\" != '$pr' ] && kill -0 \$p"; then
+	tap_ok "on_crash=restart starts a new VM"
+else
+	tap_fail "on_crash=restart starts a new VM" "$(agents_logs)"
+fi
+if wait_state r running 10; then tap_ok "and it is running again"; else tap_fail "and it is running again" "$(sv domstate r --reason)"; fi
+tap_expect_eq "QMP on the host agrees" "running" "$(host_qmp_status r)"
+sv destroy r >/dev/null 2>&1
+tap_done
