@@ -301,10 +301,15 @@ static void test_any_of_several_entries_for_one_program_may_allow(void **state)
 	char text[3 * PATH_MAX];
 	char *argv[] = {prog, "--version", NULL};
 
+	struct rexec_rules *r;
+
 	snprintf(text, sizeof(text), "%s noargs\n%s args=--version\n", prog, prog);
-	assert_int_equal(decide(text, argv, &d, &e), 0);
+	r = parse(text, &e);
+	assert_non_null(r);
+	assert_int_equal(rexec_rules_check(r, dir, argv, 2, &d, &e), 0);
 	assert_int_equal(d.rule->line, 2);
 	rexec_decision_free(&d);
+	rexec_rules_free(r);
 }
 
 static void test_binary_writable_by_others_or_not_root_owned_is_refused(void **state)
