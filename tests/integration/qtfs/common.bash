@@ -16,6 +16,7 @@ QTFS_TOOLS=$SV_BUILD/tests/qtfs
 qtfs_setup() {
 	lab_up >/dev/null || { tap_fail "lab up"; tap_done; exit 1; }
 	QT=$(mktemp -d /tmp/qtfs-test.XXXXXX)
+	chmod 755 "$QT"
 	EXP=$QT/export
 	MNT=$QT/mnt
 	mkdir -p "$EXP" "$MNT"
