@@ -17,6 +17,8 @@ virtqueue_fuzz_SRCS := vmm/virtio/queue.c vmm/memory.c
 vmm_virtio_blk_test_SRCS := vmm/virtio/blk.c vmm/virtio/mmio.c vmm/virtio/queue.c vmm/memory.c \
 	vmm/bus.c vmm/seccomp.c vmm/chardev.c vmm/cmdline.c
 vmm_virtio_blk_test_PKGS := liburing libaio libseccomp
+virtio_blk_fuzz_SRCS := $(vmm_virtio_blk_test_SRCS)
+virtio_blk_fuzz_PKGS := $(vmm_virtio_blk_test_PKGS)
 
 # ---- the machine (vmmcore): splitvm itself, the x86_64 arch, legacy devices, test guests
 # (Until the control-surface sources exist, splitvm is left out so `make all` stays green.)
