@@ -18,6 +18,9 @@
 struct qc_node {
 	struct qc_node *next;
 	uint64_t nlookup;
+	/* until this monotonic ms, "security.capability" is known absent: the kernel asks on
+	 * every write and chown, and the answer is cached like attributes are */
+	_Atomic uint64_t nocap_until_ms;
 	uint32_t hash;
 	struct qtfs_blob blob;
 };
@@ -36,6 +39,8 @@ int qc_node_blob(struct qc_nodes *t, fuse_ino_t ino, struct qtfs_blob *out);
 /* The node id for a blob, counting one more lookup (creates the node). 0 on ENOMEM. */
 fuse_ino_t qc_node_ref(struct qc_nodes *t, const struct qtfs_blob *b);
 void qc_node_forget(struct qc_nodes *t, fuse_ino_t ino, uint64_t n);
+/* The node behind an id the kernel holds a lookup on (valid until its forget). */
+struct qc_node *qc_node_get(struct qc_nodes *t, fuse_ino_t ino);
 
 /* ---- requests in flight ---- */
 struct qc;

@@ -116,3 +116,8 @@ void qc_node_forget(struct qc_nodes *t, fuse_ino_t ino, uint64_t cnt)
 	pthread_mutex_unlock(&t->lock);
 	free(n);
 }
+
+struct qc_node *qc_node_get(struct qc_nodes *t, fuse_ino_t ino)
+{
+	return ino ? qc_node_of(t, ino) : NULL;
+}

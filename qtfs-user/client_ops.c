@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "log.h"
+#include "util.h"
 #include "qtfs-user/client.h"
 
 static struct qc *qc_of(fuse_req_t req)
@@ -515,6 +516,14 @@ static void qc_done_create(struct qc *qc, struct qc_pending *p, const struct qtf
 	}
 	qc_fill_entry(qc, rep, &e);
 	f->node = rep->node;
+	if (rep->attr.nlink == 1 && qc->attr_timeout > 0 && e.ino) {
+		/* a file just made has no capabilities attached */
+		struct qc_node *n = qc_node_get(&qc->nodes, e.ino);
+
+		if (n)
+			atomic_store(&n->nocap_until_ms,
+				     now_ms() + (uint64_t)(qc->attr_timeout * 1000));
+	}
 	if (fuse_reply_create(p->req, &e, &p->fi) == -ENOENT) {
 		qc_node_forget(&qc->nodes, e.ino, 1);
 		free(f);
@@ -804,6 +813,17 @@ static void qc_statfs(fuse_req_t req, fuse_ino_t ino)
 
 /* ---- xattrs ---- */
 
+#define QC_XATTR_CAP "security.capability"
+
+static void qc_nocap_clear(struct qc *qc, fuse_ino_t ino)
+{
+	struct qc_node *n = qc_node_get(&qc->nodes, ino);
+
+	if (n)
+		atomic_store(&n->nocap_until_ms, 0);
+}
+
+
 static void qc_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 			size_t size, int flags)
 {
@@ -824,6 +844,7 @@ static void qc_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 		free(rq);
 		return;
 	}
+	qc_nocap_clear(qc_of(req), ino);
 	strcpy(rq->name, name);
 	rq->data = (const uint8_t *)value;
 	rq->data_len = (uint32_t)size;
@@ -833,6 +854,13 @@ static void qc_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 
 static void qc_done_xattr(struct qc *qc, struct qc_pending *p, const struct qtfs_rep *rep)
 {
+	if (rep->status == -ENODATA && p->ctx == (void *)1 && qc->attr_timeout > 0) {
+		struct qc_node *n = qc_node_get(&qc->nodes, p->ino);
+
+		if (n)
+			atomic_store(&n->nocap_until_ms,
+				     now_ms() + (uint64_t)(qc->attr_timeout * 1000));
+	}
 	if (rep->status) {
 		fuse_reply_err(p->req, -rep->status);
 		return;
@@ -853,6 +881,14 @@ static void qc_getxattr_common(fuse_req_t req, uint16_t op, fuse_ino_t ino, cons
 		fuse_reply_err(req, ERANGE);
 		return;
 	}
+	if (name && !strcmp(name, QC_XATTR_CAP)) {
+		struct qc_node *n = qc_node_get(&qc_of(req)->nodes, ino);
+
+		if (n && atomic_load(&n->nocap_until_ms) > now_ms()) {
+			fuse_reply_err(req, ENODATA);
+			return;
+		}
+	}
 	rq = qc_req_new(req, op);
 	if (!rq)
 		return;
@@ -864,9 +900,22 @@ static void qc_getxattr_common(fuse_req_t req, uint16_t op, fuse_ino_t ino, cons
 		strcpy(rq->name, name);
 	rq->len = size > QTFS_XATTR_VALUE_MAX ? QTFS_XATTR_VALUE_MAX : size;
 	p = qc_pend_new(req, qc_done_xattr);
-	if (p)
+	if (p) {
 		p->size = size;
-	qc_go(req, rq, p);
+		p->ino = ino;
+		/* a flag, not memory (see qc_done_xattr) */
+		p->ctx = name && !strcmp(name, QC_XATTR_CAP) ? (void *)1 : NULL;
+	}
+	if (!p) {
+		free(rq);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (qc_submit(qc_of(req), rq, p)) {
+		free(p);
+		fuse_reply_err(req, EIO);
+	}
+	free(rq);
 }
 
 static void qc_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
@@ -887,6 +936,7 @@ static void qc_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		fuse_reply_err(req, ERANGE);
 		return;
 	}
+	qc_nocap_clear(qc_of(req), ino);
 	rq = qc_req_new(req, QTFS_OP_REMOVEXATTR);
 	if (!rq)
 		return;
