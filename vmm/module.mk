@@ -17,6 +17,8 @@ virtqueue_fuzz_SRCS := vmm/virtio/queue.c vmm/memory.c
 vmm_virtio_blk_test_SRCS := vmm/virtio/blk.c vmm/virtio/mmio.c vmm/virtio/queue.c vmm/memory.c \
 	vmm/bus.c vmm/seccomp.c vmm/chardev.c vmm/cmdline.c
 vmm_virtio_blk_test_PKGS := liburing libaio libseccomp
+vmm_virtio_rng_test_SRCS := vmm/virtio/rng.c vmm/virtio/mmio.c vmm/virtio/queue.c vmm/memory.c \
+	vmm/bus.c
 virtio_blk_fuzz_SRCS := $(vmm_virtio_blk_test_SRCS)
 virtio_blk_fuzz_PKGS := $(vmm_virtio_blk_test_PKGS)
 

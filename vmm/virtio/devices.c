@@ -15,6 +15,7 @@
 #include "vmm/machine.h"
 #include "vmm/virtio/blk.h"
 #include "vmm/virtio/mmio.h"
+#include "vmm/virtio/rng.h"
 
 struct iothread {
 	const char *id;
@@ -32,6 +33,8 @@ static struct {
 	struct iothread iothreads[VMCFG_MAX_IOTHREADS];
 	struct virtio_blk *blks[VMCFG_MAX_DEVICES];
 	size_t n_blks;
+	struct virtio_rng *rngs[VMCFG_MAX_DEVICES];
+	size_t n_rngs;
 } devs;
 
 static void *iothread_main(void *arg)
@@ -153,6 +156,28 @@ static int create_blk(struct machine *m, const struct vm_device_config *d, struc
 	return announce_device(m, d->id, p.base, &p.irq, virtio_blk_transport(b), e);
 }
 
+static int create_rng(struct machine *m, const struct vm_device_config *d, struct errmsg *e)
+{
+	struct virtio_rng_params p = {
+		.mem = &m->mem,
+		.mmio = m->mmio,
+		.filename = m->cfg->rngs[d->rng.rng].filename,
+		.dev = d,
+		.loop = m->loop,
+	};
+	struct virtio_rng *r;
+	int ret;
+
+	ret = place_device(m, d->id, &p.base, &p.irq, e);
+	if (ret)
+		return ret;
+	r = virtio_rng_create(&p, e);
+	if (!r)
+		return errno ? -errno : -EIO;
+	devs.rngs[devs.n_rngs++] = r;
+	return announce_device(m, d->id, p.base, &p.irq, virtio_rng_transport(r), e);
+}
+
 int vmm_devices_create(struct machine *m, struct errmsg *e)
 {
 	const struct vm_config *cfg = m->cfg;
@@ -165,6 +190,9 @@ int vmm_devices_create(struct machine *m, struct errmsg *e)
 		switch (d->kind) {
 		case VM_DEV_VIRTIO_BLK:
 			ret = create_blk(m, d, e);
+			break;
+		case VM_DEV_VIRTIO_RNG:
+			ret = create_rng(m, d, e);
 			break;
 		default:
 			errmsg_set(e, "-device %s (%s): not implemented in this build of splitvm",
