@@ -41,6 +41,7 @@ struct chardev {
 	bool in_watched; /* in_fd registered with the loop */
 	bool in_eof;
 
+	struct chardev *next_open; /* the open-chardev list (chardev_lookup) */
 	/* in_fd/out_fd change only on the loop thread, under lock; writers read them under it. */
 	pthread_mutex_t lock;
 	int in_fd;
@@ -51,6 +52,18 @@ struct chardev {
 static struct termios saved_tty;
 static volatile sig_atomic_t tty_saved;
 static bool atexit_done;
+/* Every open chardev, so devices can find theirs by id (set-up, main thread). */
+static struct chardev *open_list;
+
+struct chardev *chardev_lookup(const char *id)
+{
+	struct chardev *c;
+
+	for (c = open_list; c; c = c->next_open)
+		if (strcmp(c->id, id) == 0)
+			return c;
+	return NULL;
+}
 
 void chardev_restore_tty(void)
 {
@@ -482,6 +495,8 @@ struct chardev *chardev_open(struct loop *l, const struct vm_chardev_config *cfg
 		ret = -EINVAL;
 		goto err;
 	}
+	c->next_open = open_list;
+	open_list = c;
 	return c;
 
 err:
@@ -494,6 +509,12 @@ void chardev_close(struct chardev *c)
 {
 	if (!c)
 		return;
+	for (struct chardev **pp = &open_list; *pp; pp = &(*pp)->next_open) {
+		if (*pp == c) {
+			*pp = c->next_open;
+			break;
+		}
+	}
 	in_unwatch(c);
 	if (c->kick_fd >= 0) {
 		loop_del_fd(c->l, c->kick_fd);

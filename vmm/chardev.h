@@ -67,6 +67,10 @@ const char *chardev_id(const struct chardev *c);
 /* True when a socket backend has a client, and always for the others. */
 bool chardev_connected(const struct chardev *c);
 
+/* The open chardev with that id (e.g. a virtconsole's chardev=), or NULL. Main thread,
+ * during set-up. */
+struct chardev *chardev_lookup(const char *id);
+
 /* Async-signal-safe: puts stdin's saved terminal attributes back, if a stdio
  * chardev changed them. */
 void chardev_restore_tty(void);

@@ -19,6 +19,8 @@ vmm_virtio_blk_test_SRCS := vmm/virtio/blk.c vmm/virtio/mmio.c vmm/virtio/queue.
 vmm_virtio_blk_test_PKGS := liburing libaio libseccomp
 vmm_virtio_rng_test_SRCS := vmm/virtio/rng.c vmm/virtio/mmio.c vmm/virtio/queue.c vmm/memory.c \
 	vmm/bus.c
+vmm_virtio_console_test_SRCS := vmm/virtio/console.c vmm/virtio/mmio.c vmm/virtio/queue.c \
+	vmm/memory.c vmm/bus.c vmm/chardev.c vmm/cmdline.c
 virtio_blk_fuzz_SRCS := $(vmm_virtio_blk_test_SRCS)
 virtio_blk_fuzz_PKGS := $(vmm_virtio_blk_test_PKGS)
 

@@ -13,7 +13,9 @@
 #include "log.h"
 #include "loop.h"
 #include "vmm/machine.h"
+#include "vmm/chardev.h"
 #include "vmm/virtio/blk.h"
+#include "vmm/virtio/console.h"
 #include "vmm/virtio/mmio.h"
 #include "vmm/virtio/rng.h"
 
@@ -35,6 +37,8 @@ static struct {
 	size_t n_blks;
 	struct virtio_rng *rngs[VMCFG_MAX_DEVICES];
 	size_t n_rngs;
+	struct virtio_console *consoles[VMCFG_MAX_DEVICES];
+	size_t n_consoles;
 } devs;
 
 static void *iothread_main(void *arg)
@@ -178,6 +182,55 @@ static int create_rng(struct machine *m, const struct vm_device_config *d, struc
 	return announce_device(m, d->id, p.base, &p.irq, virtio_rng_transport(r), e);
 }
 
+/* virtio-serial-device and its port (one, as in StratoVirt's microvm). */
+static int create_console(struct machine *m, size_t idx, struct errmsg *e)
+{
+	const struct vm_config *cfg = m->cfg;
+	const struct vm_device_config *d = &cfg->devices[idx];
+	struct virtio_console_params p = {
+		.mem = &m->mem,
+		.mmio = m->mmio,
+		.loop = m->loop, /* chardev callbacks run on the main loop */
+		.id = d->id,
+	};
+	const struct vm_device_config *port = NULL;
+	struct virtio_console *c;
+	size_t i;
+	int ret;
+
+	for (i = 0; i < cfg->n_devices; i++) {
+		const struct vm_device_config *pd = &cfg->devices[i];
+
+		if ((pd->kind != VM_DEV_VIRTCONSOLE && pd->kind != VM_DEV_VIRTSERIALPORT) ||
+		    pd->port.bus != (int)idx)
+			continue;
+		if (port) {
+			errmsg_set(e, "-device %s: only one port per virtio-serial-device is "
+				      "supported on microvm (%s and %s)",
+				   pd->id, port->id, pd->id);
+			return -ENOTSUP;
+		}
+		port = pd;
+	}
+	if (port) {
+		const char *cid = cfg->chardevs[port->port.chardev].id;
+
+		p.chr = chardev_lookup(cid);
+		if (!p.chr) {
+			errmsg_set(e, "-device %s: chardev %s is not open", port->id, cid);
+			return -ENOENT;
+		}
+	}
+	ret = place_device(m, d->id, &p.base, &p.irq, e);
+	if (ret)
+		return ret;
+	c = virtio_console_create(&p, e);
+	if (!c)
+		return errno ? -errno : -EIO;
+	devs.consoles[devs.n_consoles++] = c;
+	return announce_device(m, d->id, p.base, &p.irq, virtio_console_transport(c), e);
+}
+
 int vmm_devices_create(struct machine *m, struct errmsg *e)
 {
 	const struct vm_config *cfg = m->cfg;
@@ -193,6 +246,13 @@ int vmm_devices_create(struct machine *m, struct errmsg *e)
 			break;
 		case VM_DEV_VIRTIO_RNG:
 			ret = create_rng(m, d, e);
+			break;
+		case VM_DEV_VIRTIO_SERIAL:
+			ret = create_console(m, i, e);
+			break;
+		case VM_DEV_VIRTCONSOLE:
+		case VM_DEV_VIRTSERIALPORT:
+			ret = 0; /* created with their virtio-serial-device */
 			break;
 		default:
 			errmsg_set(e, "-device %s (%s): not implemented in this build of splitvm",
