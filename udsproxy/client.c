@@ -108,19 +108,14 @@ fail:
 	return ret;
 }
 
-int udsproxy_connect(const char *path, int type, int flags, const char *reply_to,
-		     struct udsproxy_info *info)
+/* Sends a CONNECT request; the control socket on success, else -errno. */
+static int request(const char *path, int type, const char *reply_to, uint32_t flags,
+		   struct udsproxy_info *info)
 {
 	struct udsp_ctl_connect req = { 0 };
-	uint8_t reply[WIRE_HEADER_SIZE + UDSP_CTL_MAX_PAYLOAD + 1024];
-	struct wire_header h;
 	struct wire_buf b;
-	struct udsproxy_info dummy;
-	uint32_t err;
-	int s, fd = -1, ret;
+	int s, ret;
 
-	if (!info)
-		info = &dummy;
 	info->remote = false;
 	info->shared[0] = '\0';
 	if (!path || udsp_path_check(path) || (reply_to && udsp_path_check(reply_to)))
@@ -128,6 +123,7 @@ int udsproxy_connect(const char *path, int type, int flags, const char *reply_to
 	req.socktype = udsp_socktype_from_sys(type);
 	if (!req.socktype || (reply_to && type != SOCK_DGRAM))
 		return -EINVAL;
+	req.flags = flags;
 	strcpy(req.path, path);
 	if (reply_to)
 		strcpy(req.reply_to, reply_to);
@@ -139,37 +135,137 @@ int udsproxy_connect(const char *path, int type, int flags, const char *reply_to
 	if (!ret)
 		ret = write_full(s, b.data, b.len);
 	wire_buf_free(&b);
+	if (ret) {
+		close(s);
+		return ret;
+	}
+	return s;
+}
+
+/* Reads a RESULT or PENDING answer. 0 (fd in *fd), or -errno (info->remote if far). */
+static int answer(int s, struct udsproxy_info *info, int *fd, bool *pending)
+{
+	uint8_t reply[WIRE_HEADER_SIZE + UDSP_CTL_MAX_PAYLOAD + 1024];
+	struct wire_header h;
+	uint32_t err = 0;
+	int ret;
+
+	*pending = false;
+	ret = read_reply(s, reply, sizeof(reply), &h, fd);
 	if (ret)
-		goto out;
-	ret = read_reply(s, reply, sizeof(reply), &h, &fd);
-	if (ret)
-		goto out;
-	if (h.type != UDSP_CTL_RESULT ||
-	    udsp_ctl_decode_result(reply + WIRE_HEADER_SIZE, h.length, &err, info->shared,
-				   sizeof(info->shared))) {
-		ret = -EPROTO;
-		goto out;
+		return ret;
+	if (h.type == UDSP_CTL_PENDING) {
+		struct wire_reader r;
+		const uint8_t *p;
+		uint32_t n;
+
+		wire_reader_init(&r, reply + WIRE_HEADER_SIZE, h.length);
+		if (wire_get_bytes(&r, &p, &n) || n >= sizeof(info->shared) ||
+		    wire_reader_done(&r))
+			goto proto;
+		memcpy(info->shared, p, n);
+		info->shared[n] = '\0';
+		*pending = true;
+	} else if (h.type != UDSP_CTL_RESULT ||
+		   udsp_ctl_decode_result(reply + WIRE_HEADER_SIZE, h.length, &err, info->shared,
+					  sizeof(info->shared))) {
+		goto proto;
 	}
 	if (err) {
 		/* EHOSTUNREACH is ours (no link); the rest is what the far side's connect said. */
 		info->remote = err != EHOSTUNREACH && err != EINVAL;
-		ret = -(int)err;
-		goto out;
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
+		return -(int)err;
 	}
-	if (fd < 0) {
-		ret = -EPROTO;
-		goto out;
+	return 0;
+proto:
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+	return -EPROTO;
+}
+
+int udsproxy_connect(const char *path, int type, int flags, const char *reply_to,
+		     struct udsproxy_info *info)
+{
+	struct udsproxy_info dummy;
+	bool pending;
+	int s, fd = -1, ret;
+
+	if (!info)
+		info = &dummy;
+	s = request(path, type, reply_to, 0, info);
+	if (s < 0)
+		return s;
+	ret = answer(s, info, &fd, &pending);
+	close(s);
+	if (ret)
+		return ret;
+	if (fd < 0 || pending) {
+		if (fd >= 0)
+			close(fd);
+		return -EPROTO;
 	}
 	if ((flags & UDSPROXY_NONBLOCK) && fd_set_nonblock(fd, true)) {
-		ret = -errno;
-		goto out;
+		close(fd);
+		return -EIO;
 	}
-	close(s);
 	return fd;
-out:
+}
+
+int udsproxy_connect_start(const char *path, int type, int flags, const char *reply_to,
+			   int *ctl, struct udsproxy_info *info)
+{
+	struct udsproxy_info dummy;
+	bool pending;
+	int s, fd = -1, ret;
+
+	if (!info)
+		info = &dummy;
+	*ctl = -1;
+	s = request(path, type, reply_to, UDSP_CTL_F_ASYNC, info);
+	if (s < 0)
+		return s;
+	ret = answer(s, info, &fd, &pending);
+	if (!ret && fd < 0)
+		ret = -EPROTO;
+	if (ret) {
+		close(s);
+		return ret;
+	}
+	if ((flags & UDSPROXY_NONBLOCK) && fd_set_nonblock(fd, true)) {
+		close(fd);
+		close(s);
+		return -EIO;
+	}
+	if (pending)
+		*ctl = s; /* the outcome comes later on s */
+	else
+		close(s); /* the daemon answered at once (it could not make the fd wait) */
+	return fd;
+}
+
+int udsproxy_connect_finish(int ctl, struct udsproxy_info *info)
+{
+	struct udsproxy_info dummy;
+	struct pollfd p = { .fd = ctl, .events = POLLIN };
+	bool pending;
+	int fd = -1, ret;
+
+	if (!info)
+		info = &dummy;
+	if (ctl < 0)
+		return 0; /* started synchronously: already connected */
+	if (poll(&p, 1, 0) == 0)
+		return -EINPROGRESS;
+	ret = answer(ctl, info, &fd, &pending);
 	if (fd >= 0)
 		close(fd);
-	close(s);
+	close(ctl);
+	if (!ret && pending)
+		ret = -EPROTO;
 	return ret;
 }
 

@@ -65,6 +65,61 @@ static void ctl_answer(struct udsp_ctl_client *c, int err, int fd)
 	ctl_client_free(c);
 }
 
+/*
+ * Async connect: the client gets its fd before the far side answered. We fill the fd's send
+ * buffer with junk (read back from our end later), so it is not writable: poll() waits as
+ * for a TCP connect in progress. 0 or -errno (then the request is answered synchronously).
+ */
+static int ctl_prime_pending(struct udsp_stream *s)
+{
+	static const char junk[512];
+	socklen_t len = sizeof(s->app_sndbuf);
+	int small = 1, i;
+
+	if (getsockopt(s->app_fd, SOL_SOCKET, SO_SNDBUF, &s->app_sndbuf, &len))
+		return -errno;
+	if (setsockopt(s->app_fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)))
+		return -errno;
+	for (i = 0; i < 1024; i++) {
+		ssize_t n = send(s->app_fd, junk, sizeof(junk), MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EAGAIN)
+				return 0;
+			return -errno;
+		}
+		s->junk_bytes += (uint32_t)n;
+		s->junk_msgs++;
+	}
+	return -ENOBUFS;
+}
+
+/* The far side connected: the client's fd gets its buffer back and becomes writable. */
+static void ctl_release_pending(struct udsp_stream *s)
+{
+	char buf[4096];
+	int sndbuf = s->app_sndbuf / 2; /* the kernel doubles what it is given */
+	uint32_t i;
+
+	(void)setsockopt(s->app_fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	if (s->socktype == UDSP_SOCK_STREAM) {
+		while (s->junk_bytes) {
+			ssize_t n = recv(s->fd, buf,
+					 s->junk_bytes < sizeof(buf) ? s->junk_bytes : sizeof(buf),
+					 MSG_DONTWAIT);
+
+			if (n <= 0)
+				break;
+			s->junk_bytes -= (uint32_t)n;
+		}
+	} else {
+		for (i = 0; i < s->junk_msgs; i++)
+			if (recv(s->fd, buf, sizeof(buf), MSG_DONTWAIT) < 0)
+				break;
+	}
+	s->junk_bytes = s->junk_msgs = 0;
+}
+
 void udsp_ctl_reply(struct udsp_stream *s, int err)
 {
 	struct udsp_ctl_client *c = s->waiter;
@@ -73,7 +128,16 @@ void udsp_ctl_reply(struct udsp_stream *s, int err)
 	if (!c)
 		return;
 	c->stream = NULL;
-	ctl_answer(c, err, err ? -1 : s->app_fd);
+	if (s->async) {
+		/* The result goes first, so a client that saw its fd change finds it. */
+		ctl_answer(c, err, -1);
+		if (!err)
+			ctl_release_pending(s);
+		/* On failure our end closes with the junk unread: the client's fd gets
+		 * ECONNRESET, and the errno itself was in the answer. */
+	} else {
+		ctl_answer(c, err, err ? -1 : s->app_fd);
+	}
 	if (s->app_fd >= 0) {
 		close(s->app_fd);
 		s->app_fd = -1;
@@ -138,6 +202,25 @@ static void ctl_connect(struct udsp_ctl_client *c, const uint8_t *p, size_t len)
 	}
 	s->waiter = c;
 	c->stream = s;
+	if ((req.flags & UDSP_CTL_F_ASYNC) && ctl_prime_pending(s)) {
+		/* Could not make it wait: answer synchronously, with the junk taken back. */
+		ctl_release_pending(s);
+	} else if (req.flags & UDSP_CTL_F_ASYNC) {
+		char shared[1024];
+
+		shared_list(d, shared, sizeof(shared));
+		if (udsp_ctl_put_pending(&d->scratch, shared) == 0 &&
+		    xport_unix_send_fds(c->fd, d->scratch.data, d->scratch.len, &s->app_fd, 1) ==
+			    (ssize_t)d->scratch.len) {
+			s->async = true;
+		} else {
+			s->waiter = NULL;
+			c->stream = NULL;
+			udsp_stream_destroy(s);
+			ctl_answer(c, EIO, -1);
+			return;
+		}
+	}
 	if (udsp_put_open(&d->scratch, id, req.socktype, d->window, c->cred.uid, c->cred.gid,
 			  req.path) == 0)
 		udsp_link_send(d, d->scratch.data, d->scratch.len);

@@ -53,7 +53,7 @@ int udsp_ctl_decode_connect(const uint8_t *p, size_t len, struct udsp_ctl_connec
 		errmsg_set(e, "CONNECT: bad socket address");
 		return -EBADMSG;
 	}
-	if (c->flags) {
+	if (c->flags & ~UDSP_CTL_F_ASYNC) {
 		errmsg_set(e, "CONNECT: unknown flags 0x%x", c->flags);
 		return -EBADMSG;
 	}
@@ -66,6 +66,13 @@ int udsp_ctl_put_result(struct wire_buf *b, uint32_t err, const char *shared)
 	wire_put_u32(b, err);
 	wire_put_str(b, shared ? shared : "");
 	return wire_frame_end(b, UDSP_CTL_RESULT, 0, 0);
+}
+
+int udsp_ctl_put_pending(struct wire_buf *b, const char *shared)
+{
+	wire_frame_begin(b);
+	wire_put_str(b, shared ? shared : "");
+	return wire_frame_end(b, UDSP_CTL_PENDING, 0, 0);
 }
 
 int udsp_ctl_decode_result(const uint8_t *p, size_t len, uint32_t *err, char *shared, size_t n)

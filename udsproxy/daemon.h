@@ -63,6 +63,11 @@ struct udsp_stream {
 	struct udsp_chunk *q_head, *q_tail;
 	size_t q_bytes;
 	struct udsp_ctl_client *waiter; /* control client waiting for the OPEN result */
+	/* async connect: the client holds app_fd already; it stays unwritable (filled with
+	 * junk we read back from fd) until the far side answered */
+	bool async;
+	uint32_t junk_bytes, junk_msgs;
+	int app_sndbuf;
 	struct sockaddr_un reply_to;	/* dgram: where replies go (the client's own name) */
 	socklen_t reply_len;
 	char path[UDSP_PATH_MAX];

@@ -1,13 +1,16 @@
 /* shim: libudsproxy.so, the LD_PRELOAD interposer. connect() to an AF_UNIX address that is
  * listed (UDSPROXY_PATHS, the qtcfg udsconnect list) or that fails locally with
  * ENOENT/ECONNREFUSED is proxied: the socket is replaced (dup3) by one connected through
- * udsproxyd. sendto()/sendmsg() to unconnected DGRAM destinations likewise; SCM_RIGHTS
+ * udsproxyd (an O_NONBLOCK socket gets EINPROGRESS, becomes writable when the far side
+ * answered, and getsockopt(SO_ERROR) then gives the far errno). sendto()/sendmsg() to
+ * unconnected DGRAM destinations likewise; SCM_RIGHTS
  * that cannot cross are refused with an errno before anything is sent. Silent unless
  * UDSPROXY_LOG is set. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -32,6 +35,15 @@ typedef int (*connect_fn)(int, const struct sockaddr *, socklen_t);
 typedef ssize_t (*sendto_fn)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
 typedef ssize_t (*sendmsg_fn)(int, const struct msghdr *, int);
 typedef int (*close_fn)(int);
+typedef int (*getsockopt_fn)(int, int, int, void *, socklen_t *);
+
+/* A non-blocking connect in progress: the daemon answers on ctl. */
+struct shim_pending {
+	struct shim_pending *next;
+	int app_fd;
+	ino_t app_ino;
+	int ctl;
+};
 
 /* A proxied destination of an unconnected datagram socket. */
 struct shim_dgram {
@@ -48,6 +60,7 @@ static struct {
 	sendto_fn sendto;
 	sendmsg_fn sendmsg;
 	close_fn close;
+	getsockopt_fn getsockopt;
 	bool log;
 	bool fallback;
 	char *env_paths; /* UDSPROXY_PATHS, ':'-separated prefixes */
@@ -60,6 +73,7 @@ static struct {
 	off_t list_size;
 	bool list_loaded;
 	struct shim_dgram *dgrams;
+	struct shim_pending *pending;
 	/* per fd: the inode of the socket connected through the daemon (0: none); an fd number
 	 * the program reused with dup2() no longer matches */
 	ino_t *proxied;
@@ -98,6 +112,7 @@ static void shim_init(void)
 	S.sendto = (sendto_fn)dlsym(RTLD_NEXT, "sendto");
 	S.sendmsg = (sendmsg_fn)dlsym(RTLD_NEXT, "sendmsg");
 	S.close = (close_fn)dlsym(RTLD_NEXT, "close");
+	S.getsockopt = (getsockopt_fn)dlsym(RTLD_NEXT, "getsockopt");
 	S.log = getenv("UDSPROXY_LOG") != NULL;
 	S.fallback = !(fb && !strcmp(fb, "0"));
 	if (paths && paths[0])
@@ -198,14 +213,20 @@ static void mark_proxied(int fd, const char *shared)
 	pthread_mutex_unlock(&S.mu);
 }
 
-/* Replaces fd by a socket connected through the daemon. 0 or -errno (fd untouched). */
+/*
+ * Replaces fd by a socket connected through the daemon. 0, -EINPROGRESS (an O_NONBLOCK
+ * socket: the outcome comes later, see shim_finish), or -errno (fd untouched).
+ */
 static int proxy_fd(int fd, const char *path, int type, struct udsproxy_info *info)
 {
-	int fl = fcntl(fd, F_GETFL), fdfl = fcntl(fd, F_GETFD), nfd;
+	int fl = fcntl(fd, F_GETFL), fdfl = fcntl(fd, F_GETFD), nfd, ctl = -1;
 
 	if (fl < 0 || fdfl < 0)
 		return -EBADF;
-	nfd = udsproxy_connect(path, type, (fl & O_NONBLOCK) ? UDSPROXY_NONBLOCK : 0, NULL, info);
+	if (fl & O_NONBLOCK)
+		nfd = udsproxy_connect_start(path, type, UDSPROXY_NONBLOCK, NULL, &ctl, info);
+	else
+		nfd = udsproxy_connect(path, type, 0, NULL, info);
 	if (nfd < 0)
 		return nfd;
 	/* Same fd number, same O_NONBLOCK and close-on-exec: the program cannot tell. */
@@ -217,7 +238,77 @@ static int proxy_fd(int fd, const char *path, int type, struct udsproxy_info *in
 	}
 	S.close(nfd);
 	mark_proxied(fd, info->shared);
+	if (ctl >= 0) {
+		struct shim_pending *p = calloc(1, sizeof(*p));
+
+		if (!p) {
+			/* Cannot track it: wait for the outcome here instead. */
+			struct pollfd pf = { .fd = ctl, .events = POLLIN };
+			int r;
+
+			(void)poll(&pf, 1, 15000);
+			r = udsproxy_connect_finish(ctl, info);
+			return r == -EINPROGRESS ? -ETIMEDOUT : r;
+		}
+		p->app_fd = fd;
+		p->app_ino = fd_ino(fd);
+		p->ctl = ctl;
+		pthread_mutex_lock(&S.mu);
+		p->next = S.pending;
+		S.pending = p;
+		atomic_fetch_add(&S.n_tracked, 1);
+		pthread_mutex_unlock(&S.mu);
+		return -EINPROGRESS;
+	}
 	return 0;
+}
+
+/*
+ * The outcome of fd's connect if one is pending: 1 and *err (0 connected, -EINPROGRESS not
+ * yet, -errno failed); 0 if fd has no pending connect.
+ */
+static int shim_finish(int fd, int *err)
+{
+	struct shim_pending **pp, *p;
+	struct udsproxy_info info;
+	int ctl = -1;
+
+	if (atomic_load(&S.n_tracked) == 0)
+		return 0;
+	pthread_mutex_lock(&S.mu);
+	for (pp = &S.pending; (p = *pp); pp = &p->next)
+		if (p->app_fd == fd)
+			break;
+	if (p && p->app_ino != fd_ino(fd)) {
+		/* The fd number now names another socket: that connect was abandoned. */
+		*pp = p->next;
+		atomic_fetch_sub(&S.n_tracked, 1);
+		pthread_mutex_unlock(&S.mu);
+		S.close(p->ctl);
+		free(p);
+		return 0;
+	}
+	if (p)
+		ctl = p->ctl;
+	pthread_mutex_unlock(&S.mu);
+	if (!p)
+		return 0;
+	*err = udsproxy_connect_finish(ctl, &info);
+	if (*err == -EINPROGRESS)
+		return 1;
+	/* finish closed ctl: forget the entry (unless another thread did already). */
+	pthread_mutex_lock(&S.mu);
+	for (pp = &S.pending; (p = *pp); pp = &p->next) {
+		if (p->app_fd == fd && p->ctl == ctl) {
+			*pp = p->next;
+			atomic_fetch_sub(&S.n_tracked, 1);
+			free(p);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&S.mu);
+	shim_log("connect on fd %d: %s", fd, *err ? strerror(-*err) : "proxied");
+	return 1;
 }
 
 SHIM_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
@@ -230,6 +321,11 @@ SHIM_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	pthread_once(&S.once, shim_init);
 	if (!S.connect) {
 		errno = ENOSYS;
+		return -1;
+	}
+	if (shim_finish(fd, &ret)) {
+		/* connect() again on a socket whose connect is in progress, as for TCP. */
+		errno = ret == -EINPROGRESS ? EALREADY : ret == 0 ? EISCONN : -ret;
 		return -1;
 	}
 	if (!sa || len <= sizeof(sa_family_t) || sa->sa_family != AF_UNIX ||
@@ -250,6 +346,11 @@ SHIM_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	if (ret == 0) {
 		shim_log("connect %s: proxied", path);
 		return 0;
+	}
+	if (ret == -EINPROGRESS) {
+		shim_log("connect %s: in progress", path);
+		errno = EINPROGRESS;
+		return -1;
 	}
 	shim_log("connect %s: %s%s", path, strerror(-ret), info.remote ? " (far side)" : "");
 	if (!info.remote) {
@@ -472,6 +573,27 @@ SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 	return S.sendmsg(pfd, &m, flags);
 }
 
+SHIM_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+{
+	int err;
+
+	pthread_once(&S.once, shim_init);
+	if (!S.getsockopt) {
+		errno = ENOSYS;
+		return -1;
+	}
+	/* SO_ERROR of a proxied connect in progress: 0 until known, then the far errno. */
+	if (level == SOL_SOCKET && name == SO_ERROR && val && len && *len >= sizeof(int) &&
+	    shim_finish(fd, &err)) {
+		int v = err == -EINPROGRESS ? 0 : -err;
+
+		memcpy(val, &v, sizeof(v));
+		*len = sizeof(int);
+		return 0;
+	}
+	return S.getsockopt(fd, level, name, val, len);
+}
+
 SHIM_EXPORT int close(int fd)
 {
 	pthread_once(&S.once, shim_init);
@@ -481,8 +603,19 @@ SHIM_EXPORT int close(int fd)
 	}
 	if (atomic_load(&S.n_tracked) > 0) {
 		struct shim_dgram **pp, *g, *dead = NULL;
+		struct shim_pending **qq, *q, *gone = NULL;
 
 		pthread_mutex_lock(&S.mu);
+		for (qq = &S.pending; (q = *qq);) {
+			if (q->app_fd == fd) {
+				*qq = q->next;
+				q->next = gone;
+				gone = q;
+				atomic_fetch_sub(&S.n_tracked, 1);
+			} else {
+				qq = &q->next;
+			}
+		}
 		if (S.proxied && fd >= 0 && fd < SHIM_MAX_TRACKED_FD && S.proxied[fd]) {
 			S.proxied[fd] = 0;
 			atomic_fetch_sub(&S.n_tracked, 1);
@@ -502,6 +635,12 @@ SHIM_EXPORT int close(int fd)
 			dead = g->next;
 			S.close(g->fd);
 			free(g);
+		}
+		/* Closing the control socket tells the daemon to drop the stream. */
+		while ((q = gone)) {
+			gone = q->next;
+			S.close(q->ctl);
+			free(q);
 		}
 	}
 	return S.close(fd);

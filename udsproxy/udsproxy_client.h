@@ -40,6 +40,19 @@ struct udsproxy_info {
 int udsproxy_connect(const char *path, int type, int flags, const char *reply_to,
 		     struct udsproxy_info *info);
 
+/*
+ * The non-blocking form (what connect() on an O_NONBLOCK socket does under the shim):
+ * returns at once with the fd, which stays unwritable until the far side answered, and
+ * *ctl, a handle for udsproxy_connect_finish(). -errno if the request could not be made.
+ */
+int udsproxy_connect_start(const char *path, int type, int flags, const char *reply_to,
+			   int *ctl, struct udsproxy_info *info);
+/*
+ * The outcome of a started connect: 0 connected, -EINPROGRESS not yet (poll the fd for
+ * POLLOUT or ctl for POLLIN), or the far side's -errno. Closes ctl once the outcome is known.
+ */
+int udsproxy_connect_finish(int ctl, struct udsproxy_info *info);
+
 /* The daemon's status text into buf. 0 or -errno. */
 int udsproxy_status(char *buf, size_t len);
 

@@ -26,6 +26,21 @@ tap_expect_eq "a path outside the allowlist gives EACCES" EACCES \
 tap_expect_eq "an abstract address not listed gives EACCES" EACCES \
 	"$(preload $HELPER errno @udsp-abstract-test)"
 
+# O_NONBLOCK: EINPROGRESS, writable once the far side answered, SO_ERROR says how it went.
+tap_expect_eq "a non-blocking connect gives EINPROGRESS, then SO_ERROR 0 and works" \
+	"EINPROGRESS then OK echo nb" "$(preload $HELPER nbconnect /run/echo/echo.sock 2>&1)"
+tap_expect_eq "a non-blocking connect to a missing path gives EINPROGRESS, then SO_ERROR ENOENT" \
+	"EINPROGRESS then ENOENT" "$(preload $HELPER nbconnect /run/echo/nothere.sock 2>&1)"
+tap_expect_eq "a non-blocking connect outside the allowlist: EINPROGRESS, then SO_ERROR EACCES" \
+	"EINPROGRESS then EACCES" "$(preload env UDSPROXY_PATHS=/run/secret $HELPER nbconnect /run/secret/s.sock 2>&1)"
+
+lab_bg host $HELPER serve-full /run/echo/full.sock
+wait_for 5 on_host test -S /run/echo/full.sock
+sleep 0.5
+tap_expect_eq "while the far side cannot connect yet the socket is not writable; then ETIMEDOUT" \
+	"EINPROGRESS, not writable after 1 s (SO_ERROR 0), then ETIMEDOUT" \
+	"$(preload $HELPER nbpending /run/echo/full.sock 2>&1)"
+
 # The far side connects as the requesting user: socket file permissions apply as locally.
 on_host chmod 0666 /run/echo/echo.sock
 lab_bg host $HELPER serve /run/echo/root-only.sock

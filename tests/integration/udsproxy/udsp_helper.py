@@ -273,6 +273,71 @@ def cmd_pass_file(path, f):
     return 0
 
 
+def cmd_nbconnect(path):
+    """A non-blocking connect: prints what connect() said, then SO_ERROR once writable,
+    then (if connected) whether an echo works."""
+    import select
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.setblocking(False)
+    try:
+        s.connect(path)
+        first = "0"
+    except BlockingIOError as e:
+        first = ename(e.errno)
+    except OSError as e:
+        print(ename(e.errno))
+        return 0
+    select.select([], [s], [], 10)
+    err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    out = "%s then %s" % (first, ename(err) if err else "OK")
+    if not err:
+        s.setblocking(True)
+        s.settimeout(10)
+        s.sendall(b"nb\n")
+        out += " echo " + s.recv(10).decode().strip()
+    print(out)
+    return 0
+
+
+def cmd_serve_full(path):
+    """A listener whose backlog is full and that never accepts."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(path)
+    s.listen(0)
+    fillers = []
+    while True:
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        c.setblocking(False)
+        try:
+            c.connect(path)
+            fillers.append(c)
+        except BlockingIOError:
+            break
+    time.sleep(3600)
+
+
+def cmd_nbpending(path):
+    """A non-blocking connect whose far side cannot answer yet: the socket must not be
+    writable while it waits."""
+    import select
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.setblocking(False)
+    try:
+        s.connect(path)
+        print("connected at once")
+        return 1
+    except BlockingIOError as e:
+        first = ename(e.errno)
+    _, w, _ = select.select([], [s], [], 1.0)
+    mid = "writable" if w else "not writable"
+    mid_err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    select.select([], [s], [], 10)
+    err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    print("%s, %s after 1 s (SO_ERROR %d), then %s" % (first, mid, mid_err,
+                                                   ename(err) if err else "OK"))
+    return 0
+
+
 def cmd_hold(path):
     """Streams until the connection ends; prints how (EOF or the errno) and when."""
     s = connect(path)
@@ -328,7 +393,8 @@ def main():
     cmds = {"serve": serve, "errno": cmd_errno, "echo": cmd_echo, "dgram": cmd_dgram,
             "many": cmd_many, "stall": cmd_stall, "pipe-to-host": cmd_pipe_to_host,
             "pipe-from-host": cmd_pipe_from_host, "pass-file": cmd_pass_file,
-            "hold": cmd_hold, "fuse-mount": cmd_fuse_mount}
+            "hold": cmd_hold, "nbconnect": cmd_nbconnect,
+            "serve-full": cmd_serve_full, "nbpending": cmd_nbpending, "fuse-mount": cmd_fuse_mount}
     if not a or a[0] not in cmds:
         print(__doc__)
         return 2
