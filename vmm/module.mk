@@ -21,6 +21,9 @@ vmm_virtio_rng_test_SRCS := vmm/virtio/rng.c vmm/virtio/mmio.c vmm/virtio/queue.
 	vmm/bus.c
 vmm_virtio_console_test_SRCS := vmm/virtio/console.c vmm/virtio/mmio.c vmm/virtio/queue.c \
 	vmm/memory.c vmm/bus.c vmm/chardev.c vmm/cmdline.c
+vmm_virtio_balloon_test_SRCS := vmm/virtio/balloon.c vmm/virtio/mmio.c vmm/virtio/queue.c \
+	vmm/memory.c vmm/bus.c vmm/qmp.c
+vmm_virtio_balloon_test_PKGS := json-c
 virtio_blk_fuzz_SRCS := $(vmm_virtio_blk_test_SRCS)
 virtio_blk_fuzz_PKGS := $(vmm_virtio_blk_test_PKGS)
 

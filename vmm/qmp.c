@@ -499,6 +499,40 @@ int qmp_server_register(struct qmp_server *s, const char *name, qmp_cmd_fn fn, v
 	return 0;
 }
 
+/* Device commands waiting for a server (set-up, main thread). */
+#define QMP_MAX_PREREGISTERED 16
+static struct {
+	const char *name;
+	qmp_cmd_fn fn;
+	void *opaque;
+} prereg[QMP_MAX_PREREGISTERED];
+static size_t n_prereg;
+
+int qmp_preregister(const char *name, qmp_cmd_fn fn, void *opaque)
+{
+	if (n_prereg == QMP_MAX_PREREGISTERED)
+		return -E2BIG;
+	prereg[n_prereg].name = name;
+	prereg[n_prereg].fn = fn;
+	prereg[n_prereg].opaque = opaque;
+	n_prereg++;
+	return 0;
+}
+
+void qmp_preregister_remove(void *opaque)
+{
+	size_t i = 0;
+
+	while (i < n_prereg) {
+		if (prereg[i].opaque == opaque) {
+			memmove(&prereg[i], &prereg[i + 1], (n_prereg - i - 1) * sizeof(prereg[0]));
+			n_prereg--;
+		} else {
+			i++;
+		}
+	}
+}
+
 /* ---- dispatch -------------------------------------------------------------------------------- */
 
 static const char *error_class(int err)
@@ -1010,6 +1044,14 @@ struct qmp_server *qmp_server_new(struct loop *l, const struct qmp_vm_ops *ops, 
 	for (i = ARRAY_SIZE(core_cmds); i-- > 0;)
 		if (qmp_server_register(s, core_cmds[i].name, core_cmds[i].fn, NULL))
 			goto err_nomem;
+	for (i = 0; i < n_prereg; i++) {
+		if (qmp_server_register(s, prereg[i].name, prereg[i].fn, prereg[i].opaque)) {
+			errmsg_set(e, "qmp: cannot register %s", prereg[i].name);
+			qmp_server_free(s);
+			errno = EEXIST;
+			return NULL;
+		}
+	}
 	return s;
 
 err_nomem:

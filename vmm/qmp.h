@@ -113,6 +113,14 @@ size_t qmp_server_client_count(const struct qmp_server *s);
 
 /* Registers a command (name is copied). -EEXIST if the name is taken. */
 int qmp_server_register(struct qmp_server *s, const char *name, qmp_cmd_fn fn, void *opaque);
+/*
+ * For devices created before the server exists (splitvm creates devices first): the
+ * command is registered on every server qmp_server_new creates afterwards. name must stay
+ * valid (a literal). Main thread, set-up only. -E2BIG beyond 16 commands.
+ */
+int qmp_preregister(const char *name, qmp_cmd_fn fn, void *opaque);
+/* Forgets the pre-registered commands of opaque (a device being destroyed). */
+void qmp_preregister_remove(void *opaque);
 
 /*
  * Broadcasts an event to every client that has finished negotiation:

@@ -811,6 +811,35 @@ static void test_qmp_feed_for_test_matches_socket_behaviour(void **state)
 	free(out);
 }
 
+static int cmd_pre(struct qmp_server *s, struct json_object *args, struct json_object **ret,
+		   struct errmsg *e, void *opaque)
+{
+	*ret = json_object_new_string(opaque);
+	return 0;
+}
+
+static void test_qmp_preregistered_commands_join_new_servers(void **state)
+{
+	struct qmp_server *s;
+	struct errmsg e;
+	const char *in = "{\"execute\":\"x-pre\"}";
+	char *out;
+
+	assert_int_equal(qmp_preregister("x-pre", cmd_pre, "device-a"), 0);
+	s = qmp_server_new(NULL, NULL, NULL, NULL, &e);
+	out = qmp_server_feed_for_test(s, (const uint8_t *)in, strlen(in), true);
+	assert_string_equal(out, "{\"return\":\"device-a\"}\r\n");
+	free(out);
+	qmp_server_free(s);
+	/* after the device is gone, new servers do not have it */
+	qmp_preregister_remove("device-a");
+	s = qmp_server_new(NULL, NULL, NULL, NULL, &e);
+	out = qmp_server_feed_for_test(s, (const uint8_t *)in, strlen(in), true);
+	assert_non_null(strstr(out, "CommandNotFound"));
+	free(out);
+	qmp_server_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -858,6 +887,7 @@ int main(void)
 			test_qmp_listen_replaces_stale_socket_and_refuses_live_one, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_qmp_feed_for_test_matches_socket_behaviour,
 						setup, teardown),
+		cmocka_unit_test(test_qmp_preregistered_commands_join_new_servers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

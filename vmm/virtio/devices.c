@@ -14,6 +14,7 @@
 #include "loop.h"
 #include "vmm/machine.h"
 #include "vmm/chardev.h"
+#include "vmm/virtio/balloon.h"
 #include "vmm/virtio/blk.h"
 #include "vmm/virtio/console.h"
 #include "vmm/virtio/mmio.h"
@@ -39,6 +40,7 @@ static struct {
 	size_t n_rngs;
 	struct virtio_console *consoles[VMCFG_MAX_DEVICES];
 	size_t n_consoles;
+	struct virtio_balloon *balloon;
 } devs;
 
 static void *iothread_main(void *arg)
@@ -182,6 +184,27 @@ static int create_rng(struct machine *m, const struct vm_device_config *d, struc
 	return announce_device(m, d->id, p.base, &p.irq, virtio_rng_transport(r), e);
 }
 
+static int create_balloon(struct machine *m, const struct vm_device_config *d,
+			  struct errmsg *e)
+{
+	struct virtio_balloon_params p = {
+		.mem = &m->mem,
+		.mmio = m->mmio,
+		.loop = m->loop,
+		.dev = d,
+	};
+	int ret;
+
+	ret = place_device(m, d->id, &p.base, &p.irq, e);
+	if (ret)
+		return ret;
+	devs.balloon = virtio_balloon_create(&p, e);
+	if (!devs.balloon)
+		return errno ? -errno : -EIO;
+	return announce_device(m, d->id, p.base, &p.irq, virtio_balloon_transport(devs.balloon),
+			       e);
+}
+
 /* virtio-serial-device and its port (one, as in StratoVirt's microvm). */
 static int create_console(struct machine *m, size_t idx, struct errmsg *e)
 {
@@ -246,6 +269,9 @@ int vmm_devices_create(struct machine *m, struct errmsg *e)
 			break;
 		case VM_DEV_VIRTIO_RNG:
 			ret = create_rng(m, d, e);
+			break;
+		case VM_DEV_VIRTIO_BALLOON:
+			ret = create_balloon(m, d, e);
 			break;
 		case VM_DEV_VIRTIO_SERIAL:
 			ret = create_console(m, i, e);
