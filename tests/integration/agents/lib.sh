@@ -77,6 +77,7 @@ agents_write_configs() {
 	cat >"$AG_TMP/dpu.conf" <<-CONF
 	[dpud]
 	listen = unix:/run/splitvirt/dpud.sock
+	remote_listen = $([ "$mode" = tls ] && echo "tls:$D:7100")
 	shutdown_timeout = ${AG_SHUTDOWN_TIMEOUT:-5}
 	test_mode = $([ "$mode" = tcp ] && echo yes || echo no)
 	[host]
