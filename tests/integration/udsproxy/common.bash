@@ -20,8 +20,9 @@ chmod 644 "$T/allow"
 
 if [ "${SV_SAN:-0}" = 1 ]; then
 	# An ASan-built preload library needs the runtime loaded first in uninstrumented programs.
+	# (Leaks of the uninstrumented programs we preload into are not ours to report.)
 	PRELOAD="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so):$PRELOAD"
-	export ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0
+	PRELOAD_ASAN=ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0
 fi
 
 # udsp_daemon SIDE ARGS...: a daemon on SIDE with its log in $T/SIDE.log.
@@ -50,7 +51,7 @@ udsp_up() {
 
 # Runs CMD on the dpu with the shim preloaded.
 preload() {
-	on_dpu env LD_PRELOAD="$PRELOAD" UDSPROXY_CONF_DIR="$T/conf-dpu" "$@"
+	on_dpu env ${PRELOAD_ASAN:-} LD_PRELOAD="$PRELOAD" UDSPROXY_CONF_DIR="$T/conf-dpu" "$@"
 }
 
 # An echo server on the host: echo_server PATH [TYPE]

@@ -39,7 +39,7 @@ tap_expect_eq "connects work again after the reconnect" OK \
 	"$(preload $HELPER errno /run/echo/echo.sock)"
 
 # The other way round: a host application through the host's shim to a dpu server.
-on_host env LD_PRELOAD="$PRELOAD" UDSPROXY_CONF_DIR="$T/conf-host" $HELPER hold \
+on_host env ${PRELOAD_ASAN:-} LD_PRELOAD="$PRELOAD" UDSPROXY_CONF_DIR="$T/conf-host" $HELPER hold \
 	/run/echo/dpu-echo.sock >"$T/hold2" 2>&1 &
 at_cleanup "kill $!"
 if wait_for 5 grep -q connected "$T/hold2"; then
