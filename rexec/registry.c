@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "registry.h"
@@ -205,4 +207,42 @@ bool rexec_reg_alive(const struct rexec_reg_entry *ent)
 	uint64_t st;
 
 	return rexec_proc_start_time(ent->pid, &st) == 0 && st == ent->start_time;
+}
+
+int rexec_reg_prune(const char *dir, unsigned keep_s, unsigned keep_detached_s)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	time_t now = time(NULL);
+	int removed = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		struct rexec_reg_entry ent;
+		struct rexec_exit x;
+		char path[PATH_MAX];
+		struct stat st;
+		uint64_t pid;
+		unsigned keep;
+
+		if (parse_u64(de->d_name, 10, &pid) || pid == 0 || pid > INT32_MAX)
+			continue;
+		if (rexec_reg_get(dir, (pid_t)pid, &ent) || rexec_reg_alive(&ent))
+			continue;
+		keep = ent.detached ? keep_detached_s : keep_s;
+		snprintf(path, sizeof(path), "%s/%s.exit", dir, de->d_name);
+		if (rexec_reg_get_exit(dir, &ent, &x) == 0 && stat(path, &st) == 0 &&
+		    now - st.st_mtime < (time_t)keep)
+			continue;
+		/* Dead without a record: its parent died too; nothing will ever write one
+		 * (but give a parent that is reaping right now a moment). */
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (stat(path, &st) == 0 && now - st.st_mtime < 5)
+			continue;
+		rexec_reg_remove(dir, (pid_t)pid);
+		removed++;
+	}
+	closedir(d);
+	return removed;
 }

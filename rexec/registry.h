@@ -35,6 +35,14 @@ int rexec_reg_set_exit(const char *dir, const struct rexec_reg_entry *ent,
 int rexec_reg_get_exit(const char *dir, const struct rexec_reg_entry *ent, struct rexec_exit *x);
 void rexec_reg_remove(const char *dir, pid_t pid);
 
+/*
+ * Forgets finished programs: entries whose process is gone and whose exit record
+ * is older than keep_s seconds (detached: keep_detached_s, since --wait may come
+ * much later), and entries of vanished processes that never got one. Returns the
+ * number removed.
+ */
+int rexec_reg_prune(const char *dir, unsigned keep_s, unsigned keep_detached_s);
+
 /* The entry's process is alive: /proc/PID exists with the recorded start time. */
 bool rexec_reg_alive(const struct rexec_reg_entry *ent);
 

@@ -245,6 +245,19 @@ static void on_accept(struct loop *l, int fd, uint32_t events, void *arg)
 	drop_parent_copy(c);
 }
 
+/* Finished programs' records: non-detached kept a minute (for a --wait racing the
+ * exit), detached ones a week unless collected by --wait. */
+#define PRUNE_KEEP_S 60
+#define PRUNE_KEEP_DETACHED_S (7 * 24 * 3600)
+
+static void on_prune(struct loop *l, struct loop_timer *t, void *arg)
+{
+	int n = rexec_reg_prune(REXEC_PROCS_DIR, PRUNE_KEEP_S, PRUNE_KEEP_DETACHED_S);
+
+	if (n > 0)
+		log_debug("registry: pruned %d finished program records", n);
+}
+
 static void on_signal(struct loop *l, int signo, void *arg)
 {
 	struct server *sv = arg;
@@ -437,6 +450,11 @@ int main(int argc, char **argv)
 	    loop_add_signal(sv.loop, SIGTERM, on_signal, &sv) ||
 	    loop_add_signal(sv.loop, SIGINT, on_signal, &sv)) {
 		fprintf(stderr, "rexec_server: signals: %s\n", strerror(errno));
+		return 1;
+	}
+	on_prune(sv.loop, NULL, &sv);
+	if (!loop_add_timer(sv.loop, 60000, 60000, on_prune, &sv)) {
+		fprintf(stderr, "rexec_server: timer: %s\n", strerror(errno));
 		return 1;
 	}
 	log_info("whitelist %s: %zu entries; max %lld sessions", sv.whitelist, sv.rules->n,

@@ -591,17 +591,23 @@ end:
 		log_exit(s, s->link_err == -EPIPE ? "client disconnected, killed" : "link failed, killed");
 	} else if (s->link_err) {
 		log_exit(s, "client gone before the exit status");
-	} else {
+	}
+	{
 		struct rexec_exit ex;
 
+		/* Recorded (before the client hears it) for a --wait from elsewhere; the
+		 * server prunes finished records later. */
 		rexec_exit_from_status(s->status, &ex);
-		if (rexec_enc_exit(&s->lk.scratch, &ex) == 0 && send_now(s) == 0) {
-			(void)xport_shutdown_write(s->lk.conn);
-			linger(s);
+		if (s->ent.start_time && rexec_reg_set_exit(ctx->procs_dir, &s->ent, &ex))
+			rexec_reg_remove(ctx->procs_dir, s->pid);
+		if (!s->link_err) {
+			if (rexec_enc_exit(&s->lk.scratch, &ex) == 0 && send_now(s) == 0) {
+				(void)xport_shutdown_write(s->lk.conn);
+				linger(s);
+			}
+			log_exit(s, "done");
 		}
-		log_exit(s, "done");
 	}
-	rexec_reg_remove(ctx->procs_dir, s->pid);
 out:
 	x->argv[0] = saved_argv0;
 	rexec_env_free(env);
@@ -656,6 +662,8 @@ static int run_wait(struct sess *s, int32_t pid)
 		struct pollfd pfd = {.fd = s->lk.fd, .events = POLLIN};
 
 		if (rexec_reg_get_exit(s->ctx->procs_dir, &ent, &x) == 0) {
+			log_info("session %s: wait pid=%d: %s=%u", s->peer, (int)pid,
+				 x.how == REXEC_SIGNALED ? "signal" : "exit", x.value);
 			if (ent.detached)
 				rexec_reg_remove(s->ctx->procs_dir, pid);
 			if (rexec_enc_exit(&s->lk.scratch, &x) == 0)

@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -123,6 +126,45 @@ static void test_parsers_refuse_malformed_records(void **state)
 	assert_int_equal(x.value, 255);
 }
 
+static void test_prune_forgets_old_records_of_dead_processes_only(void **state)
+{
+	struct rexec_reg_entry live = {.pid = getpid()}, dead = {0}, fresh = {0}, got;
+	struct rexec_exit x = {.how = REXEC_EXITED, .value = 0};
+	char sub[PATH_MAX], path[PATH_MAX + 32];
+	struct timespec old[2] = {{.tv_sec = 1000}, {.tv_sec = 1000}};
+	int st;
+	pid_t p1 = fork(), p2;
+
+	if (p1 == 0)
+		_exit(0);
+	p2 = fork();
+	if (p2 == 0)
+		_exit(0);
+	snprintf(sub, sizeof(sub), "%s/prune", dir);
+	assert_int_equal(rexec_proc_start_time(live.pid, &live.start_time), 0);
+	dead.pid = p1;
+	fresh.pid = p2;
+	assert_int_equal(rexec_proc_start_time(p1, &dead.start_time), 0);
+	assert_int_equal(rexec_proc_start_time(p2, &fresh.start_time), 0);
+	waitpid(p1, &st, 0);
+	waitpid(p2, &st, 0);
+	assert_int_equal(rexec_reg_add(sub, &live), 0);
+	assert_int_equal(rexec_reg_add(sub, &dead), 0);
+	assert_int_equal(rexec_reg_add(sub, &fresh), 0);
+	assert_int_equal(rexec_reg_set_exit(sub, &dead, &x), 0);
+	assert_int_equal(rexec_reg_set_exit(sub, &fresh, &x), 0);
+	snprintf(path, sizeof(path), "%s/%d.exit", sub, (int)p1);
+	assert_int_equal(utimensat(AT_FDCWD, path, old, 0), 0);
+	snprintf(path, sizeof(path), "%s/%d", sub, (int)p1);
+	assert_int_equal(utimensat(AT_FDCWD, path, old, 0), 0);
+	assert_int_equal(rexec_reg_prune(sub, 60, 60), 1);
+	assert_int_equal(rexec_reg_get(sub, p1, &got), -ENOENT);
+	assert_int_equal(rexec_reg_get(sub, p2, &got), 0);   /* its record is recent */
+	assert_int_equal(rexec_reg_get(sub, live.pid, &got), 0); /* alive */
+	rexec_reg_remove(sub, p2);
+	rexec_reg_remove(sub, live.pid);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -131,6 +173,7 @@ int main(void)
 		cmocka_unit_test(test_a_reused_pid_is_not_the_registered_process),
 		cmocka_unit_test(test_dead_child_is_not_alive),
 		cmocka_unit_test(test_parsers_refuse_malformed_records),
+		cmocka_unit_test(test_prune_forgets_old_records_of_dead_processes_only),
 	};
 
 	return cmocka_run_group_tests_name("rexec_registry", tests, setup, teardown);

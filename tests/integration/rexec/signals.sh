@@ -72,6 +72,13 @@ else
 	tap_fail "--wait on an already collected pid is refused" "rc=$rc $(cat "$RX/err")"
 fi
 
+# --wait from another client on a program started without -d gets its status too.
+out=$(on_dpu bash -c "$R /usr/bin/sh -c 'sleep 0.5; exit 9' & p=\$!
+	for i in \$(seq 100); do [ -s /var/run/rexec/pids/\$p ] && break; sleep 0.05; done
+	$R --wait \$(cat /var/run/rexec/pids/\$p); echo waited=\$?; wait \$p; echo own=\$?")
+tap_expect_eq "--wait from another client on a non-detached program gets its exit code" \
+	"waited=9 own=9" "$(echo $out)"
+
 # Not started by this server: refused however the process is named.
 sleep 60 &
 foreign=$!
