@@ -24,6 +24,9 @@ vmm_virtio_console_test_SRCS := vmm/virtio/console.c vmm/virtio/mmio.c vmm/virti
 vmm_virtio_balloon_test_SRCS := vmm/virtio/balloon.c vmm/virtio/mmio.c vmm/virtio/queue.c \
 	vmm/memory.c vmm/bus.c vmm/qmp.c
 vmm_virtio_balloon_test_PKGS := json-c
+vmm_virtio_net_test_SRCS := vmm/virtio/net.c vmm/virtio/mmio.c vmm/virtio/queue.c vmm/memory.c \
+	vmm/bus.c vmm/seccomp.c vmm/chardev.c vmm/cmdline.c
+vmm_virtio_net_test_PKGS := libseccomp
 virtio_blk_fuzz_SRCS := $(vmm_virtio_blk_test_SRCS)
 virtio_blk_fuzz_PKGS := $(vmm_virtio_blk_test_PKGS)
 

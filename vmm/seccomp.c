@@ -11,6 +11,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <linux/if_tun.h>
 #include <linux/kvm.h>
 #include <seccomp.h>
 
@@ -52,6 +53,7 @@ static const unsigned long allowed_ioctls[] = {
 	KVM_SET_XCRS,	      KVM_GET_CLOCK,	   KVM_SET_CLOCK,	KVM_SET_GSI_ROUTING,
 	KVM_KVMCLOCK_CTRL,    TCGETS,		   TCSETS,		TCSETSW,
 	TCSETSF,	      TIOCGWINSZ,	   FIONBIO,		FIONREAD,
+	TUNSETOFFLOAD, /* virtio-net: offloads follow what the guest negotiated */
 };
 
 /* Added by devices at set-up (vmm_seccomp_allow); main thread only. */

@@ -18,6 +18,7 @@
 #include "vmm/virtio/blk.h"
 #include "vmm/virtio/console.h"
 #include "vmm/virtio/mmio.h"
+#include "vmm/virtio/net.h"
 #include "vmm/virtio/rng.h"
 
 struct iothread {
@@ -41,6 +42,8 @@ static struct {
 	struct virtio_console *consoles[VMCFG_MAX_DEVICES];
 	size_t n_consoles;
 	struct virtio_balloon *balloon;
+	struct virtio_net *nets[VMCFG_MAX_DEVICES];
+	size_t n_nets;
 } devs;
 
 static void *iothread_main(void *arg)
@@ -184,6 +187,30 @@ static int create_rng(struct machine *m, const struct vm_device_config *d, struc
 	return announce_device(m, d->id, p.base, &p.irq, virtio_rng_transport(r), e);
 }
 
+static int create_net(struct machine *m, const struct vm_device_config *d, struct errmsg *e)
+{
+	struct virtio_net_params p = {
+		.mem = &m->mem,
+		.mmio = m->mmio,
+		.netdev = &m->cfg->netdevs[d->net.netdev],
+		.dev = d,
+	};
+	struct virtio_net *n;
+	int ret;
+
+	p.loop = device_loop(m, d->iothread, e);
+	if (!p.loop)
+		return -ENOMEM;
+	ret = place_device(m, d->id, &p.base, &p.irq, e);
+	if (ret)
+		return ret;
+	n = virtio_net_create(&p, e);
+	if (!n)
+		return errno ? -errno : -EIO;
+	devs.nets[devs.n_nets++] = n;
+	return announce_device(m, d->id, p.base, &p.irq, virtio_net_transport(n), e);
+}
+
 static int create_balloon(struct machine *m, const struct vm_device_config *d,
 			  struct errmsg *e)
 {
@@ -269,6 +296,9 @@ int vmm_devices_create(struct machine *m, struct errmsg *e)
 			break;
 		case VM_DEV_VIRTIO_RNG:
 			ret = create_rng(m, d, e);
+			break;
+		case VM_DEV_VIRTIO_NET:
+			ret = create_net(m, d, e);
 			break;
 		case VM_DEV_VIRTIO_BALLOON:
 			ret = create_balloon(m, d, e);
