@@ -75,3 +75,6 @@ vmm: $(O)/bin/splitvm $(VMM_GUESTS) $(O)/vmm/tests/forbidden_syscall.so
 # virtio (vmmctl): the transport, queue and devices in vmm/virtio/ go into splitvm too.
 splitvm_SRCS += $(wildcard vmm/virtio/*.c)
 splitvm_PKGS += liburing libaio
+
+# ---- devices (vmmdev): ACPI tables, the virtio test guest
+vmm_acpi_test_SRCS := vmm/arch/x86_64/acpi.c vmm/memory.c

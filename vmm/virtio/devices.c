@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "loop.h"
+#include "vmm/arch/x86_64/acpi.h"
 #include "vmm/machine.h"
 #include "vmm/chardev.h"
 #include "vmm/virtio/balloon.h"
@@ -319,5 +320,9 @@ int vmm_devices_create(struct machine *m, struct errmsg *e)
 		if (ret)
 			return ret;
 	}
+	/* ACPI tables describe the devices just placed (-machine acpi=off: none). */
+	ret = x86_acpi_install(m, e);
+	if (ret)
+		return ret;
 	return iothreads_start(e);
 }
