@@ -14,3 +14,17 @@ hostd_supervise_test_SRCS := $(HOSTD_SRCS)
 
 .PHONY: host-agent
 host-agent: $(O)/bin/splitvirt-netctl $(O)/bin/splitvirt-hostd
+
+INSTALL_HOOKS += agents-install
+.PHONY: agents-install
+agents-install:
+	install -d $(DESTDIR)/lib/systemd/system $(DESTDIR)/etc/splitvirt \
+		$(DESTDIR)/usr/share/doc/splitvirt/examples
+	install -m 0644 deploy/agents/splitvirt-hostd.service deploy/agents/splitvirt-dpud.service \
+		$(DESTDIR)/lib/systemd/system/
+	for f in host.conf dpu.conf udsproxy.allow; do \
+		test -e $(DESTDIR)/etc/splitvirt/$$f || \
+			install -m 0644 deploy/agents/$$f $(DESTDIR)/etc/splitvirt/$$f; \
+	done
+	install -m 0644 deploy/examples/demo.xml $(DESTDIR)/usr/share/doc/splitvirt/examples/
+	install -m 0644 docs/operator-guide.md $(DESTDIR)/usr/share/doc/splitvirt/
