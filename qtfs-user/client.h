@@ -21,6 +21,7 @@ struct qc_node {
 	/* until this monotonic ms, "security.capability" is known absent: the kernel asks on
 	 * every write and chown, and the answer is cached like attributes are */
 	_Atomic uint64_t nocap_until_ms;
+	atomic_bool remote_fifo; /* fifo=remote: a host FIFO shown as a regular file */
 	uint32_t hash;
 	struct qtfs_blob blob;
 };

@@ -79,6 +79,8 @@ static int qc_run(struct qc *qc, const char *mnt, int status_fd, bool verbose)
 		args.argc = 4;
 	}
 	qc->se = fuse_session_new(&args, &qc_ops, sizeof(qc_ops), qc);
+	/* libfuse may have copied the list to add its own arguments */
+	fuse_opt_free_args(&args);
 	if (!qc->se) {
 		fprintf(stderr, "qtfs: cannot create the FUSE session\n");
 		ret = -EIO;

@@ -2,6 +2,7 @@
  * request; the reply is given to the kernel from the link's thread when it arrives. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -37,6 +38,15 @@ static struct qc_pending *qc_pend_new(fuse_req_t req, qc_done_fn done)
 		return NULL;
 	p->req = req;
 	p->done = done;
+	return p;
+}
+
+static struct qc_pending *qc_pend_ino(fuse_req_t req, qc_done_fn done, fuse_ino_t ino)
+{
+	struct qc_pending *p = qc_pend_new(req, done);
+
+	if (p)
+		p->ino = ino;
 	return p;
 }
 
@@ -77,6 +87,21 @@ static void qc_fh_ref(struct fuse_file_info *fi, struct qtfs_fhref *ref)
 	ref->node = f->node;
 }
 
+/* fifo=remote: a host FIFO is shown as a regular file so that its I/O reaches us */
+static void qc_attr_stat(struct qc *qc, fuse_ino_t ino, const struct qtfs_attr *a, struct stat *st,
+			 bool keep_type)
+{
+	qtfs_attr_to_stat(a, st);
+	if (qc->opts.fifo_remote && S_ISFIFO(a->mode)) {
+		struct qc_node *n = qc_node_get(&qc->nodes, ino);
+
+		if (n)
+			atomic_store(&n->remote_fifo, true);
+		if (!keep_type)
+			st->st_mode = (st->st_mode & 07777) | S_IFREG;
+	}
+}
+
 /* ---- generic completions ---- */
 
 static void qc_done_err(struct qc *qc, struct qc_pending *p, const struct qtfs_rep *rep)
@@ -94,7 +119,8 @@ static void qc_fill_entry(struct qc *qc, const struct qtfs_rep *rep, struct fuse
 {
 	memset(e, 0, sizeof(*e));
 	e->ino = qc_node_ref(&qc->nodes, &rep->node);
-	qtfs_attr_to_stat(&rep->attr, &e->attr);
+	/* mknod must answer with the type asked for */
+	qc_attr_stat(qc, e->ino, &rep->attr, &e->attr, rep->op == QTFS_OP_MKNOD);
 	e->attr.st_ino = rep->attr.ino;
 	e->attr_timeout = qc->attr_timeout;
 	e->entry_timeout = qc->entry_timeout;
@@ -132,7 +158,7 @@ static void qc_done_attr(struct qc *qc, struct qc_pending *p, const struct qtfs_
 		fuse_reply_err(p->req, -rep->status);
 		return;
 	}
-	qtfs_attr_to_stat(&rep->attr, &st);
+	qc_attr_stat(qc, p->ino, &rep->attr, &st, false);
 	fuse_reply_attr(p->req, &st, qc->attr_timeout);
 }
 
@@ -203,7 +229,7 @@ static void qc_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		free(rq);
 		return;
 	}
-	qc_go(req, rq, qc_pend_new(req, qc_done_attr));
+	qc_go(req, rq, qc_pend_ino(req, qc_done_attr, ino));
 }
 
 static void qc_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
@@ -251,7 +277,7 @@ static void qc_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		rq->mtime = attr->st_mtim.tv_sec;
 		rq->mtime_ns = (uint32_t)attr->st_mtim.tv_nsec;
 	}
-	qc_go(req, rq, qc_pend_new(req, qc_done_attr));
+	qc_go(req, rq, qc_pend_ino(req, qc_done_attr, ino));
 }
 
 static void qc_done_readlink(struct qc *qc, struct qc_pending *p, const struct qtfs_rep *rep)
@@ -483,6 +509,15 @@ static void qc_open_common(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info
 	rq->fh.node = f->node;
 	fi->fh = (uint64_t)(uintptr_t)f;
 	qc_set_fi(qc, fi, dir);
+	if (!dir && qc->opts.fifo_remote) {
+		struct qc_node *n = qc_node_get(&qc->nodes, ino);
+
+		if (n && atomic_load(&n->remote_fifo)) {
+			fi->direct_io = 1;
+			fi->nonseekable = 1;
+			fi->keep_cache = 0;
+		}
+	}
 	p->fi = *fi;
 	p->intr = true; /* a FIFO open blocks until the other end comes */
 	if (qc_submit(qc, rq, p)) {
@@ -612,6 +647,7 @@ static void qc_done_write(struct qc *qc, struct qc_pending *p, const struct qtfs
 static void qc_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
+	struct qc_pending *p;
 	struct qtfs_req *rq;
 
 	if (size > QTFS_IO_MAX) {
@@ -626,7 +662,10 @@ static void qc_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	/* encoded (copied) into the frame before qc_write returns */
 	rq->data = (const uint8_t *)buf;
 	rq->data_len = (uint32_t)size;
-	qc_go(req, rq, qc_pend_new(req, qc_done_write));
+	p = qc_pend_new(req, qc_done_write);
+	if (p)
+		p->intr = true; /* a write to a full FIFO blocks */
+	qc_go(req, rq, p);
 }
 
 static void qc_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -694,6 +733,8 @@ static void qc_done_readdir(struct qc *qc, struct qc_pending *p, const struct qt
 		size_t need;
 
 		qtfs_attr_to_stat(&d->attr, &st);
+		if (qc->opts.fifo_remote && S_ISFIFO(st.st_mode))
+			st.st_mode = (st.st_mode & 07777) | S_IFREG;
 		if (plus) {
 			struct fuse_entry_param e;
 
@@ -704,6 +745,12 @@ static void qc_done_readdir(struct qc *qc, struct qc_pending *p, const struct qt
 			e.attr = st;
 			if (d->node.len) {
 				e.ino = qc_node_ref(&qc->nodes, &d->node);
+				if (qc->opts.fifo_remote && S_ISFIFO(d->attr.mode)) {
+					struct qc_node *n = qc_node_get(&qc->nodes, e.ino);
+
+					if (n)
+						atomic_store(&n->remote_fifo, true);
+				}
 				e.attr_timeout = qc->attr_timeout;
 				e.entry_timeout = qc->entry_timeout;
 			}
@@ -1014,7 +1061,65 @@ static void qc_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 	qc_go(req, rq, qc_pend_new(req, qc_done_write));
 }
 
+static void qc_done_poll(struct qc *qc, struct qc_pending *p, const struct qtfs_rep *rep)
+{
+	if (rep->status)
+		fuse_reply_err(p->req, -rep->status);
+	else
+		fuse_reply_poll(p->req, (unsigned)rep->value);
+}
+
+/* The waiting half: when the server saw an event (or gave up), wake the poller, which
+ * polls again. */
+static void qc_done_poll_wait(struct qc *qc, struct qc_pending *p, const struct qtfs_rep *rep)
+{
+	struct fuse_pollhandle *ph = p->ctx;
+
+	fuse_lowlevel_notify_poll(ph);
+	fuse_pollhandle_destroy(ph);
+}
+
+static void qc_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		    struct fuse_pollhandle *ph)
+{
+	struct qc *qc = qc_of(req);
+	struct qtfs_req *rq = qc_req_new(req, QTFS_OP_POLL);
+	struct qc_pending *w;
+
+	if (!rq) {
+		if (ph)
+			fuse_pollhandle_destroy(ph);
+		return;
+	}
+	qc_fh_ref(fi, &rq->fh);
+	rq->flags = fi->poll_events ? fi->poll_events : (POLLIN | POLLOUT);
+	if (ph) {
+		w = calloc(1, sizeof(*w));
+		if (w) {
+			struct qtfs_req *wq = malloc(sizeof(*wq));
+
+			if (wq) {
+				*wq = *rq;
+				wq->flags |= QTFS_POLL_WAIT;
+				w->done = qc_done_poll_wait;
+				w->ctx = ph;
+				if (qc_submit(qc, wq, w) == 0)
+					ph = NULL;
+				else
+					free(w);
+				free(wq);
+			} else {
+				free(w);
+			}
+		}
+		if (ph)
+			fuse_pollhandle_destroy(ph);
+	}
+	qc_go(req, rq, qc_pend_new(req, qc_done_poll));
+}
+
 const struct fuse_lowlevel_ops qc_ops = {
+	.poll = qc_poll,
 	.init = qc_init,
 	.lookup = qc_lookup,
 	.forget = qc_forget,

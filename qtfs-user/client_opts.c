@@ -82,6 +82,13 @@ static int qc_opt_one(struct qc_opts *o, char *opt, struct errmsg *e)
 		ret = qc_opt_timeout(v, &o->attr_timeout);
 	} else if (!strcmp(opt, "entry_timeout") && v) {
 		ret = qc_opt_timeout(v, &o->entry_timeout);
+	} else if (!strcmp(opt, "fifo") && v) {
+		if (!strcmp(v, "remote"))
+			o->fifo_remote = true;
+		else if (!strcmp(v, "local"))
+			o->fifo_remote = false;
+		else
+			ret = -EINVAL;
 	} else if (!strcmp(opt, "writeback") && !v) {
 		o->writeback = true;
 	} else if (!strcmp(opt, "test_mode") && !v) {

@@ -19,6 +19,10 @@ struct qc_opts {
 	enum qc_cache cache;
 	double attr_timeout, entry_timeout; /* < 0: the default for the kind and cache mode */
 	bool writeback;
+	/* fifo=remote: the host's FIFOs appear as non-seekable regular files whose opens,
+	 * reads and writes happen on the host (a FIFO inode's I/O never leaves the DPU
+	 * kernel). fifo=local (default): FIFOs are FIFOs of the DPU kernel. */
+	bool fifo_remote;
 	bool test_mode; /* allow tcp: (cleartext) */
 	bool allow_other;
 	char tls_cert[256], tls_key[256], tls_ca[256];

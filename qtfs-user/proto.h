@@ -156,6 +156,9 @@ struct qtfs_rep {
 	uint32_t data_len;
 };
 
+/* POLL: flags = poll events, plus this bit to wait until one is ready. */
+#define QTFS_POLL_WAIT (1u << 31)
+
 /* Attach reply flags (rep.value). */
 enum {
 	QTFS_ATTACH_RDONLY = 1u << 0,

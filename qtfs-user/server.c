@@ -266,6 +266,12 @@ static void qtfsd_on_close(struct qtfs_link *l, int err, void *arg)
 		log_info("%s: disconnected", c->peer);
 	pthread_mutex_lock(&c->lock);
 	c->dead = true;
+	/* nobody waits for these replies any more: wake whatever blocks */
+	for (struct qtfsd_job *j = c->jobs; j; j = j->cnext) {
+		atomic_store(&j->intr, true);
+		if (j->running && !pthread_equal(j->worker, pthread_self()))
+			pthread_kill(j->worker, SIGUSR1);
+	}
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->lock);
 }

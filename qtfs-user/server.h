@@ -62,6 +62,7 @@ struct qtfsd_fh {
 	int fd;
 	uint32_t flags;
 	unsigned refs;
+	atomic_bool released;
 	pthread_mutex_t dir_lock; /* readdir: seek + getdents must not interleave */
 };
 

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -550,6 +551,7 @@ static int qtfsd_fh_op(struct qtfsd_conn *c, const struct qtfs_ident *id, struct
 		if (*pp == fh) {
 			*pp = fh->next;
 			fh->refs--; /* the table's reference */
+			atomic_store(&fh->released, true);
 		}
 		pthread_mutex_unlock(&c->lock);
 		break;
@@ -575,6 +577,29 @@ static int qtfsd_fh_op(struct qtfsd_conn *c, const struct qtfs_ident *id, struct
 			ret = -errno;
 		else
 			rp->value = (uint64_t)o;
+		break;
+	}
+	case QTFS_OP_POLL: {
+		struct pollfd pfd = { .fd = fh->fd, .events = (short)(rq->flags & 0xffff) };
+		bool wait = rq->flags & QTFS_POLL_WAIT;
+
+		/* a waiting poll re-checks every 200 ms whether it was interrupted or its file
+		 * released, so that it never holds a worker for good */
+		for (;;) {
+			n = poll(&pfd, 1, wait ? 200 : 0);
+			if (n < 0 && errno != EINTR) {
+				ret = -errno;
+				break;
+			}
+			if (n > 0 || !wait)
+				break;
+			if ((qtfsd_cur_job && atomic_load(&qtfsd_cur_job->intr)) ||
+			    atomic_load(&fh->released)) {
+				pfd.revents = 0;
+				break;
+			}
+		}
+		rp->value = (uint64_t)(uint16_t)pfd.revents;
 		break;
 	}
 	case QTFS_OP_COPY_FILE_RANGE: {
@@ -940,6 +965,7 @@ void qtfsd_execute(struct qtfsd_conn *c, struct qtfsd_job *job, struct qtfs_req 
 	case QTFS_OP_FALLOCATE:
 	case QTFS_OP_LSEEK:
 	case QTFS_OP_COPY_FILE_RANGE:
+	case QTFS_OP_POLL:
 		ret = qtfsd_fh_op(c, &id, rq, rp, to_free);
 		break;
 	default:
