@@ -588,7 +588,15 @@ end:
 		while (waitpid(s->pid, &s->status, 0) < 0 && errno == EINTR)
 			;
 		s->exited = true;
-		log_exit(s, s->link_err == -EPIPE ? "client disconnected, killed" : "link failed, killed");
+		if (s->link_err == -EPIPE) {
+			log_exit(s, "client disconnected, killed");
+		} else {
+			char why[96];
+
+			snprintf(why, sizeof(why), "link failed (%s), killed",
+				 wire_strerror(s->link_err));
+			log_exit(s, why);
+		}
 	} else if (s->link_err) {
 		log_exit(s, "client gone before the exit status");
 	}
