@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +21,7 @@
 #include <cmocka.h>
 
 #include "udsproxy/daemon.h"
+#include "udsproxy/udsproxy_client.h"
 #include "util.h"
 
 #define PEER_NONCE 1 /* ours is 2: our stream ids are odd, the peer's even */
@@ -94,6 +97,7 @@ static int teardown(void **state)
 	char cmd[128];
 
 	udsp_stream_close_all(&f->d);
+	udsp_ctl_stop(&f->d);
 	if (f->d.link.conn)
 		xport_close(f->d.link.conn);
 	free(f->d.link.in);
@@ -453,6 +457,147 @@ static void test_vsock_peer_cid_not_in_allowlist_is_refused(void **state)
 	assert_null(xport_listen("vsock:1:12121", &none, &e));
 }
 
+struct client_call {
+	const char *path;
+	int fd;
+	struct udsproxy_info info;
+	atomic_bool done;
+};
+
+static void *client_thread(void *arg)
+{
+	struct client_call *c = arg;
+
+	c->fd = udsproxy_connect(c->path, SOCK_STREAM, 0, NULL, &c->info);
+	atomic_store(&c->done, true);
+	return NULL;
+}
+
+/* Starts the control socket and a client thread; returns the stream id the daemon opened. */
+static uint32_t client_open(struct fx *f, struct client_call *c, pthread_t *th)
+{
+	static uint8_t buf[WIRE_HEADER_SIZE + UDSP_MAX_PAYLOAD];
+	struct errmsg e = { "" };
+	struct udsp_msg m;
+
+	if (!f->d.ctl) {
+		snprintf(f->d.ctl_path, sizeof(f->d.ctl_path), "%s/ctl.sock", f->dir);
+		assert_int_equal(udsp_ctl_start(&f->d, &e), 0);
+		setenv("UDSPROXY_SOCK", f->d.ctl_path, 1);
+	}
+	c->path = f->path;
+	atomic_store(&c->done, false);
+	assert_int_equal(pthread_create(th, NULL, client_thread, c), 0);
+	assert_true(peer_recv(f, &m, buf, sizeof(buf)));
+	assert_int_equal(m.type, UDSP_T_OPEN);
+	assert_string_equal(m.path, f->path);
+	assert_int_equal(m.stream & 1, 1); /* our half */
+	return m.stream;
+}
+
+static void run_until(struct fx *f, atomic_bool *flag)
+{
+	int i;
+
+	for (i = 0; i < 500 && !atomic_load(flag); i++)
+		run(f);
+	assert_true(atomic_load(flag));
+}
+
+static void test_client_api_returns_a_connected_fd(void **state)
+{
+	struct fx *f = *state;
+	struct client_call c;
+	pthread_t th;
+	uint8_t win[4] = { 0, 1, 0, 0 };
+	char got[8] = "";
+	uint32_t id = client_open(f, &c, &th);
+
+	peer_send_raw(f, UDSP_T_OPEN_OK, id, win, 4);
+	run_until(f, &c.done);
+	pthread_join(th, NULL);
+	assert_true(c.fd >= 0);
+	peer_send_raw(f, UDSP_T_DATA, id, "hi", 2);
+	run(f);
+	assert_int_equal(read(c.fd, got, sizeof(got)), 2);
+	assert_memory_equal(got, "hi", 2);
+	close(c.fd);
+	udsp_ctl_stop(&f->d);
+}
+
+static void test_client_api_returns_the_far_errno(void **state)
+{
+	struct fx *f = *state;
+	struct client_call c;
+	pthread_t th;
+	uint8_t err[4] = { 0, 0, 0, ECONNREFUSED };
+	uint32_t id = client_open(f, &c, &th);
+
+	peer_send_raw(f, UDSP_T_OPEN_ERR, id, err, 4);
+	run_until(f, &c.done);
+	pthread_join(th, NULL);
+	assert_int_equal(c.fd, -ECONNREFUSED);
+	assert_true(c.info.remote);
+	assert_int_equal(f->d.n_streams, 0);
+	udsp_ctl_stop(&f->d);
+}
+
+struct start_call {
+	const char *path;
+	int fd, ctl;
+	atomic_bool done;
+};
+
+static void *start_thread(void *arg)
+{
+	struct start_call *c = arg;
+
+	c->fd = udsproxy_connect_start(c->path, SOCK_STREAM, UDSPROXY_NONBLOCK, NULL, &c->ctl,
+				       NULL);
+	atomic_store(&c->done, true);
+	return NULL;
+}
+
+static void test_async_connect_stays_unwritable_until_open_ok(void **state)
+{
+	static uint8_t buf[WIRE_HEADER_SIZE + UDSP_MAX_PAYLOAD];
+	struct fx *f = *state;
+	struct start_call c = { .path = f->path };
+	struct errmsg e = { "" };
+	struct udsp_msg m;
+	struct pollfd p;
+	pthread_t th;
+	uint8_t win[4] = { 0, 1, 0, 0 };
+	int i;
+
+	snprintf(f->d.ctl_path, sizeof(f->d.ctl_path), "%s/ctl.sock", f->dir);
+	assert_int_equal(udsp_ctl_start(&f->d, &e), 0);
+	setenv("UDSPROXY_SOCK", f->d.ctl_path, 1);
+	assert_int_equal(pthread_create(&th, NULL, start_thread, &c), 0);
+	run_until(f, &c.done);
+	pthread_join(th, NULL);
+	assert_true(c.fd >= 0);
+	assert_true(c.ctl >= 0);
+	assert_true(peer_recv(f, &m, buf, sizeof(buf)));
+	assert_int_equal(m.type, UDSP_T_OPEN);
+	p = (struct pollfd){ .fd = c.fd, .events = POLLOUT };
+	assert_int_equal(poll(&p, 1, 50), 0); /* not writable while the far side is silent */
+	assert_int_equal(udsproxy_connect_finish(c.ctl, NULL), -EINPROGRESS);
+	peer_send_raw(f, UDSP_T_OPEN_OK, m.stream, win, 4);
+	for (i = 0; i < 50 && poll(&p, 1, 0) == 0; i++)
+		run(f);
+	assert_true(p.revents & POLLOUT);
+	assert_int_equal(udsproxy_connect_finish(c.ctl, NULL), 0);
+	/* Nothing of the filler reaches the far side; the client's own bytes do. */
+	assert_int_equal(write(c.fd, "ab", 2), 2);
+	assert_true(peer_recv(f, &m, buf, sizeof(buf)));
+	assert_int_equal(m.type, UDSP_T_DATA);
+	assert_int_equal(m.data_len, 2);
+	assert_memory_equal(m.data, "ab", 2);
+	close(c.fd);
+	udsp_ctl_stop(&f->d);
+}
+
 static void test_sock_diag_tells_a_closed_datagram_socket(void **state)
 {
 	struct stat st;
@@ -485,6 +630,9 @@ int main(void)
 		T(test_frames_for_unknown_streams_are_ignored),
 		T(test_a_malformed_frame_closes_the_link),
 		T(test_open_with_an_id_from_our_half_closes_the_link),
+		T(test_client_api_returns_a_connected_fd),
+		T(test_client_api_returns_the_far_errno),
+		T(test_async_connect_stays_unwritable_until_open_ok),
 		cmocka_unit_test(test_vsock_peer_cid_not_in_allowlist_is_refused),
 		cmocka_unit_test(test_sock_diag_tells_a_closed_datagram_socket),
 #undef T

@@ -14,6 +14,8 @@ tap_expect_eq "a pipe passed from the dpu is written on the host and read on the
 	"dpu read: written-on-host done" "$(preload $HELPER pipe-to-host /run/echo/echo.sock 2>&1)"
 tap_expect_eq "a pipe passed from the host is written on the dpu and read on the host" \
 	"host-read:written-on-dpu" "$(preload $HELPER pipe-from-host /run/echo/echo.sock 2>&1)"
+tap_expect_eq "a connected unix stream socket passed from the dpu is written on the host" \
+	"dpu read: sock-on-host done" "$(preload $HELPER sock-to-host /run/echo/echo.sock 2>&1)"
 tap_expect_eq "a regular file outside the shared tree is refused with EXDEV" EXDEV \
 	"$(preload $HELPER pass-file /run/echo/echo.sock /etc/hostname 2>&1)"
 tap_expect_eq "a regular file under the shared tree is reopened on the far side" \

@@ -121,6 +121,11 @@ def handle_fds(c, data, fds):
             got += b
         os.close(r)
         c.send(b"host-read:" + got)
+    elif data == b"S":
+        peer = socket.socket(fileno=fds[0])
+        peer.sendall(b"sock-on-host\n")
+        peer.close()
+        c.send(b"done")
     elif data == b"F":
         os.lseek(fds[0], 0, os.SEEK_SET)
         c.send(b"file:" + os.read(fds[0], 100))
@@ -261,6 +266,23 @@ def cmd_pipe_from_host(path):
     return 0 if reply == "host-read:written-on-dpu" else 1
 
 
+def cmd_sock_to_host(path):
+    s = connect(path)
+    x, y = socket.socketpair()
+    socket.send_fds(s, [b"S"], [x.fileno()])
+    x.close()
+    y.settimeout(10)
+    got = b""
+    while True:
+        b = y.recv(100)
+        if not b:
+            break
+        got += b
+    ack = s.recv(10)
+    print("dpu read: " + got.decode().strip() + " " + ack.decode())
+    return 0
+
+
 def cmd_pass_file(path, f):
     s = connect(path)
     fd = os.open(f, os.O_RDONLY)
@@ -392,7 +414,7 @@ def main():
     a = sys.argv[1:]
     cmds = {"serve": serve, "errno": cmd_errno, "echo": cmd_echo, "dgram": cmd_dgram,
             "many": cmd_many, "stall": cmd_stall, "pipe-to-host": cmd_pipe_to_host,
-            "pipe-from-host": cmd_pipe_from_host, "pass-file": cmd_pass_file,
+            "pipe-from-host": cmd_pipe_from_host, "pass-file": cmd_pass_file, "sock-to-host": cmd_sock_to_host,
             "hold": cmd_hold, "nbconnect": cmd_nbconnect,
             "serve-full": cmd_serve_full, "nbpending": cmd_nbpending, "fuse-mount": cmd_fuse_mount}
     if not a or a[0] not in cmds:
