@@ -130,6 +130,19 @@ static json_object *dispatch(struct mgr *m, const struct rpc_req *req, int *err,
 		json_object_object_add(o, "warnings", warr);
 		return o;
 	}
+	static const char *const named[] = { "dominfo", "domstate", "dumpxml", "undefine",
+					     "start",   "shutdown", "destroy", "reboot",
+					     "suspend", "resume",   "autostart", "console" };
+	size_t k;
+
+	for (k = 0; k < sizeof(named) / sizeof(named[0]); k++)
+		if (strcmp(req->method, named[k]) == 0)
+			break;
+	if (k == sizeof(named) / sizeof(named[0])) {
+		errmsg_set(e, "unknown method '%s'", req->method);
+		*err = -ENOSYS;
+		return NULL;
+	}
 	*err = get_name(req, &name, e);
 	if (*err)
 		return NULL;
