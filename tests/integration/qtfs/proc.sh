@@ -28,7 +28,9 @@ except OSError as e:
 
 # a process living in the host namespaces
 lab_bg host sleep 300
+wait_for 5 pgrep -f "^sleep 300$"
 sleeper=$(pgrep -f -n "^sleep 300$")
+[ -n "$sleeper" ] || { tap_fail "a host process to look at"; tap_done; exit 1; }
 MP=$QT/mp MS=$QT/ms MC=$QT/mc
 mkdir -p "$MP" "$MS" "$MC"
 at_cleanup "on_dpu umount -l '$MP'"
