@@ -78,3 +78,17 @@ splitvm_PKGS += liburing libaio
 
 # ---- devices (vmmdev): ACPI tables, the virtio test guest
 vmm_acpi_test_SRCS := vmm/arch/x86_64/acpi.c vmm/memory.c
+# The device test guest: guest.c's entry code with virtio_guest.c's main and the polled
+# virtio-mmio driver (virtio_drv.c); also boots under qemu -M microvm (PVH).
+VMM_VGUESTS := $(VMM_GUEST_DIR)/virtio-guest.bzImage $(VMM_GUEST_DIR)/virtio-guest-pvh.elf
+VMM_VGUEST_OBJS := $(addprefix $(VMM_GUEST_DIR)/,entry.o virtio_guest.o virtio_drv.o)
+EXTRA_ALL += $(VMM_VGUESTS)
+$(VMM_GUEST_DIR)/virtio_guest.o $(VMM_GUEST_DIR)/virtio_drv.o: vmm/tests/guests/virtio_drv.h
+$(VMM_GUEST_DIR)/virtio-guest-bz.elf: $(VMM_VGUEST_OBJS) $(VMM_GUEST_DIR)/setup.o vmm/tests/guests/guest-bz.ld
+	gcc $(VMM_GUEST_LDFLAGS) -T vmm/tests/guests/guest-bz.ld -o $@ $(filter %.o,$^)
+$(VMM_GUEST_DIR)/virtio-guest.bzImage: $(VMM_GUEST_DIR)/virtio-guest-bz.elf
+	objcopy -O binary -j .setup -j .text -j .rodata -j .data $< $@
+$(VMM_GUEST_DIR)/virtio-guest-pvh.elf: $(VMM_VGUEST_OBJS) vmm/tests/guests/guest-pvh.ld
+	gcc $(VMM_GUEST_LDFLAGS) -T vmm/tests/guests/guest-pvh.ld -o $@ $(filter %.o,$^)
+.PHONY: vmmdev
+vmmdev: $(O)/bin/splitvm $(VMM_VGUESTS)

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# ACPI tables as the guest finds them (RSDP scan of 0xe0000-0xfffff): the test guest dumps
+# every table over the serial port; each must disassemble with iasl -d without errors or
+# warnings, and the DSDT must declare every configured virtio-mmio device (LNRO0005 with the
+# address and interrupt of its virtio_mmio.device= entry). -machine acpi=off: no tables.
+source "$(dirname "$0")/../../lib/tap.sh"
+source "$(dirname "$0")/vmmdev-lib.bash"
+vmmdev_require
+if ! command -v iasl >/dev/null; then
+	tap_skip "acpi tables disassemble" "iasl (acpica-tools) is not installed"
+	tap_done
+	exit 0
+fi
+
+truncate -s 1M "$T/disk.img"
+devs=(-drive "id=d0,file=$T/disk.img,direct=off" -device virtio-blk-device,drive=d0,id=blk0
+	-object rng-random,id=r0,filename=/dev/urandom -device virtio-rng-device,rng=r0,id=rng0
+	-device virtio-balloon-device,id=bal0
+	-device virtio-serial-device,id=ser0 -chardev "file,id=c0,path=$T/con.out"
+	-device virtconsole,chardev=c0,id=con0)
+vm_run acpi -m 128 -smp 2 -kernel "$VGUEST_BZ" -append "sv.test=acpi" "${devs[@]}"
+tap_expect_eq "guest dumped the tables and powered off" 0 "$VM_STATUS"
+tap_check "guest found an RSDP" grep -q '^SVACPI RSDP' "$T/acpi.serial"
+
+# Reassemble each table from the hex lines.
+mkdir -p "$T/t"
+for sig in $(awk '/^SVACPI/ {print $2}' "$T/acpi.serial" | sort -u); do
+	awk -v s="$sig" '$1 == "SVACPI" && $2 == s {printf "%s", $4}' "$T/acpi.serial" |
+		xxd -r -p >"$T/t/$sig.dat"
+done
+tap_check "tables: RSDP XSDT FACP APIC DSDT" test -s "$T/t/RSDP.dat" -a -s "$T/t/XSDT.dat" \
+	-a -s "$T/t/FACP.dat" -a -s "$T/t/APIC.dat" -a -s "$T/t/DSDT.dat"
+rsdp_sum() { od -An -tu1 -v "$1" | tr -s ' ' '\n' | awk 'NF {s += $1} END {print s % 256}'; }
+tap_expect_eq "RSDP checksum (36 bytes)" 0 "$(rsdp_sum "$T/t/RSDP.dat")"
+for sig in XSDT FACP APIC DSDT; do
+	(cd "$T/t" && iasl -d "$sig.dat" >"$sig.log" 2>&1)
+	st=$?
+	if [ $st -eq 0 ] && [ -s "$T/t/$sig.dsl" ] && ! grep -qiE 'error|warning' "$T/t/$sig.log"; then
+		tap_ok "iasl -d $sig: no errors or warnings"
+	else
+		tap_fail "iasl -d $sig: no errors or warnings" "$(cat "$T/t/$sig.log")"
+	fi
+done
+tap_check "FADT is hardware-reduced" grep -qE 'Hardware Reduced \(V5\) : 1' "$T/t/FACP.dsl"
+tap_expect_eq "MADT lists both vCPUs" 2 "$(grep -c 'Processor Local APIC\]' "$T/t/APIC.dsl")"
+
+# Every virtio_mmio.device=SIZE@BASE:IRQ on the guest command line is a LNRO0005 device
+# with that address and interrupt.
+mapfile -t entries < <(sed -n 's/^SVTEST cmdline=//p' "$T/acpi.serial" | tr ' ' '\n' |
+	sed -n 's/^virtio_mmio\.device=//p')
+tap_expect_eq "guest command line has 4 virtio_mmio.device entries" 4 "${#entries[@]}"
+tap_expect_eq "DSDT declares the 4 configured devices" 4 "$(grep -c '_HID, "LNRO0005"' "$T/t/DSDT.dsl")"
+for ent in "${entries[@]}"; do
+	b=${ent#*@}
+	b=${b%:*}
+	irq=${ent##*:}
+	want_base=$(printf '0x%08X' $((b)))
+	want_irq=$(printf '0x%08X' $((irq)))
+	tap_check "DSDT device for $ent: Memory32Fixed $want_base, Interrupt $want_irq" \
+		awk -v b="$want_base" -v i="$want_irq" '
+			/Device \(VR/ {inb = 0; ini = 0}
+			index($0, b) {inb = 1}
+			inb && index($0, i) {found = 1}
+			END {exit !found}' "$T/t/DSDT.dsl"
+done
+tap_check "DSDT: interrupts are level, active-high" \
+	grep -q 'Interrupt (ResourceConsumer, Level, ActiveHigh, Exclusive' "$T/t/DSDT.dsl"
+tap_check "DSDT declares COM1 (PNP0501) and \\_S5" grep -q PNP0501 "$T/t/DSDT.dsl"
+
+# acpi=off: the guest finds no RSDP.
+vm_run off -machine microvm,acpi=off -m 128 -kernel "$VGUEST_BZ" -append "sv.test=acpi" "${devs[@]}"
+tap_expect_eq "acpi=off: guest powers off" 0 "$VM_STATUS"
+tap_check "acpi=off: no RSDP" grep -q 'SVTEST acpi none' "$T/off.serial"
+tap_done

@@ -1,0 +1,658 @@
+/*
+ * virtio_guest: the device test guest (same entry code as guest.c, its own main). It finds
+ * virtio-mmio devices from the command line and drives them with the polled driver in
+ * virtio_drv.c; results go to COM1 as "SVTEST ..." lines. sv.test= picks the workload:
+ *   acpi      dumps the ACPI tables found from the RSDP as "SVACPI SIG OFFSET HEX" lines
+ *   rng       reads sv.bytes (1024) bytes from virtio-rng; prints their POSIX cksum
+ *   console   says hello on the virtio console, then echoes its input until 'q'
+ *   net       sends a frame, prints received frames (sequence-checked), echoes them back
+ *   balloon   touches sv.touch MiB, then follows the balloon target (inflate/deflate)
+ *   vsock     listens on port sv.port (echo) and connects to the host's port sv.hport
+ *   hostile   hands each device malformed rings; the VMM must stay up (QMP checks it)
+ * then powers off (ACPI sleep register, falling back to isa-debug-exit).
+ */
+#include "virtio_drv.h"
+
+#define COM1 0x3f8
+#define MODE_PVH 3
+#define TSC_SEC 3000000000ull /* about a second on this hardware; only for timeouts */
+
+extern uint64_t boot_mode, boot_ptr;
+extern uint64_t pml4[512], pdpt[512], pd[4 * 512];
+
+static char cmdline[2048];
+
+/* ---- runtime ---- */
+void *memset(void *d, int c, size_t n)
+{
+	uint8_t *p = d;
+
+	while (n--)
+		*p++ = (uint8_t)c;
+	return d;
+}
+
+void *memcpy(void *d, const void *s, size_t n)
+{
+	uint8_t *p = d;
+	const uint8_t *q = s;
+
+	while (n--)
+		*p++ = *q++;
+	return d;
+}
+
+size_t g_strlen(const char *s)
+{
+	size_t n = 0;
+
+	while (s[n])
+		n++;
+	return n;
+}
+
+int g_strncmp(const char *a, const char *b, size_t n)
+{
+	for (; n; n--, a++, b++) {
+		if (*a != *b)
+			return (uint8_t)*a - (uint8_t)*b;
+		if (!*a)
+			return 0;
+	}
+	return 0;
+}
+
+static void putc_serial(char c)
+{
+	while (!(g_inb(COM1 + 5) & 0x20))
+		g_relax();
+	g_outb(COM1, (uint8_t)c);
+}
+
+void g_puts(const char *s)
+{
+	while (*s)
+		putc_serial(*s++);
+}
+
+void g_put_hex(uint64_t v)
+{
+	char b[17];
+	int i;
+
+	for (i = 15; i >= 0; i--, v >>= 4)
+		b[i] = "0123456789abcdef"[v & 15];
+	b[16] = 0;
+	g_puts("0x");
+	g_puts(b);
+}
+
+void g_put_dec(uint64_t v)
+{
+	char b[21];
+	int i = 20;
+
+	b[i] = 0;
+	do {
+		b[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	g_puts(&b[i]);
+}
+
+static int failures;
+
+void g_report(const char *what, int ok, const char *detail)
+{
+	g_puts(ok ? "SVTEST ok " : "SVTEST FAIL ");
+	g_puts(what);
+	if (detail) {
+		g_puts(": ");
+		g_puts(detail);
+	}
+	g_puts("\n");
+	if (!ok)
+		failures++;
+}
+
+const char *g_cmdline(void)
+{
+	return cmdline;
+}
+
+int g_opt(const char *key, char *out, size_t outlen)
+{
+	size_t kl = g_strlen(key);
+	const char *p = cmdline;
+
+	while (*p) {
+		while (*p == ' ')
+			p++;
+		if (!g_strncmp(p, key, kl) && p[kl] == '=') {
+			size_t n = 0;
+
+			p += kl + 1;
+			while (p[n] && p[n] != ' ' && n + 1 < outlen) {
+				out[n] = p[n];
+				n++;
+			}
+			out[n] = 0;
+			return 1;
+		}
+		while (*p && *p != ' ')
+			p++;
+	}
+	return 0;
+}
+
+uint64_t g_opt_u64(const char *key, uint64_t dflt)
+{
+	char b[24], *p = b;
+	uint64_t v = 0;
+
+	if (!g_opt(key, b, sizeof(b)))
+		return dflt;
+	while (*p >= '0' && *p <= '9')
+		v = v * 10 + (uint64_t)(*p++ - '0');
+	return v;
+}
+
+uint64_t g_rdtsc(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return (uint64_t)hi << 32 | lo;
+}
+
+void g_power_off(int failed)
+{
+	g_puts(failed ? "SVTEST result fail\n" : "SVTEST result pass\n");
+	if (!failed)
+		g_outb(0x600, (5 << 2) | 0x20);
+	__asm__ volatile("outl %0, %1" : : "a"((uint32_t)(failed ? 1 : 0)), "Nd"((uint16_t)0xf4));
+	for (;;)
+		__asm__ volatile("cli; hlt");
+}
+
+static void idle_forever(void)
+{
+	g_puts("SVTEST idle\n");
+	for (;;)
+		__asm__ volatile("cli; hlt");
+}
+
+/* Called by entry.S before paging is switched to our tables: identity map 0..4 GiB. */
+void build_page_tables(void)
+{
+	uint64_t i;
+
+	pml4[0] = (uint64_t)pdpt | 3;
+	for (i = 0; i < 4; i++)
+		pdpt[i] = ((uint64_t)pd + i * 4096) | 3;
+	for (i = 0; i < 4 * 512; i++)
+		pd[i] = (i << 21) | 0x83;
+}
+
+static void read_cmdline(void)
+{
+	const uint8_t *bp = (const uint8_t *)boot_ptr;
+	const char *cl;
+	size_t i;
+
+	if (boot_mode == MODE_PVH)
+		cl = (const char *)*(const uint64_t *)(bp + 24);
+	else
+		cl = (const char *)(uint64_t) * (const uint32_t *)(bp + 0x228);
+	for (i = 0; cl && i + 1 < sizeof(cmdline) && cl[i]; i++)
+		cmdline[i] = cl[i];
+	cmdline[i] = 0;
+}
+
+/* POSIX cksum (CRC-32/CKSUM, length appended), streaming. */
+static uint32_t crc_table[256];
+
+static void cksum_init(void)
+{
+	uint32_t i, j, c;
+
+	for (i = 0; i < 256; i++) {
+		c = i << 24;
+		for (j = 0; j < 8; j++)
+			c = (c & 0x80000000u) ? (c << 1) ^ 0x04c11db7u : c << 1;
+		crc_table[i] = c;
+	}
+}
+
+static uint32_t cksum_add(uint32_t crc, const uint8_t *p, uint64_t n)
+{
+	while (n--)
+		crc = (crc << 8) ^ crc_table[(crc >> 24) ^ *p++];
+	return crc;
+}
+
+static uint32_t cksum_end(uint32_t crc, uint64_t len)
+{
+	for (; len; len >>= 8)
+		crc = (crc << 8) ^ crc_table[(crc >> 24) ^ (uint8_t)len];
+	return ~crc;
+}
+
+static void put_line_kv(const char *prefix, const char *k1, uint64_t v1, const char *k2,
+			uint64_t v2)
+{
+	g_puts(prefix);
+	g_puts(k1);
+	g_put_dec(v1);
+	if (k2) {
+		g_puts(k2);
+		g_put_dec(v2);
+	}
+	g_puts("\n");
+}
+
+/* ---- acpi ---- */
+static uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t rd64(const uint8_t *p)
+{
+	return rd32(p) | (uint64_t)rd32(p + 4) << 32;
+}
+
+static void dump_table(const char *sig, const uint8_t *t, uint32_t len)
+{
+	uint32_t off, i;
+	char s[5];
+
+	for (i = 0; i < 4; i++)
+		s[i] = sig[i];
+	s[4] = 0;
+	for (off = 0; off < len; off += 32) {
+		g_puts("SVACPI ");
+		g_puts(s);
+		g_puts(" ");
+		g_put_dec(off);
+		g_puts(" ");
+		for (i = off; i < len && i < off + 32; i++) {
+			putc_serial("0123456789abcdef"[t[i] >> 4]);
+			putc_serial("0123456789abcdef"[t[i] & 15]);
+		}
+		g_puts("\n");
+	}
+}
+
+static void test_acpi(void)
+{
+	const uint8_t *rsdp = 0, *xsdt;
+	uint64_t a;
+	uint32_t n, i;
+
+	for (a = 0xe0000; a < 0x100000; a += 16) {
+		const uint8_t *p = (const uint8_t *)a;
+		uint8_t sum = 0;
+
+		if (g_strncmp((const char *)p, "RSD PTR ", 8))
+			continue;
+		for (i = 0; i < 20; i++)
+			sum += p[i];
+		if (!sum) {
+			rsdp = p;
+			break;
+		}
+	}
+	if (!rsdp) {
+		g_puts("SVTEST acpi none\n");
+		g_power_off(failures);
+	}
+	dump_table("RSDP", rsdp, 36);
+	xsdt = (const uint8_t *)rd64(rsdp + 24);
+	dump_table("XSDT", xsdt, rd32(xsdt + 4));
+	n = (rd32(xsdt + 4) - 36) / 8;
+	for (i = 0; i < n && i < 16; i++) {
+		const uint8_t *t = (const uint8_t *)rd64(xsdt + 36 + 8 * i);
+
+		dump_table((const char *)t, t, rd32(t + 4));
+		if (!g_strncmp((const char *)t, "FACP", 4)) {
+			const uint8_t *d = (const uint8_t *)rd64(t + 140);
+
+			dump_table("DSDT", d, rd32(d + 4));
+		}
+	}
+	g_puts("SVTEST acpi done\n");
+	g_power_off(failures);
+}
+
+/* ---- rng ---- */
+static uint8_t rng_buf[4][256];
+
+static void test_rng(void)
+{
+	struct vd_dev d;
+	struct vd_queue q;
+	uint64_t want = g_opt_u64("sv.bytes", 1024), got = 0, chunk = g_opt_u64("sv.chunk", 64);
+	uint32_t crc = 0, len;
+	uint16_t head;
+	int i;
+
+	if (chunk > sizeof(rng_buf[0]) || !chunk)
+		chunk = 64;
+	if (!vd_find_id(VD_ID_RNG, &d) || vd_init(&d, 0) || vd_queue_setup(&d, 0, &q)) {
+		g_report("rng device set up", 0, 0);
+		g_power_off(1);
+	}
+	vd_driver_ok(&d);
+	/* One request at a time, in order, so the bytes are the file's bytes in sequence. */
+	while (got < want) {
+		struct vd_buf b = { rng_buf[0], (uint32_t)(want - got < chunk ? want - got : chunk),
+				    1 };
+
+		memset(rng_buf[0], 0, sizeof(rng_buf[0]));
+		vd_add(&q, &b, 1);
+		vd_kick(&d, &q);
+		if (!vd_wait(&q, &head, &len, 120 * TSC_SEC)) {
+			g_report("rng answered", 0, "timeout");
+			break;
+		}
+		vd_ack(&d);
+		if (len > b.len) {
+			g_report("rng used length within the buffer", 0, 0);
+			break;
+		}
+		crc = cksum_add(crc, rng_buf[0], len);
+		got += len;
+		put_line_kv("SVTEST rng got ", "", got, 0, 0);
+	}
+	for (i = 0; i < 1; i++)
+		put_line_kv("SVTEST rng bytes=", "", got, " cksum=", cksum_end(crc, got));
+	g_power_off(failures);
+}
+
+/* ---- console ---- */
+static uint8_t con_rx[8][64];
+static uint8_t con_tx[64];
+
+static void con_send(struct vd_dev *d, struct vd_queue *tx, const void *p, uint32_t n)
+{
+	struct vd_buf b = { con_tx, n, 0 };
+	uint16_t head;
+	uint32_t len;
+
+	memcpy(con_tx, p, n);
+	vd_add(tx, &b, 1);
+	vd_kick(d, tx);
+	vd_wait(tx, &head, &len, 0);
+}
+
+static void test_console(void)
+{
+	struct vd_dev d;
+	struct vd_queue rx, tx;
+	uint64_t echoed = 0;
+	uint32_t len;
+	uint16_t head;
+	int i;
+
+	if (!vd_find_id(VD_ID_CONSOLE, &d) || vd_init(&d, 0) || vd_queue_setup(&d, 0, &rx) ||
+	    vd_queue_setup(&d, 1, &tx)) {
+		g_report("console device set up", 0, 0);
+		g_power_off(1);
+	}
+	vd_driver_ok(&d);
+	for (i = 0; i < 8; i++) {
+		struct vd_buf b = { con_rx[i], sizeof(con_rx[i]), 1 };
+
+		vd_add(&rx, &b, 1);
+	}
+	vd_kick(&d, &rx);
+	con_send(&d, &tx, "SVCON hello\n", 12);
+	g_puts("SVTEST console ready\n");
+	for (;;) {
+		if (!vd_wait(&rx, &head, &len, 0))
+			continue;
+		vd_ack(&d);
+		/* Buffers were added in order 0..7, so the head names the buffer. */
+		for (i = 0; i < 8; i++) {
+			if (rx.desc[head].addr == (uint64_t)con_rx[i])
+				break;
+		}
+		if (i == 8 || len > sizeof(con_rx[0])) {
+			g_report("console rx buffer", 0, 0);
+			break;
+		}
+		if (len && con_rx[i][len - 1] == 'q') {
+			if (len > 1)
+				con_send(&d, &tx, con_rx[i], len - 1);
+			echoed += len - 1;
+			break;
+		}
+		con_send(&d, &tx, con_rx[i], len);
+		echoed += len;
+		{
+			struct vd_buf b = { con_rx[i], sizeof(con_rx[i]), 1 };
+
+			vd_add(&rx, &b, 1);
+			vd_kick(&d, &rx);
+		}
+	}
+	put_line_kv("SVTEST console echoed=", "", echoed, 0, 0);
+	g_power_off(failures);
+}
+
+/* ---- net ---- */
+#define NET_F_MAC 5
+#define NET_F_MRG_RXBUF 15
+#define NET_HDR 12
+#define NET_RXBUFS 16
+#define NET_ETHERTYPE 0x88b5 /* IEEE local experimental */
+
+static uint8_t net_rx[NET_RXBUFS][2048];
+static uint8_t net_tx[2048];
+
+static void net_post(struct vd_queue *rx, int i)
+{
+	struct vd_buf b = { net_rx[i], sizeof(net_rx[i]), 1 };
+
+	vd_add(rx, &b, 1);
+}
+
+static void net_send(struct vd_dev *d, struct vd_queue *tx, const uint8_t mac[6],
+		     const char *payload, uint32_t plen)
+{
+	struct vd_buf b;
+	uint8_t *f = net_tx + NET_HDR;
+	uint32_t len;
+	uint16_t head;
+	int i;
+
+	memset(net_tx, 0, NET_HDR + 60);
+	for (i = 0; i < 6; i++) {
+		f[i] = 0xff;
+		f[6 + i] = mac[i];
+	}
+	f[12] = NET_ETHERTYPE >> 8;
+	f[13] = NET_ETHERTYPE & 0xff;
+	memcpy(f + 14, payload, plen);
+	b = (struct vd_buf){ net_tx, NET_HDR + (14 + plen < 60 ? 60 : 14 + plen), 0 };
+	vd_add(tx, &b, 1);
+	vd_kick(d, tx);
+	vd_wait(tx, &head, &len, 10 * TSC_SEC);
+}
+
+static void test_net(void)
+{
+	struct vd_dev d;
+	struct vd_queue rx, tx;
+	uint8_t mac[6];
+	uint64_t frames = 0, want = g_opt_u64("sv.frames", 1), slow = g_opt_u64("sv.slow", 0);
+	uint64_t next_seq = 0, gaps = 0;
+	uint32_t len;
+	uint16_t head;
+	int i;
+
+	if (!vd_find_id(VD_ID_NET, &d) ||
+	    vd_init(&d, (1ull << NET_F_MAC) | (1ull << NET_F_MRG_RXBUF)) ||
+	    vd_queue_setup(&d, 0, &rx) || vd_queue_setup(&d, 1, &tx)) {
+		g_report("net device set up", 0, 0);
+		g_power_off(1);
+	}
+	for (i = 0; i < 6; i++)
+		mac[i] = vd_config8(&d, (uint32_t)i);
+	vd_driver_ok(&d);
+	/* A few buffers only with sv.slow: the ring runs full while the host keeps sending. */
+	for (i = 0; i < (slow ? 4 : NET_RXBUFS); i++)
+		net_post(&rx, i);
+	vd_kick(&d, &rx);
+	net_send(&d, &tx, mac, "SVNET guest->host", 17);
+	g_puts("SVTEST net sent\n");
+	while (frames < want) {
+		const uint8_t *f;
+		int b;
+
+		if (!vd_wait(&rx, &head, &len, 60 * TSC_SEC)) {
+			g_report("net frames arrived", 0, "timeout");
+			break;
+		}
+		vd_ack(&d);
+		for (b = 0; b < NET_RXBUFS; b++)
+			if (rx.desc[head].addr == (uint64_t)net_rx[b])
+				break;
+		if (b == NET_RXBUFS || len < NET_HDR + 14 || len > sizeof(net_rx[0])) {
+			g_report("net rx buffer", 0, 0);
+			break;
+		}
+		f = net_rx[b] + NET_HDR;
+		if (f[12] == (NET_ETHERTYPE >> 8) && f[13] == (NET_ETHERTYPE & 0xff) &&
+		    !g_strncmp((const char *)f + 14, "SVNET seq ", 10)) {
+			/* "SVNET seq NNNNNN": frames must arrive in order, none missing. */
+			uint64_t seq = 0;
+			const uint8_t *p = f + 24;
+
+			while (*p >= '0' && *p <= '9')
+				seq = seq * 10 + (uint64_t)(*p++ - '0');
+			if (seq != next_seq)
+				gaps++;
+			next_seq = seq + 1;
+			frames++;
+			if (frames == 1 || frames == want) {
+				g_puts("SVTEST net rx ");
+				for (p = f + 14; p < f + 14 + 16 && *p >= ' '; p++)
+					putc_serial((char)*p);
+				g_puts("\n");
+			}
+			if (frames == 1)
+				net_send(&d, &tx, mac, "SVNET echo first", 16);
+		}
+		if (slow) {
+			uint64_t t = g_rdtsc();
+
+			while (g_rdtsc() - t < slow * 1000)
+				g_relax();
+		}
+		net_post(&rx, b);
+		vd_kick(&d, &rx);
+	}
+	put_line_kv("SVTEST net frames=", "", frames, " gaps=", gaps);
+	g_power_off(failures);
+}
+
+/* ---- balloon ---- */
+#define BALLOON_REGION 0x2000000ull /* 32 MiB: far above the guest image */
+#define BALLOON_BATCH 256
+
+static uint32_t pfns[BALLOON_BATCH];
+
+static void balloon_send(struct vd_dev *d, struct vd_queue *q, uint32_t n)
+{
+	struct vd_buf b = { pfns, n * 4, 0 };
+	uint32_t len;
+	uint16_t head;
+
+	vd_add(q, &b, 1);
+	vd_kick(d, q);
+	vd_wait(q, &head, &len, 0);
+}
+
+static void test_balloon(void)
+{
+	struct vd_dev d;
+	struct vd_queue infl, defl;
+	uint64_t touch = g_opt_u64("sv.touch", 32) << 20, a;
+	uint32_t actual = 0, target, pages = (uint32_t)(touch >> 12), last_print = ~0u;
+
+	if (!vd_find_id(VD_ID_BALLOON, &d) || vd_init(&d, 0) || vd_queue_setup(&d, 0, &infl) ||
+	    vd_queue_setup(&d, 1, &defl)) {
+		g_report("balloon device set up", 0, 0);
+		g_power_off(1);
+	}
+	vd_driver_ok(&d);
+	for (a = 0; a < touch; a += 4096)
+		*(volatile uint64_t *)(BALLOON_REGION + a) = a | 1;
+	g_puts("SVTEST balloon touched\n");
+	for (;;) {
+		target = vd_config32(&d, 0);
+		if (target > pages)
+			target = pages; /* we only give back what we touched */
+		if (target > actual) {
+			uint32_t n = 0;
+
+			while (actual + n < target && n < BALLOON_BATCH) {
+				pfns[n] = (uint32_t)((BALLOON_REGION >> 12) + actual + n);
+				n++;
+			}
+			balloon_send(&d, &infl, n);
+			actual += n;
+			vd_config_write32(&d, 4, actual);
+		} else if (target < actual) {
+			uint32_t n = 0;
+
+			while (actual - n > target && n < BALLOON_BATCH) {
+				pfns[n] = (uint32_t)((BALLOON_REGION >> 12) + actual - n - 1);
+				n++;
+			}
+			balloon_send(&d, &defl, n);
+			actual -= n;
+			vd_config_write32(&d, 4, actual);
+			/* The host gave the pages back empty: touch them again. */
+			for (a = (uint64_t)actual << 12; a < (uint64_t)(actual + n) << 12; a += 4096)
+				*(volatile uint64_t *)(BALLOON_REGION + a) = a | 1;
+		} else if (actual != last_print) {
+			put_line_kv("SVTEST balloon actual=", "", actual, 0, 0);
+			last_print = actual;
+		} else {
+			uint64_t t = g_rdtsc();
+
+			vd_ack(&d);
+			while (g_rdtsc() - t < TSC_SEC / 100)
+				g_relax();
+		}
+	}
+}
+
+void guest_main(void)
+{
+	char test[32] = "none";
+
+	cksum_init();
+	read_cmdline();
+	g_puts("SVTEST virtio guest\nSVTEST cmdline=");
+	g_puts(cmdline);
+	g_puts("\n");
+	g_opt("sv.test", test, sizeof(test));
+	if (!g_strncmp(test, "acpi", 5))
+		test_acpi();
+	if (!g_strncmp(test, "rng", 4))
+		test_rng();
+	if (!g_strncmp(test, "console", 8))
+		test_console();
+	if (!g_strncmp(test, "net", 4))
+		test_net();
+	if (!g_strncmp(test, "balloon", 8))
+		test_balloon();
+	if (!g_strncmp(test, "idle", 5))
+		idle_forever();
+	g_report("known sv.test", 0, test);
+	g_power_off(1);
+}
