@@ -49,7 +49,7 @@ static int ctl_open(void)
 /* Waits for fd to be readable, bounded. */
 static int wait_readable(int fd, int ms)
 {
-	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct pollfd p = {.fd = fd, .events = POLLIN};
 	int r;
 
 	do {
@@ -112,7 +112,7 @@ fail:
 static int request(const char *path, int type, const char *reply_to, uint32_t flags,
 		   struct udsproxy_info *info)
 {
-	struct udsp_ctl_connect req = { 0 };
+	struct udsp_ctl_connect req = {0};
 	struct wire_buf b;
 	int s, ret;
 
@@ -160,8 +160,7 @@ static int answer(int s, struct udsproxy_info *info, int *fd, bool *pending)
 		uint32_t n;
 
 		wire_reader_init(&r, reply + WIRE_HEADER_SIZE, h.length);
-		if (wire_get_bytes(&r, &p, &n) || n >= sizeof(info->shared) ||
-		    wire_reader_done(&r))
+		if (wire_get_bytes(&r, &p, &n) || n >= sizeof(info->shared) || wire_reader_done(&r))
 			goto proto;
 		memcpy(info->shared, p, n);
 		info->shared[n] = '\0';
@@ -215,8 +214,8 @@ int udsproxy_connect(const char *path, int type, int flags, const char *reply_to
 	return fd;
 }
 
-int udsproxy_connect_start(const char *path, int type, int flags, const char *reply_to,
-			   int *ctl, struct udsproxy_info *info)
+int udsproxy_connect_start(const char *path, int type, int flags, const char *reply_to, int *ctl,
+			   struct udsproxy_info *info)
 {
 	struct udsproxy_info dummy;
 	bool pending;
@@ -250,7 +249,7 @@ int udsproxy_connect_start(const char *path, int type, int flags, const char *re
 int udsproxy_connect_finish(int ctl, struct udsproxy_info *info)
 {
 	struct udsproxy_info dummy;
-	struct pollfd p = { .fd = ctl, .events = POLLIN };
+	struct pollfd p = {.fd = ctl, .events = POLLIN};
 	bool pending;
 	int fd = -1, ret;
 

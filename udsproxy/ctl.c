@@ -58,7 +58,8 @@ static void ctl_answer(struct udsp_ctl_client *c, int err, int fd)
 		if (fd >= 0)
 			n = xport_unix_send_fds(c->fd, d->scratch.data, d->scratch.len, &fd, 1);
 		else
-			n = send(c->fd, d->scratch.data, d->scratch.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+			n = send(c->fd, d->scratch.data, d->scratch.len,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n != (ssize_t)d->scratch.len)
 			log_debug("control client went away before its answer");
 	}
@@ -148,7 +149,7 @@ static void ctl_connect(struct udsp_ctl_client *c, const uint8_t *p, size_t len)
 {
 	struct udsp_daemon *d = c->d;
 	struct udsp_ctl_connect req;
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 	struct udsp_stream *s;
 	int sv[2], type;
 	uint32_t id;
@@ -194,8 +195,7 @@ static void ctl_connect(struct udsp_ctl_client *c, const uint8_t *p, size_t len)
 	s->uid = c->cred.uid;
 	s->gid = c->cred.gid;
 	snprintf(s->path, sizeof(s->path), "%s", req.path);
-	if (req.reply_to[0] &&
-	    udsp_addr_to_sockaddr(req.reply_to, &s->reply_to, &s->reply_len)) {
+	if (req.reply_to[0] && udsp_addr_to_sockaddr(req.reply_to, &s->reply_to, &s->reply_len)) {
 		udsp_stream_destroy(s);
 		ctl_answer(c, EINVAL, -1);
 		return;
@@ -338,7 +338,7 @@ static void ctl_on_accept(struct loop *l, int fd, uint32_t events, void *arg)
 
 int udsp_ctl_start(struct udsp_daemon *d, struct errmsg *e)
 {
-	struct xport_opts o = { .unix_mode = 0666 };
+	struct xport_opts o = {.unix_mode = 0666};
 	char addr[UDSP_PATH_MAX + 8], dir[UDSP_PATH_MAX];
 	int ret;
 

@@ -11,9 +11,9 @@
 #include "errmsg.h"
 #include "wire.h"
 
-#define UDSP_DEFAULT_CTL "/run/udsproxy/udsproxy.sock"
+#define UDSP_DEFAULT_CTL     "/run/udsproxy/udsproxy.sock"
 #define UDSP_CTL_MAX_PAYLOAD 1024u
-#define UDSP_CTL_STATUS_MAX (64u * 1024)
+#define UDSP_CTL_STATUS_MAX  (64u * 1024)
 
 enum udsp_ctl_type {
 	UDSP_CTL_CONNECT = 32, /* u8 socktype, u32 flags, str path, str reply_to ("": none) */

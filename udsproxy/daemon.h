@@ -21,13 +21,13 @@
 #include "xport.h"
 
 #define UDSP_DEFAULT_CONF_DIR "/etc/udsproxy"
-#define UDSP_DEFAULT_WINDOW (1u * 1024 * 1024)
+#define UDSP_DEFAULT_WINDOW   (1u * 1024 * 1024)
 /* The link's output queue: above HIGH every stream stops reading, below LOW they resume. */
-#define UDSP_LINK_HIGH (8u * 1024 * 1024)
-#define UDSP_LINK_LOW (2u * 1024 * 1024)
-#define UDSP_STREAM_BUCKETS 4096u
+#define UDSP_LINK_HIGH	     (8u * 1024 * 1024)
+#define UDSP_LINK_LOW	     (2u * 1024 * 1024)
+#define UDSP_STREAM_BUCKETS  4096u
 #define UDSP_MAX_MIRROR_DIRS 16
-#define UDSP_MAX_SHARED 16
+#define UDSP_MAX_SHARED	     16
 
 /* Data waiting to be written to a local fd (the peer sent it, the fd was full). */
 struct udsp_chunk {
@@ -51,14 +51,14 @@ struct udsp_stream {
 	uint32_t id;
 	uint8_t socktype; /* UDSP_SOCK_* */
 	uint8_t state;
-	int fd;		  /* the local end: socketpair end, target socket, pipe end */
-	int app_fd;	  /* opener via the control socket: the end handed to the client */
-	uint32_t events;  /* what fd is registered for (0: not registered) */
-	bool rd_open;	  /* we still read fd and send to the peer */
-	bool wr_open;	  /* we still take the peer's data and write it to fd */
-	bool peer_shut;	  /* SHUT received: shut fd's write side once the queue drains */
-	bool blocked;	  /* parked on the link's blocked list (link congested) */
-	bool is_file_fd;  /* pipes: fd is not a socket */
+	int fd;		 /* the local end: socketpair end, target socket, pipe end */
+	int app_fd;	 /* opener via the control socket: the end handed to the client */
+	uint32_t events; /* what fd is registered for (0: not registered) */
+	bool rd_open;	 /* we still read fd and send to the peer */
+	bool wr_open;	 /* we still take the peer's data and write it to fd */
+	bool peer_shut;	 /* SHUT received: shut fd's write side once the queue drains */
+	bool blocked;	 /* parked on the link's blocked list (link congested) */
+	bool is_file_fd; /* pipes: fd is not a socket */
 	struct udsp_flow flow;
 	struct udsp_chunk *q_head, *q_tail;
 	size_t q_bytes;
@@ -68,7 +68,7 @@ struct udsp_stream {
 	bool async;
 	uint32_t junk_bytes, junk_msgs;
 	int app_sndbuf;
-	struct sockaddr_un reply_to;	/* dgram: where replies go (the client's own name) */
+	struct sockaddr_un reply_to; /* dgram: where replies go (the client's own name) */
 	socklen_t reply_len;
 	char path[UDSP_PATH_MAX];
 	uint32_t uid, gid;
@@ -85,7 +85,7 @@ struct udsp_link {
 	struct xport_conn *conn;
 	int fd;
 	bool up;
-	bool dead;	/* failed: torn down at the end of the current callback */
+	bool dead; /* failed: torn down at the end of the current callback */
 	bool we_dialed;
 	uint64_t peer_nonce;
 	uint32_t next_id;
@@ -111,7 +111,7 @@ struct udsp_mirror_sock {
 	uint8_t socktype;
 	int fd;
 	bool seen; /* exporter: mark for the rescan diff */
-	ino_t ino;  /* mirrorer: the socket file we bound */
+	ino_t ino; /* mirrorer: the socket file we bound */
 };
 
 struct udsp_policy {
@@ -242,8 +242,7 @@ void udsp_dgram_reap(struct udsp_daemon *d);
 /* fdpass.c */
 /* Bridges fds received from a local socket; builds a DATA_FDS frame. 0 or -errno
  * (the stream is then reset). Takes ownership of the fds. */
-int udsp_fdpass_send(struct udsp_stream *s, const uint8_t *data, size_t len, int *fds,
-		     size_t nfds);
+int udsp_fdpass_send(struct udsp_stream *s, const uint8_t *data, size_t len, int *fds, size_t nfds);
 /* Materialises the fds a DATA_FDS frame describes; *fds malloc'd. 0 or -errno. */
 int udsp_fdpass_recv(struct udsp_stream *parent, const struct udsp_msg *m, int **fds);
 /* DATA_FDS for a stream that is gone: the sender's child streams are reset. */

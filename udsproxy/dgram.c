@@ -26,7 +26,7 @@ int udsp_unix_sock_alive(uint64_t ino)
 		struct nlmsghdr nlh;
 		uint8_t buf[8192];
 	} resp;
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
 	ssize_t n;
 	int fd, ret;
 
@@ -81,12 +81,13 @@ void udsp_dgram_reap(struct udsp_daemon *d)
 
 		for (; s; s = next) {
 			next = s->hnext;
-			if (s->socktype != UDSP_SOCK_DGRAM || !s->app_ino || s->state != UDSP_ST_OPEN ||
-			    now - s->last_active_ms < DGRAM_IDLE_MS)
+			if (s->socktype != UDSP_SOCK_DGRAM || !s->app_ino ||
+			    s->state != UDSP_ST_OPEN || now - s->last_active_ms < DGRAM_IDLE_MS)
 				continue;
 			s->last_active_ms = now;
 			if (udsp_unix_sock_alive(s->app_ino) == 0) {
-				log_debug("stream %u: the client's datagram socket is closed", s->id);
+				log_debug("stream %u: the client's datagram socket is closed",
+					  s->id);
 				udsp_stream_reset(s, ECONNRESET);
 			}
 		}

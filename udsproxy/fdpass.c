@@ -109,13 +109,12 @@ static int describe(struct udsp_stream *s, int fd, struct udsp_fd_desc *desc,
 	return -EOPNOTSUPP;
 }
 
-int udsp_fdpass_send(struct udsp_stream *s, const uint8_t *data, size_t len, int *fds,
-		     size_t nfds)
+int udsp_fdpass_send(struct udsp_stream *s, const uint8_t *data, size_t len, int *fds, size_t nfds)
 {
 	struct udsp_daemon *d = s->d;
 	struct udsp_fd_desc *desc = NULL;
 	struct udsp_stream **kids = NULL;
-	char (*paths)[PATH_MAX] = NULL;
+	char(*paths)[PATH_MAX] = NULL;
 	uint8_t *copy = NULL;
 	struct wire_buf b;
 	size_t i, made = 0;
@@ -190,9 +189,8 @@ int udsp_fdpass_recv(struct udsp_stream *parent, const struct udsp_msg *m, int *
 		bool give_read = desc->kind == UDSP_FD_PIPE_READ;
 		int p[2], keep;
 
-		if (desc->kind != UDSP_FD_FILE &&
-		    (udsp_stream_find(d, desc->stream) ||
-		     (desc->stream & 1) == (d->link.next_id & 1))) {
+		if (desc->kind != UDSP_FD_FILE && (udsp_stream_find(d, desc->stream) ||
+						   (desc->stream & 1) == (d->link.next_id & 1))) {
 			ret = -EPROTO;
 			break;
 		}
@@ -221,8 +219,8 @@ int udsp_fdpass_recv(struct udsp_stream *parent, const struct udsp_msg *m, int *
 			}
 			fds[i] = p[0];
 			if (fd_set_nonblock(p[1], true) == 0)
-				kids[i] = child_new(parent, desc->stream, UDSP_SOCK_STREAM, p[1], true,
-						    true);
+				kids[i] = child_new(parent, desc->stream, UDSP_SOCK_STREAM, p[1],
+						    true, true);
 			if (!kids[i]) {
 				close(p[1]);
 				ret = -ENOMEM;

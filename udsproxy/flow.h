@@ -14,12 +14,12 @@
 
 struct udsp_flow {
 	/* sending direction */
-	int64_t send_credit; /* bytes we may still send */
+	int64_t send_credit;  /* bytes we may still send */
 	uint32_t send_window; /* the peer's window: credit can never exceed it */
 	/* receiving direction */
-	uint32_t recv_window; /* what we granted at OPEN */
-	int64_t recv_allowed; /* credit the peer holds, as we account it */
-	uint64_t recv_held;   /* bytes received and not yet delivered locally */
+	uint32_t recv_window;  /* what we granted at OPEN */
+	int64_t recv_allowed;  /* credit the peer holds, as we account it */
+	uint64_t recv_held;    /* bytes received and not yet delivered locally */
 	uint64_t recv_unacked; /* bytes delivered and not yet credited back */
 	uint32_t max_msg;      /* largest single message a sender may overdraw by */
 };

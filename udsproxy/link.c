@@ -13,12 +13,12 @@
 #include "log.h"
 #include "util.h"
 
-#define LINK_HANDSHAKE_MS 5000
-#define LINK_PING_MS 1000
-#define LINK_DEAD_MS 6000
+#define LINK_HANDSHAKE_MS   5000
+#define LINK_PING_MS	    1000
+#define LINK_DEAD_MS	    6000
 #define LINK_BACKOFF_MIN_MS 100
 #define LINK_BACKOFF_MAX_MS 3000
-#define LINK_IN_CAP (2 * (WIRE_HEADER_SIZE + UDSP_MAX_PAYLOAD))
+#define LINK_IN_CAP	    (2 * (WIRE_HEADER_SIZE + UDSP_MAX_PAYLOAD))
 
 static void link_on_io(struct loop *l, int fd, uint32_t events, void *arg);
 
@@ -26,7 +26,7 @@ static void link_on_io(struct loop *l, int fd, uint32_t events, void *arg);
 
 static void sleep_ms(unsigned ms)
 {
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
 
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
@@ -36,15 +36,15 @@ static void sleep_ms(unsigned ms)
 static int link_greet(struct udsp_daemon *d, struct xport_conn *c, uint64_t *peer_nonce,
 		      struct errmsg *e)
 {
-	struct wire_hello mine = { .proto = UDSP_PROTO_NAME,
-				   .version = UDSP_PROTO_VERSION,
-				   .role = UDSP_ROLE_PEER,
-				   .max_payload = UDSP_MAX_PAYLOAD };
+	struct wire_hello mine = {.proto = UDSP_PROTO_NAME,
+				  .version = UDSP_PROTO_VERSION,
+				  .role = UDSP_ROLE_PEER,
+				  .max_payload = UDSP_MAX_PAYLOAD};
 	struct wire_hello peer;
-	struct wire_frame f = { 0 };
+	struct wire_frame f = {0};
 	struct wire_buf b;
 	struct udsp_msg m;
-	struct timeval tv = { LINK_HANDSHAKE_MS / 1000, 0 };
+	struct timeval tv = {LINK_HANDSHAKE_MS / 1000, 0};
 	int ret;
 
 	ret = wire_handshake(c, &mine, UDSP_ROLE_PEER, &peer, LINK_HANDSHAKE_MS, e);
@@ -109,7 +109,7 @@ static void *link_dialer(void *arg)
 
 	for (;;) {
 		struct xport_conn *c;
-		struct errmsg e = { "" };
+		struct errmsg e = {""};
 		uint64_t nonce;
 
 		pthread_mutex_lock(&d->mu);
@@ -147,7 +147,7 @@ static void *link_acceptor(void *arg)
 	struct udsp_daemon *d = arg;
 
 	for (;;) {
-		struct errmsg e = { "" };
+		struct errmsg e = {""};
 		struct xport_conn *c;
 		uint64_t nonce;
 
@@ -461,7 +461,7 @@ uint32_t udsp_link_new_stream_id(struct udsp_daemon *d)
 static void link_on_frame(struct udsp_daemon *d, const struct wire_header *h,
 			  const uint8_t *payload)
 {
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 	struct udsp_msg m;
 
 	if (udsp_msg_decode(h, payload, &m, &e)) {

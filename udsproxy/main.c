@@ -28,12 +28,16 @@ static void usage(FILE *f)
 		"                 [--shared DIR]... [--test-mode] [-D [LOG]] [options]\n"
 		"       udsproxyd --status\n"
 		"       udsproxyd 1 ADDR PORT PEERADDR PEERPORT   (openEuler form: tcp test mode)\n"
-		"ADDR: tls:HOST:PORT, vsock:CID:PORT, tcp:HOST:PORT (only with --test-mode), unix:/path\n"
+		"ADDR: tls:HOST:PORT, vsock:CID:PORT, tcp:HOST:PORT (only with --test-mode), "
+		"unix:/path\n"
 		"options:\n"
-		"  --config FILE        INI file ([udsproxyd] listen, peer, allow, mirror, shared,\n"
-		"                       test-mode, window, control; [tls] cert, key, ca; [vsock] cid)\n"
+		"  --config FILE        INI file ([udsproxyd] listen, peer, allow, mirror, "
+		"shared,\n"
+		"                       test-mode, window, control; [tls] cert, key, ca; [vsock] "
+		"cid)\n"
 		"  --control PATH       control socket (default $UDSPROXY_SOCK or %s)\n"
-		"  --conf-dir DIR       where qtcfg keeps its lists (default $UDSPROXY_CONF_DIR or %s)\n"
+		"  --conf-dir DIR       where qtcfg keeps its lists (default $UDSPROXY_CONF_DIR or "
+		"%s)\n"
 		"  --tls-cert F --tls-key F --tls-ca F   certificates for tls:\n"
 		"  --vsock-cid CID      a peer CID accepted on vsock: (repeatable)\n"
 		"  --window SIZE        per-stream receive window (default 1M)\n"
@@ -83,12 +87,24 @@ static int add_cid(struct opts *o, const char *s)
 static int load_config(struct opts *o, struct config **out)
 {
 	static const char *const known[] = {
-		"udsproxyd.listen", "udsproxyd.peer", "udsproxyd.allow", "udsproxyd.mirror",
-		"udsproxyd.shared", "udsproxyd.test-mode", "udsproxyd.window", "udsproxyd.control",
-		"udsproxyd.conf-dir", "udsproxyd.log", "udsproxyd.log-level", "tls.cert", "tls.key",
-		"tls.ca", "vsock.cid", NULL,
+		"udsproxyd.listen",
+		"udsproxyd.peer",
+		"udsproxyd.allow",
+		"udsproxyd.mirror",
+		"udsproxyd.shared",
+		"udsproxyd.test-mode",
+		"udsproxyd.window",
+		"udsproxyd.control",
+		"udsproxyd.conf-dir",
+		"udsproxyd.log",
+		"udsproxyd.log-level",
+		"tls.cert",
+		"tls.key",
+		"tls.ca",
+		"vsock.cid",
+		NULL,
 	};
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 	struct config *cfg = config_load(o->config, &e);
 	size_t i;
 
@@ -117,12 +133,12 @@ static int load_config(struct opts *o, struct config **out)
 			o->log_on = true, o->log_file = en->value[0] ? en->value : NULL;
 		else if (is_u && !strcmp(en->key, "log-level")) {
 			if (log_level_parse(en->value, &o->level))
-				return die("%s:%u: log-level %s: unknown level", o->config, en->line,
-					   en->value);
+				return die("%s:%u: log-level %s: unknown level", o->config,
+					   en->line, en->value);
 		} else if (is_u && !strcmp(en->key, "test-mode")) {
 			if (parse_bool(en->value, &o->test_mode))
-				return die("%s:%u: test-mode %s: not a boolean", o->config, en->line,
-					   en->value);
+				return die("%s:%u: test-mode %s: not a boolean", o->config,
+					   en->line, en->value);
 		} else if (is_u && !strcmp(en->key, "mirror")) {
 			if (o->n_mirror >= UDSP_MAX_MIRROR_DIRS)
 				return die("%s:%u: too many mirror entries", o->config, en->line);
@@ -147,8 +163,7 @@ static int load_config(struct opts *o, struct config **out)
 }
 
 /* `udsproxyd 1 ADDR PORT PEERADDR PEERPORT`: the offload guide's test-mode form. */
-static int parse_openeuler(struct opts *o, int argc, char **argv, char *lbuf, char *pbuf,
-			   size_t n)
+static int parse_openeuler(struct opts *o, int argc, char **argv, char *lbuf, char *pbuf, size_t n)
 {
 	uint32_t threads, port, pport;
 
@@ -174,28 +189,44 @@ static int parse_openeuler(struct opts *o, int argc, char **argv, char *lbuf, ch
 static int parse_args(struct opts *o, int argc, char **argv, struct config **cfg, char *lbuf,
 		      char *pbuf, size_t n)
 {
-	enum { O_LISTEN = 256, O_PEER, O_ALLOW, O_MIRROR, O_SHARED, O_TEST, O_STATUS, O_CONFIG,
-	       O_CONTROL, O_CONFDIR, O_CERT, O_KEY, O_CA, O_CID, O_WINDOW, O_LEVEL };
+	enum {
+		O_LISTEN = 256,
+		O_PEER,
+		O_ALLOW,
+		O_MIRROR,
+		O_SHARED,
+		O_TEST,
+		O_STATUS,
+		O_CONFIG,
+		O_CONTROL,
+		O_CONFDIR,
+		O_CERT,
+		O_KEY,
+		O_CA,
+		O_CID,
+		O_WINDOW,
+		O_LEVEL
+	};
 	static const struct option lopts[] = {
-		{ "listen", required_argument, NULL, O_LISTEN },
-		{ "peer", required_argument, NULL, O_PEER },
-		{ "allow", required_argument, NULL, O_ALLOW },
-		{ "mirror", required_argument, NULL, O_MIRROR },
-		{ "shared", required_argument, NULL, O_SHARED },
-		{ "test-mode", no_argument, NULL, O_TEST },
-		{ "status", no_argument, NULL, O_STATUS },
-		{ "config", required_argument, NULL, O_CONFIG },
-		{ "control", required_argument, NULL, O_CONTROL },
-		{ "conf-dir", required_argument, NULL, O_CONFDIR },
-		{ "tls-cert", required_argument, NULL, O_CERT },
-		{ "tls-key", required_argument, NULL, O_KEY },
-		{ "tls-ca", required_argument, NULL, O_CA },
-		{ "vsock-cid", required_argument, NULL, O_CID },
-		{ "window", required_argument, NULL, O_WINDOW },
-		{ "log-level", required_argument, NULL, O_LEVEL },
-		{ "log", optional_argument, NULL, 'D' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		{"listen", required_argument, NULL, O_LISTEN},
+		{"peer", required_argument, NULL, O_PEER},
+		{"allow", required_argument, NULL, O_ALLOW},
+		{"mirror", required_argument, NULL, O_MIRROR},
+		{"shared", required_argument, NULL, O_SHARED},
+		{"test-mode", no_argument, NULL, O_TEST},
+		{"status", no_argument, NULL, O_STATUS},
+		{"config", required_argument, NULL, O_CONFIG},
+		{"control", required_argument, NULL, O_CONTROL},
+		{"conf-dir", required_argument, NULL, O_CONFDIR},
+		{"tls-cert", required_argument, NULL, O_CERT},
+		{"tls-key", required_argument, NULL, O_KEY},
+		{"tls-ca", required_argument, NULL, O_CA},
+		{"vsock-cid", required_argument, NULL, O_CID},
+		{"window", required_argument, NULL, O_WINDOW},
+		{"log-level", required_argument, NULL, O_LEVEL},
+		{"log", optional_argument, NULL, 'D'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
 	};
 	int c, i;
 
@@ -222,7 +253,8 @@ static int parse_args(struct opts *o, int argc, char **argv, struct config **cfg
 			break;
 		case O_MIRROR:
 			if (o->n_mirror >= UDSP_MAX_MIRROR_DIRS)
-				return die("--mirror: at most %d directories", UDSP_MAX_MIRROR_DIRS);
+				return die("--mirror: at most %d directories",
+					   UDSP_MAX_MIRROR_DIRS);
 			o->mirror[o->n_mirror++] = optarg;
 			break;
 		case O_SHARED:
@@ -262,7 +294,8 @@ static int parse_args(struct opts *o, int argc, char **argv, struct config **cfg
 			break;
 		case O_LEVEL:
 			if (log_level_parse(optarg, &o->level))
-				return die("--log-level %s: expected error, warn, info or debug", optarg);
+				return die("--log-level %s: expected error, warn, info or debug",
+					   optarg);
 			break;
 		case 'D':
 			o->log_on = true;
@@ -316,7 +349,7 @@ static int run_status(void)
 static int check_addr(const char *what, const char *addr, const struct opts *o)
 {
 	struct xport_addr a;
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 
 	if (xport_addr_parse(addr, &a, &e))
 		return die("%s %s", what, errmsg_str(&e));
@@ -336,9 +369,9 @@ int main(int argc, char **argv)
 	static struct udsp_daemon dd;
 	struct udsp_daemon *d = &dd;
 	struct config *cfg = NULL;
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 	char lbuf[300], pbuf[300];
-	struct opts o = { .level = LOG_LVL_INFO };
+	struct opts o = {.level = LOG_LVL_INFO};
 	uint64_t win = UDSP_DEFAULT_WINDOW;
 	size_t i;
 	int ret;
@@ -359,8 +392,8 @@ int main(int argc, char **argv)
 	if ((o.listen && (ret = check_addr("--listen", o.listen, &o))) ||
 	    (o.peer && (ret = check_addr("--peer", o.peer, &o))))
 		goto out_cfg;
-	if (o.window && (parse_size(o.window, 1, &win) || win < UDSP_WINDOW_MIN ||
-			 win > UDSP_WINDOW_MAX)) {
+	if (o.window &&
+	    (parse_size(o.window, 1, &win) || win < UDSP_WINDOW_MIN || win > UDSP_WINDOW_MAX)) {
 		ret = die("--window %s: expected %u..%u bytes", o.window, UDSP_WINDOW_MIN,
 			  UDSP_WINDOW_MAX);
 		goto out_cfg;
@@ -381,7 +414,7 @@ int main(int argc, char **argv)
 	snprintf(d->conf_dir, sizeof(d->conf_dir), "%s",
 		 o.conf_dir ? o.conf_dir
 			    : (getenv("UDSPROXY_CONF_DIR") ? getenv("UDSPROXY_CONF_DIR")
-							    : UDSP_DEFAULT_CONF_DIR));
+							   : UDSP_DEFAULT_CONF_DIR));
 	d->xopts.test_mode = o.test_mode;
 	d->xopts.tls_cert = o.tls_cert;
 	d->xopts.tls_key = o.tls_key;

@@ -24,8 +24,8 @@
 #define FUSE_SUPER_MAGIC 0x65735546
 #endif
 #define MIRROR_MAX_SOCKETS 4096
-#define MIRROR_RESCAN_MS 1000
-#define MIRROR_QUICK_MS 30
+#define MIRROR_RESCAN_MS   1000
+#define MIRROR_QUICK_MS	   30
 
 int udsp_mirror_check_dir(const char *dir, struct errmsg *e)
 {
@@ -48,7 +48,8 @@ int udsp_mirror_check_dir(const char *dir, struct errmsg *e)
 	/* Socket files on a qtfs/FUSE mount belong to the other machine: mirroring there
 	 * would shadow them with ours. */
 	if ((unsigned long)sfs.f_type == FUSE_SUPER_MAGIC) {
-		errmsg_set(e, "--mirror %s: is on a FUSE (qtfs) mount; mirror into a local directory",
+		errmsg_set(e,
+			   "--mirror %s: is on a FUSE (qtfs) mount; mirror into a local directory",
 			   dir);
 		return -EXDEV;
 	}
@@ -352,8 +353,8 @@ static void export_watch(struct udsp_daemon *d, const char *dir)
 		}
 	}
 	if (d->inotify_fd >= 0 &&
-	    inotify_add_watch(d->inotify_fd, dir, IN_CREATE | IN_DELETE | IN_MOVED_TO |
-							 IN_MOVED_FROM | IN_ATTRIB) < 0)
+	    inotify_add_watch(d->inotify_fd, dir,
+			      IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM | IN_ATTRIB) < 0)
 		log_debug("mirror: inotify %s: %s (rescanning every second)", dir, strerror(errno));
 	if (!d->rescan)
 		d->rescan = loop_add_timer(d->loop, 1, MIRROR_RESCAN_MS, export_on_timer, d);

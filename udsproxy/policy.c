@@ -38,7 +38,7 @@ void udsp_policy_free(struct udsp_policy *p)
 /* Re-reads the qtcfg list when its inode, size or mtime changed (qtcfg replaces it whole). */
 static void policy_refresh(struct udsp_policy *p)
 {
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 	struct stat st;
 	uint64_t mt;
 

@@ -166,7 +166,7 @@ int udsp_msg_decode(const struct wire_header *h, const uint8_t *payload, struct 
 			ret = -EBADMSG;
 			break;
 		}
-check_window:
+	check_window:
 		if (m->window < UDSP_WINDOW_MIN || m->window > UDSP_WINDOW_MAX) {
 			errmsg_set(e, "%s: window %u out of range", udsp_type_name(h->type),
 				   m->window);
@@ -180,8 +180,7 @@ check_window:
 			break;
 		}
 		if (m->err == 0 || m->err > 4095) {
-			errmsg_set(e, "%s: errno %u out of range", udsp_type_name(h->type),
-				   m->err);
+			errmsg_set(e, "%s: errno %u out of range", udsp_type_name(h->type), m->err);
 			return -EBADMSG;
 		}
 		break;
@@ -340,20 +339,13 @@ void udsp_put_fds_begin(struct wire_buf *b, const struct udsp_fd_desc *fds, uint
 const char *udsp_type_name(uint8_t type)
 {
 	static const char *const names[] = {
-		[WIRE_T_HELLO] = "HELLO",
-		[WIRE_T_ERROR] = "ERROR",
-		[WIRE_T_PING] = "PING",
-		[WIRE_T_PONG] = "PONG",
-		[UDSP_T_LINK] = "LINK",
-		[UDSP_T_OPEN] = "OPEN",
-		[UDSP_T_OPEN_OK] = "OPEN_OK",
-		[UDSP_T_OPEN_ERR] = "OPEN_ERR",
-		[UDSP_T_DATA] = "DATA",
-		[UDSP_T_DATA_FDS] = "DATA_FDS",
-		[UDSP_T_CREDIT] = "CREDIT",
-		[UDSP_T_SHUT] = "SHUT",
-		[UDSP_T_RESET] = "RESET",
-		[UDSP_T_MIRROR_WATCH] = "MIRROR_WATCH",
+		[WIRE_T_HELLO] = "HELLO",     [WIRE_T_ERROR] = "ERROR",
+		[WIRE_T_PING] = "PING",	      [WIRE_T_PONG] = "PONG",
+		[UDSP_T_LINK] = "LINK",	      [UDSP_T_OPEN] = "OPEN",
+		[UDSP_T_OPEN_OK] = "OPEN_OK", [UDSP_T_OPEN_ERR] = "OPEN_ERR",
+		[UDSP_T_DATA] = "DATA",	      [UDSP_T_DATA_FDS] = "DATA_FDS",
+		[UDSP_T_CREDIT] = "CREDIT",   [UDSP_T_SHUT] = "SHUT",
+		[UDSP_T_RESET] = "RESET",     [UDSP_T_MIRROR_WATCH] = "MIRROR_WATCH",
 		[UDSP_T_MIRROR] = "MIRROR",
 	};
 

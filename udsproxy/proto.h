@@ -12,12 +12,12 @@
 #include "errmsg.h"
 #include "wire.h"
 
-#define UDSP_PROTO_NAME "udsproxy"
+#define UDSP_PROTO_NAME	   "udsproxy"
 #define UDSP_PROTO_VERSION 1
-#define UDSP_ROLE_PEER 0
+#define UDSP_ROLE_PEER	   0
 
 /* Largest DATA payload a sender produces; frames carry a little more for fd descriptors. */
-#define UDSP_DATA_MAX (256u * 1024)
+#define UDSP_DATA_MAX	 (256u * 1024)
 #define UDSP_MAX_PAYLOAD (UDSP_DATA_MAX + 64u * 1024)
 /* sun_path is 108 bytes including the NUL. */
 #define UDSP_PATH_MAX 108
@@ -58,7 +58,7 @@ enum udsp_mirror_op {
 
 /* What the receiver of a passed fd gets. */
 enum udsp_fd_kind {
-	UDSP_FD_PIPE_READ = 1,  /* a read end; the data comes from the sender's side */
+	UDSP_FD_PIPE_READ = 1,	/* a read end; the data comes from the sender's side */
 	UDSP_FD_PIPE_WRITE = 2, /* a write end; the data goes to the sender's side */
 	UDSP_FD_STREAM = 3,	/* a connected unix stream socket */
 	UDSP_FD_FILE = 4,	/* a regular file reopened by path under the shared tree */
@@ -75,14 +75,14 @@ struct udsp_fd_desc {
 struct udsp_msg {
 	uint8_t type;
 	uint32_t stream;
-	uint64_t nonce;	  /* LINK */
-	uint32_t flags;	  /* LINK */
-	uint8_t socktype; /* OPEN, MIRROR */
-	uint32_t window;  /* OPEN, OPEN_OK */
-	uint32_t uid, gid; /* OPEN */
-	uint32_t err;	  /* OPEN_ERR, RESET */
-	uint32_t credit;  /* CREDIT */
-	uint8_t op;	  /* MIRROR */
+	uint64_t nonce;		       /* LINK */
+	uint32_t flags;		       /* LINK */
+	uint8_t socktype;	       /* OPEN, MIRROR */
+	uint32_t window;	       /* OPEN, OPEN_OK */
+	uint32_t uid, gid;	       /* OPEN */
+	uint32_t err;		       /* OPEN_ERR, RESET */
+	uint32_t credit;	       /* CREDIT */
+	uint8_t op;		       /* MIRROR */
 	char path[UDSP_FILE_PATH_MAX]; /* OPEN, MIRROR, MIRROR_WATCH */
 	const uint8_t *data;	       /* DATA, DATA_FDS: points into the frame payload */
 	size_t data_len;

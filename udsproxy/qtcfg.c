@@ -17,12 +17,13 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: qtcfg [-w TYPE] -x PATH | -z | -y INDEX\n"
-		   "  -x PATH   add PATH (an absolute path prefix or @abstract name)\n"
-		   "  -z        list the entries with their indices\n"
-		   "  -y INDEX  delete the entry at INDEX\n"
-		   "  -w TYPE   the list to work on (default %s)\n"
-		   "lists live in $UDSPROXY_CONF_DIR (default %s)\n",
+	fprintf(f,
+		"usage: qtcfg [-w TYPE] -x PATH | -z | -y INDEX\n"
+		"  -x PATH   add PATH (an absolute path prefix or @abstract name)\n"
+		"  -z        list the entries with their indices\n"
+		"  -y INDEX  delete the entry at INDEX\n"
+		"  -w TYPE   the list to work on (default %s)\n"
+		"lists live in $UDSPROXY_CONF_DIR (default %s)\n",
 		QTLIST_DEFAULT_TYPE, DEFAULT_CONF_DIR);
 }
 
@@ -31,7 +32,7 @@ int main(int argc, char **argv)
 	const char *type = QTLIST_DEFAULT_TYPE, *add = NULL, *dir;
 	bool list = false, del = false;
 	uint64_t idx = 0;
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 	struct qtlist l;
 	char path[4200], lock[4300];
 	int c, ret, lfd;
@@ -127,7 +128,8 @@ int main(int argc, char **argv)
 				return 1;
 			}
 		} else if (qtlist_del(&l, (size_t)idx)) {
-			fprintf(stderr, "qtcfg: -y %llu: no such index (the list has %zu entries)\n",
+			fprintf(stderr,
+				"qtcfg: -y %llu: no such index (the list has %zu entries)\n",
 				(unsigned long long)idx, l.n);
 			qtlist_free(&l);
 			return 1;

@@ -24,7 +24,8 @@ int qtlist_file(const char *conf_dir, const char *type, char *buf, size_t n, str
 		char c = type[i];
 
 		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) {
-			errmsg_set(e, "list type '%s': only a-z, 0-9, '_' and '-' are allowed", type);
+			errmsg_set(e, "list type '%s': only a-z, 0-9, '_' and '-' are allowed",
+				   type);
 			return -EINVAL;
 		}
 	}
@@ -100,8 +101,7 @@ int qtlist_del(struct qtlist *l, size_t idx)
 	return 0;
 }
 
-int qtlist_parse(const char *text, size_t len, const char *name, struct qtlist *l,
-		 struct errmsg *e)
+int qtlist_parse(const char *text, size_t len, const char *name, struct qtlist *l, struct errmsg *e)
 {
 	size_t pos = 0;
 	unsigned line = 0;

@@ -8,10 +8,10 @@
 
 #include "errmsg.h"
 
-#define QTLIST_MAX_ENTRIES 1024
-#define QTLIST_ENTRY_MAX 107 /* a unix socket address */
-#define QTLIST_TYPE_MAX 32
-#define QTLIST_FILE_MAX (QTLIST_MAX_ENTRIES * (QTLIST_ENTRY_MAX + 2) + 64 * 1024)
+#define QTLIST_MAX_ENTRIES  1024
+#define QTLIST_ENTRY_MAX    107 /* a unix socket address */
+#define QTLIST_TYPE_MAX	    32
+#define QTLIST_FILE_MAX	    (QTLIST_MAX_ENTRIES * (QTLIST_ENTRY_MAX + 2) + 64 * 1024)
 #define QTLIST_DEFAULT_TYPE "udsconnect"
 
 struct qtlist {

@@ -28,7 +28,7 @@
 #include "qtlist.h"
 #include "udsproxy_client.h"
 
-#define SHIM_EXPORT __attribute__((visibility("default")))
+#define SHIM_EXPORT	    __attribute__((visibility("default")))
 #define SHIM_MAX_TRACKED_FD 65536
 
 typedef int (*connect_fn)(int, const struct sockaddr *, socklen_t);
@@ -50,7 +50,7 @@ struct shim_dgram {
 	struct shim_dgram *next;
 	int app_fd;
 	ino_t app_ino; /* app_fd's socket: a reused fd number is not the same socket */
-	int fd; /* connected through the daemon to path */
+	int fd;	       /* connected through the daemon to path */
 	char path[108];
 };
 
@@ -79,7 +79,7 @@ static struct {
 	ino_t *proxied;
 	char shared[1024];
 	atomic_int n_tracked; /* fast path for close(): nothing to do when 0 */
-} S = { .once = PTHREAD_ONCE_INIT, .mu = PTHREAD_MUTEX_INITIALIZER };
+} S = {.once = PTHREAD_ONCE_INIT, .mu = PTHREAD_MUTEX_INITIALIZER};
 
 static void shim_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void shim_log(const char *fmt, ...)
@@ -134,7 +134,8 @@ static bool env_match(const char *path)
 		if (n && n < sizeof(prefix)) {
 			memcpy(prefix, p, n);
 			prefix[n] = '\0';
-			if (prefix[0] == '@' ? !strcmp(prefix, path) : allow_path_match(prefix, path))
+			if (prefix[0] == '@' ? !strcmp(prefix, path)
+					     : allow_path_match(prefix, path))
 				return true;
 		}
 		p = end ? end + 1 : NULL;
@@ -243,7 +244,7 @@ static int proxy_fd(int fd, const char *path, int type, struct udsproxy_info *in
 
 		if (!p) {
 			/* Cannot track it: wait for the outcome here instead. */
-			struct pollfd pf = { .fd = ctl, .events = POLLIN };
+			struct pollfd pf = {.fd = ctl, .events = POLLIN};
 			int r;
 
 			(void)poll(&pf, 1, 15000);
@@ -427,8 +428,7 @@ static int dgram_fd(int app_fd, const char *path, bool *remote)
 }
 
 /* Should a datagram to sa go through the daemon? Fills path. */
-static bool dgram_candidate(int fd, const struct sockaddr *sa, socklen_t len, char *path,
-			    size_t n)
+static bool dgram_candidate(int fd, const struct sockaddr *sa, socklen_t len, char *path, size_t n)
 {
 	if (!sa || len <= sizeof(sa_family_t) || sa->sa_family != AF_UNIX)
 		return false;

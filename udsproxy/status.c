@@ -29,7 +29,7 @@ static void outf(struct out *o, const char *fmt, ...)
 
 int udsp_status_format(struct udsp_daemon *d, char *buf, size_t len)
 {
-	struct out o = { buf, len, 0 };
+	struct out o = {buf, len, 0};
 	struct udsp_mirror_sock *m;
 	unsigned b, shown = 0;
 	size_t i;
@@ -39,9 +39,11 @@ int udsp_status_format(struct udsp_daemon *d, char *buf, size_t len)
 	     d->peer_addr[0] ? d->peer_addr : "-");
 	if (d->link.up)
 		outf(&o, "link: up %s (%s), out queue %zu bytes\n", d->link.desc,
-		     d->link.we_dialed ? "dialled" : "accepted", d->link.out_len - d->link.out_head);
+		     d->link.we_dialed ? "dialled" : "accepted",
+		     d->link.out_len - d->link.out_head);
 	else
-		outf(&o, "link: down (%s)\n", d->peer_addr[0] ? "dialling" : "waiting for the peer");
+		outf(&o, "link: down (%s)\n",
+		     d->peer_addr[0] ? "dialling" : "waiting for the peer");
 	outf(&o, "links up: %llu, drops: %llu, protocol errors: %llu\n",
 	     (unsigned long long)d->stats.links_up, (unsigned long long)d->stats.link_drops,
 	     (unsigned long long)d->stats.proto_errors);

@@ -227,7 +227,7 @@ static void stream_on_readable(struct udsp_stream *s)
 	} cbuf;
 	int fds[UDSP_MAX_FDS];
 	size_t nfds = 0, room;
-	struct msghdr mh = { 0 };
+	struct msghdr mh = {0};
 	struct iovec iov;
 	uint8_t *p;
 	ssize_t n;
@@ -320,8 +320,8 @@ static ssize_t stream_write(struct udsp_stream *s, const uint8_t *p, size_t len,
 		struct cmsghdr align;
 		uint8_t buf[CMSG_FDS_SPACE];
 	} cbuf;
-	struct msghdr mh = { 0 };
-	struct iovec iov = { (void *)p, len };
+	struct msghdr mh = {0};
+	struct iovec iov = {(void *)p, len};
 	ssize_t n;
 
 	if (s->is_file_fd) {
@@ -409,8 +409,7 @@ static bool stream_flush(struct udsp_stream *s)
 	return true;
 }
 
-static int stream_queue(struct udsp_stream *s, const uint8_t *p, size_t len, int *fds,
-			size_t nfds)
+static int stream_queue(struct udsp_stream *s, const uint8_t *p, size_t len, int *fds, size_t nfds)
 {
 	struct udsp_chunk *c;
 	size_t sz;
@@ -547,7 +546,8 @@ void udsp_stream_on_frame(struct udsp_daemon *d, const struct udsp_msg *m)
 				break;
 			}
 		}
-		stream_deliver(s, m->data, m->data_len, fds, m->type == UDSP_T_DATA_FDS ? m->nfds : 0);
+		stream_deliver(s, m->data, m->data_len, fds,
+			       m->type == UDSP_T_DATA_FDS ? m->nfds : 0);
 		free(fds);
 		break;
 	case UDSP_T_CREDIT:
@@ -569,13 +569,12 @@ void udsp_stream_on_frame(struct udsp_daemon *d, const struct udsp_msg *m)
 		goto proto;
 	}
 	return;
-proto:
-	{
-		char why[128];
+proto : {
+	char why[128];
 
-		d->stats.proto_errors++;
-		snprintf(why, sizeof(why), "%s not valid for stream %u now", udsp_type_name(m->type),
-			 m->stream);
-		udsp_link_fail(d, why);
-	}
+	d->stats.proto_errors++;
+	snprintf(why, sizeof(why), "%s not valid for stream %u now", udsp_type_name(m->type),
+		 m->stream);
+	udsp_link_fail(d, why);
+}
 }

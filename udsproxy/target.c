@@ -13,7 +13,7 @@
 #include "log.h"
 #include "util.h"
 
-#define TARGET_RETRY_MS 5
+#define TARGET_RETRY_MS	       5
 #define TARGET_BACKLOG_WAIT_MS 3000
 
 static void send_open_err(struct udsp_daemon *d, uint32_t id, int err, const char *path)
@@ -132,7 +132,8 @@ void udsp_target_open(struct udsp_daemon *d, const struct udsp_msg *m)
 	ret = target_try(s);
 	if (ret == -EAGAIN) {
 		s->retry_deadline = now_ms() + TARGET_BACKLOG_WAIT_MS;
-		s->retry = loop_add_timer(d->loop, TARGET_RETRY_MS, TARGET_RETRY_MS, target_retry, s);
+		s->retry = loop_add_timer(d->loop, TARGET_RETRY_MS, TARGET_RETRY_MS, target_retry,
+					  s);
 		if (s->retry)
 			return;
 		ret = -ENOMEM;

@@ -22,7 +22,7 @@ extern "C" {
 const char *udsproxy_ctl_path(void);
 
 struct udsproxy_info {
-	bool remote;	  /* the error came from the far side (its connect failed) */
+	bool remote;	   /* the error came from the far side (its connect failed) */
 	char shared[1024]; /* ':'-separated shared trees (regular files may be passed) */
 };
 
@@ -45,8 +45,8 @@ int udsproxy_connect(const char *path, int type, int flags, const char *reply_to
  * returns at once with the fd, which stays unwritable until the far side answered, and
  * *ctl, a handle for udsproxy_connect_finish(). -errno if the request could not be made.
  */
-int udsproxy_connect_start(const char *path, int type, int flags, const char *reply_to,
-			   int *ctl, struct udsproxy_info *info);
+int udsproxy_connect_start(const char *path, int type, int flags, const char *reply_to, int *ctl,
+			   struct udsproxy_info *info);
 /*
  * The outcome of a started connect: 0 connected, -EINPROGRESS not yet (poll the fd for
  * POLLOUT or ctl for POLLIN), or the far side's -errno. Closes ctl once the outcome is known.

@@ -97,7 +97,7 @@ out:
 
 static int connect_to(const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 
 	if (fd < 0)
@@ -124,7 +124,7 @@ static void print_lat(const char *what, uint64_t *v, size_t n)
 int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "server")) {
-		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
 		int l = socket(AF_UNIX, SOCK_STREAM, 0);
 
 		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", argv[2]);

@@ -7,7 +7,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct udsp_ctl_connect c;
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 	char shared[256];
 	uint32_t err;
 

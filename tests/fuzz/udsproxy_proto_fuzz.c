@@ -12,7 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (off < size) {
 		struct wire_header h;
 		const uint8_t *payload;
-		struct errmsg e = { "" };
+		struct errmsg e = {""};
 		struct udsp_msg m;
 		ssize_t n = udsp_frame_split(data + off, size - off, &h, &payload);
 

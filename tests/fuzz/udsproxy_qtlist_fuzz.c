@@ -6,7 +6,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 	struct qtlist l;
 
 	if (qtlist_parse((const char *)data, size, "fuzz", &l, &e) == 0) {

@@ -22,7 +22,7 @@ static int decode(struct wire_buf *b, struct udsp_msg *m)
 {
 	struct wire_header h;
 	const uint8_t *payload;
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 	ssize_t n = udsp_frame_split(b->data, b->len, &h, &payload);
 
 	assert_int_equal(n, (ssize_t)b->len);
@@ -43,7 +43,8 @@ static void test_open_round_trips(void **state)
 	struct udsp_msg m;
 
 	wire_buf_init(&b);
-	assert_int_equal(udsp_put_open(&b, 7, UDSP_SOCK_SEQPACKET, 1 << 20, 1000, 100, "/run/x.sock"), 0);
+	assert_int_equal(
+		udsp_put_open(&b, 7, UDSP_SOCK_SEQPACKET, 1 << 20, 1000, 100, "/run/x.sock"), 0);
 	assert_int_equal(decode(&b, &m), 0);
 	assert_int_equal(m.type, UDSP_T_OPEN);
 	assert_int_equal(m.stream, 7);
@@ -93,7 +94,8 @@ static void test_open_rejects_window_out_of_range(void **state)
 	wire_buf_init(&b);
 	assert_int_equal(udsp_put_open(&b, 7, UDSP_SOCK_STREAM, 10, 0, 0, "/x"), 0);
 	assert_int_equal(decode(&b, &m), -EBADMSG);
-	assert_int_equal(udsp_put_open(&b, 7, UDSP_SOCK_STREAM, UDSP_WINDOW_MAX + 1, 0, 0, "/x"), 0);
+	assert_int_equal(udsp_put_open(&b, 7, UDSP_SOCK_STREAM, UDSP_WINDOW_MAX + 1, 0, 0, "/x"),
+			 0);
 	assert_int_equal(decode(&b, &m), -EBADMSG);
 	wire_buf_free(&b);
 }
@@ -113,7 +115,7 @@ static void test_link_on_a_stream_is_rejected(void **state)
 {
 	struct wire_buf b;
 	struct udsp_msg m;
-	uint8_t p[12] = { 0 };
+	uint8_t p[12] = {0};
 
 	wire_buf_init(&b);
 	raw_frame(&b, UDSP_T_LINK, 3, p, sizeof(p));
@@ -127,7 +129,7 @@ static void test_trailing_bytes_are_rejected(void **state)
 {
 	struct wire_buf b;
 	struct udsp_msg m;
-	uint8_t p[5] = { 0, 0, 1, 0, 9 };
+	uint8_t p[5] = {0, 0, 1, 0, 9};
 
 	wire_buf_init(&b);
 	raw_frame(&b, UDSP_T_CREDIT, 3, p, sizeof(p));
@@ -196,10 +198,12 @@ static void test_data_points_into_the_payload(void **state)
 static void test_data_fds_round_trips(void **state)
 {
 	struct udsp_fd_desc d[3] = {
-		{ .kind = UDSP_FD_PIPE_READ, .stream = 11 },
-		{ .kind = UDSP_FD_STREAM, .stream = 13 },
-		{ .kind = UDSP_FD_FILE, .path = "/srv/shared/f", .flags = O_RDWR | O_APPEND,
-		  .offset = 1234 },
+		{.kind = UDSP_FD_PIPE_READ, .stream = 11},
+		{.kind = UDSP_FD_STREAM, .stream = 13},
+		{.kind = UDSP_FD_FILE,
+		 .path = "/srv/shared/f",
+		 .flags = O_RDWR | O_APPEND,
+		 .offset = 1234},
 	};
 	struct wire_buf b;
 	struct udsp_msg m;
@@ -223,7 +227,7 @@ static void test_data_fds_round_trips(void **state)
 
 static void test_data_fds_refuses_creat_flags_and_zero_fds(void **state)
 {
-	struct udsp_fd_desc d = { .kind = UDSP_FD_FILE, .path = "/f", .flags = O_WRONLY | O_CREAT };
+	struct udsp_fd_desc d = {.kind = UDSP_FD_FILE, .path = "/f", .flags = O_WRONLY | O_CREAT};
 	struct wire_buf b;
 	struct udsp_msg m;
 
@@ -241,7 +245,7 @@ static void test_data_fds_refuses_creat_flags_and_zero_fds(void **state)
 
 static void test_data_fds_without_a_data_byte_is_rejected(void **state)
 {
-	struct udsp_fd_desc d = { .kind = UDSP_FD_PIPE_WRITE, .stream = 4 };
+	struct udsp_fd_desc d = {.kind = UDSP_FD_PIPE_WRITE, .stream = 4};
 	struct wire_buf b;
 	struct udsp_msg m;
 
@@ -269,8 +273,10 @@ static void test_frame_split_waits_for_the_whole_frame(void **state)
 static void test_frame_split_rejects_oversized_and_bad_magic(void **state)
 {
 	uint8_t hdr[WIRE_HEADER_SIZE];
-	struct wire_header h = { .version = WIRE_VERSION, .type = UDSP_T_DATA, .stream = 1,
-				 .length = UDSP_MAX_PAYLOAD + 1 };
+	struct wire_header h = {.version = WIRE_VERSION,
+				.type = UDSP_T_DATA,
+				.stream = 1,
+				.length = UDSP_MAX_PAYLOAD + 1};
 	const uint8_t *p;
 
 	wire_header_encode(&h, hdr);
@@ -285,7 +291,8 @@ static void test_mirror_round_trips_and_rejects_bad_op(void **state)
 	struct udsp_msg m;
 
 	wire_buf_init(&b);
-	assert_int_equal(udsp_put_mirror(&b, UDSP_MIRROR_ADD, UDSP_SOCK_STREAM, "/run/m/a.sock"), 0);
+	assert_int_equal(udsp_put_mirror(&b, UDSP_MIRROR_ADD, UDSP_SOCK_STREAM, "/run/m/a.sock"),
+			 0);
 	assert_int_equal(decode(&b, &m), 0);
 	assert_int_equal(m.op, UDSP_MIRROR_ADD);
 	assert_string_equal(m.path, "/run/m/a.sock");
@@ -315,7 +322,7 @@ static void test_addr_round_trips_paths_and_abstract_names(void **state)
 
 static void test_addr_refuses_unnamed_and_nul_in_abstract(void **state)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	char out[108];
 
 	assert_int_equal(udsp_addr_from_sockaddr((struct sockaddr *)&sa, sizeof(sa_family_t), out,
@@ -330,28 +337,30 @@ static void test_addr_refuses_unnamed_and_nul_in_abstract(void **state)
 
 static void test_ctl_connect_round_trips_and_validates(void **state)
 {
-	struct udsp_ctl_connect c = { .socktype = UDSP_SOCK_DGRAM, .path = "/run/d.sock",
-				      .reply_to = "/run/me.sock" }, out;
+	struct udsp_ctl_connect c = {.socktype = UDSP_SOCK_DGRAM,
+				     .path = "/run/d.sock",
+				     .reply_to = "/run/me.sock"},
+				out;
 	struct wire_buf b;
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 
 	wire_buf_init(&b);
 	assert_int_equal(udsp_ctl_put_connect(&b, &c), 0);
-	assert_int_equal(udsp_ctl_decode_connect(b.data + WIRE_HEADER_SIZE, b.len - WIRE_HEADER_SIZE,
-						 &out, &e),
+	assert_int_equal(udsp_ctl_decode_connect(b.data + WIRE_HEADER_SIZE,
+						 b.len - WIRE_HEADER_SIZE, &out, &e),
 			 0);
 	assert_string_equal(out.path, "/run/d.sock");
 	assert_string_equal(out.reply_to, "/run/me.sock");
 	c.socktype = 0;
 	assert_int_equal(udsp_ctl_put_connect(&b, &c), 0);
-	assert_int_equal(udsp_ctl_decode_connect(b.data + WIRE_HEADER_SIZE, b.len - WIRE_HEADER_SIZE,
-						 &out, &e),
+	assert_int_equal(udsp_ctl_decode_connect(b.data + WIRE_HEADER_SIZE,
+						 b.len - WIRE_HEADER_SIZE, &out, &e),
 			 -EBADMSG);
 	c.socktype = UDSP_SOCK_STREAM;
 	c.flags = 4;
 	assert_int_equal(udsp_ctl_put_connect(&b, &c), 0);
-	assert_int_equal(udsp_ctl_decode_connect(b.data + WIRE_HEADER_SIZE, b.len - WIRE_HEADER_SIZE,
-						 &out, &e),
+	assert_int_equal(udsp_ctl_decode_connect(b.data + WIRE_HEADER_SIZE,
+						 b.len - WIRE_HEADER_SIZE, &out, &e),
 			 -EBADMSG);
 	wire_buf_free(&b);
 }

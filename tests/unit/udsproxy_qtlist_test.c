@@ -21,7 +21,7 @@ static int parse(const char *text, struct qtlist *l, struct errmsg *e)
 
 static void test_parse_skips_comments_blanks_and_duplicates(void **state)
 {
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 	struct qtlist l;
 
 	assert_int_equal(parse("# c\n\n  /var/lib/libvirt/ \n/run/a\n/run/a\r\n@abs\n", &l, &e), 0);
@@ -33,7 +33,7 @@ static void test_parse_skips_comments_blanks_and_duplicates(void **state)
 
 static void test_parse_names_the_line_of_a_relative_entry(void **state)
 {
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 	struct qtlist l;
 
 	assert_int_equal(parse("/ok\nrelative/path\n", &l, &e), -EINVAL);
@@ -42,7 +42,7 @@ static void test_parse_names_the_line_of_a_relative_entry(void **state)
 
 static void test_parse_refuses_dot_dot_spaces_and_nul(void **state)
 {
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 	struct qtlist l;
 	const char nul[] = "/a\0b\n";
 
@@ -55,7 +55,7 @@ static void test_parse_refuses_dot_dot_spaces_and_nul(void **state)
 static void test_parse_refuses_an_entry_longer_than_a_socket_address(void **state)
 {
 	char text[300];
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 	struct qtlist l;
 
 	memset(text, 'a', sizeof(text));
@@ -69,7 +69,7 @@ static void test_parse_refuses_too_many_entries(void **state)
 {
 	size_t cap = (QTLIST_MAX_ENTRIES + 2) * 16, off = 0;
 	char *text = malloc(cap);
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 	struct qtlist l;
 	unsigned i;
 
@@ -82,7 +82,7 @@ static void test_parse_refuses_too_many_entries(void **state)
 
 static void test_match_is_by_whole_components(void **state)
 {
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 	struct qtlist l;
 
 	assert_int_equal(parse("/var/lib/libvirt/\n@abs\n", &l, &e), 0);
@@ -97,8 +97,8 @@ static void test_match_is_by_whole_components(void **state)
 static void test_add_del_and_save_load_round_trip(void **state)
 {
 	char dir[] = "/tmp/qtlist-test.XXXXXX", path[128];
-	struct errmsg e = { "" };
-	struct qtlist l = { 0 }, back;
+	struct errmsg e = {""};
+	struct qtlist l = {0}, back;
 	struct stat st;
 
 	assert_non_null(mkdtemp(dir));
@@ -125,7 +125,7 @@ static void test_add_del_and_save_load_round_trip(void **state)
 static void test_list_type_names_are_restricted(void **state)
 {
 	char path[128];
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 
 	assert_int_equal(qtlist_file("/etc/udsproxy", "../x", path, sizeof(path), &e), -EINVAL);
 	assert_int_equal(qtlist_file("/etc/udsproxy", "", path, sizeof(path), &e), -EINVAL);

@@ -28,8 +28,8 @@
 
 struct fx {
 	struct udsp_daemon d;
-	int peer;  /* the test's end of the link */
-	int lsn;   /* the target listener */
+	int peer; /* the test's end of the link */
+	int lsn;  /* the target listener */
 	char dir[64];
 	char path[128];
 	uint32_t next; /* next even stream id for the peer */
@@ -47,8 +47,8 @@ static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	struct udsp_link_offer *o = malloc(sizeof(*o));
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct errmsg e = { "" };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct errmsg e = {""};
 	char allow[256];
 	int sv[2], p[2];
 
@@ -134,16 +134,17 @@ static void peer_send_raw(struct fx *f, uint8_t type, uint32_t stream, const voi
 static bool peer_recv(struct fx *f, struct udsp_msg *m, uint8_t *buf, size_t cap)
 {
 	for (;;) {
-		struct pollfd p = { .fd = f->peer, .events = POLLIN };
+		struct pollfd p = {.fd = f->peer, .events = POLLIN};
 		struct wire_header h;
-		struct errmsg e = { "" };
+		struct errmsg e = {""};
 
 		run(f);
 		if (poll(&p, 1, 200) <= 0)
 			return false;
 		if (read_full(f->peer, buf, WIRE_HEADER_SIZE))
 			return false;
-		assert_int_equal(wire_header_decode(buf, WIRE_HEADER_SIZE, UDSP_MAX_PAYLOAD, &h), 0);
+		assert_int_equal(wire_header_decode(buf, WIRE_HEADER_SIZE, UDSP_MAX_PAYLOAD, &h),
+				 0);
 		assert_true(h.length <= cap - WIRE_HEADER_SIZE);
 		assert_int_equal(read_full(f->peer, buf + WIRE_HEADER_SIZE, h.length), 0);
 		assert_int_equal(udsp_msg_decode(&h, buf + WIRE_HEADER_SIZE, m, &e), 0);
@@ -155,7 +156,7 @@ static bool peer_recv(struct fx *f, struct udsp_msg *m, uint8_t *buf, size_t cap
 static bool link_closed(struct fx *f)
 {
 	char c;
-	struct pollfd p = { .fd = f->peer, .events = POLLIN };
+	struct pollfd p = {.fd = f->peer, .events = POLLIN};
 
 	run(f);
 	while (poll(&p, 1, 200) > 0) {
@@ -222,7 +223,7 @@ static void test_open_to_a_missing_path_answers_enoent(void **state)
 static void test_open_with_no_listener_answers_econnrefused(void **state)
 {
 	struct fx *f = *state;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int s = socket(AF_UNIX, SOCK_STREAM, 0);
 
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/dead.sock", f->dir);
@@ -314,7 +315,7 @@ static void test_reset_closes_the_target(void **state)
 	struct fx *f = *state;
 	uint32_t id = open_stream(f, f->path, 0);
 	int t = accept_target(f);
-	uint8_t err[4] = { 0, 0, 0, ECONNRESET };
+	uint8_t err[4] = {0, 0, 0, ECONNRESET};
 	char c;
 
 	peer_send_raw(f, UDSP_T_RESET, id, err, 4);
@@ -416,7 +417,7 @@ static void test_link_loss_closes_every_proxied_socket(void **state)
 static void test_frames_for_unknown_streams_are_ignored(void **state)
 {
 	struct fx *f = *state;
-	uint8_t credit[4] = { 0, 0, 16, 0 };
+	uint8_t credit[4] = {0, 0, 16, 0};
 
 	peer_send_raw(f, UDSP_T_CREDIT, 98, credit, 4);
 	peer_send_raw(f, UDSP_T_DATA, 98, "zz", 2);
@@ -447,9 +448,9 @@ static void test_open_with_an_id_from_our_half_closes_the_link(void **state)
 static void test_vsock_peer_cid_not_in_allowlist_is_refused(void **state)
 {
 	/* The daemon hands --vsock-cid values to lib/xport as its allowlist. */
-	uint32_t cids[] = { 3 };
-	struct xport_opts o = { .vsock_cids = cids, .n_vsock_cids = 1 }, none = { 0 };
-	struct errmsg e = { "" };
+	uint32_t cids[] = {3};
+	struct xport_opts o = {.vsock_cids = cids, .n_vsock_cids = 1}, none = {0};
+	struct errmsg e = {""};
 
 	assert_true(xport_vsock_cid_allowed(&o, 3));
 	assert_false(xport_vsock_cid_allowed(&o, 4));
@@ -477,7 +478,7 @@ static void *client_thread(void *arg)
 static uint32_t client_open(struct fx *f, struct client_call *c, pthread_t *th)
 {
 	static uint8_t buf[WIRE_HEADER_SIZE + UDSP_MAX_PAYLOAD];
-	struct errmsg e = { "" };
+	struct errmsg e = {""};
 	struct udsp_msg m;
 
 	if (!f->d.ctl) {
@@ -509,7 +510,7 @@ static void test_client_api_returns_a_connected_fd(void **state)
 	struct fx *f = *state;
 	struct client_call c;
 	pthread_t th;
-	uint8_t win[4] = { 0, 1, 0, 0 };
+	uint8_t win[4] = {0, 1, 0, 0};
 	char got[8] = "";
 	uint32_t id = client_open(f, &c, &th);
 
@@ -530,7 +531,7 @@ static void test_client_api_returns_the_far_errno(void **state)
 	struct fx *f = *state;
 	struct client_call c;
 	pthread_t th;
-	uint8_t err[4] = { 0, 0, 0, ECONNREFUSED };
+	uint8_t err[4] = {0, 0, 0, ECONNREFUSED};
 	uint32_t id = client_open(f, &c, &th);
 
 	peer_send_raw(f, UDSP_T_OPEN_ERR, id, err, 4);
@@ -562,12 +563,12 @@ static void test_async_connect_stays_unwritable_until_open_ok(void **state)
 {
 	static uint8_t buf[WIRE_HEADER_SIZE + UDSP_MAX_PAYLOAD];
 	struct fx *f = *state;
-	struct start_call c = { .path = f->path };
-	struct errmsg e = { "" };
+	struct start_call c = {.path = f->path};
+	struct errmsg e = {""};
 	struct udsp_msg m;
 	struct pollfd p;
 	pthread_t th;
-	uint8_t win[4] = { 0, 1, 0, 0 };
+	uint8_t win[4] = {0, 1, 0, 0};
 	int i;
 
 	snprintf(f->d.ctl_path, sizeof(f->d.ctl_path), "%s/ctl.sock", f->dir);
@@ -580,7 +581,7 @@ static void test_async_connect_stays_unwritable_until_open_ok(void **state)
 	assert_true(c.ctl >= 0);
 	assert_true(peer_recv(f, &m, buf, sizeof(buf)));
 	assert_int_equal(m.type, UDSP_T_OPEN);
-	p = (struct pollfd){ .fd = c.fd, .events = POLLOUT };
+	p = (struct pollfd){.fd = c.fd, .events = POLLOUT};
 	assert_int_equal(poll(&p, 1, 50), 0); /* not writable while the far side is silent */
 	assert_int_equal(udsproxy_connect_finish(c.ctl, NULL), -EINPROGRESS);
 	peer_send_raw(f, UDSP_T_OPEN_OK, m.stream, win, 4);
