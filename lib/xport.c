@@ -401,6 +401,8 @@ struct xport_listener *xport_listen(const char *addr, const struct xport_opts *o
 		if (ret)
 			break;
 		ret = xport_tcp_listen(&l->addr, e);
+		if (ret < 0)
+			errmsg_prefix(e, "%s", addr);
 		break;
 	case XPORT_TLS:
 		l->ssl_ctx = xport_tls_ctx_new(opts, true, e);
@@ -410,16 +412,15 @@ struct xport_listener *xport_listen(const char *addr, const struct xport_opts *o
 			break;
 		}
 		ret = xport_tcp_listen(&l->addr, e);
+		if (ret < 0)
+			errmsg_prefix(e, "%s", addr);
 		break;
 	case XPORT_VSOCK:
 		ret = xport_vsock_listen(l, opts, e);
 		break;
 	}
-	if (ret < 0) {
-		if (l->addr.kind == XPORT_TCP || l->addr.kind == XPORT_TLS)
-			errmsg_prefix(e, "%s", addr);
+	if (ret < 0)
 		goto err;
-	}
 	if (l->addr.kind == XPORT_TCP || l->addr.kind == XPORT_TLS) {
 		l->fd = ret;
 		/* Report the port the kernel chose when asked for port 0. */

@@ -38,11 +38,14 @@ static void vsock_sockaddr(const struct xport_addr *a, struct sockaddr_vm *svm)
 int xport_vsock_listen(struct xport_listener *l, const struct xport_opts *o, struct errmsg *e)
 {
 	struct sockaddr_vm svm;
+	char name[64];
 	int fd, ret;
 
+	if (xport_addr_format(&l->addr, name, sizeof(name)))
+		snprintf(name, sizeof(name), "vsock:");
+
 	if (!o->vsock_cids || o->n_vsock_cids == 0) {
-		errmsg_set(e, "vsock:%u:%u: refused: a vsock listener needs a peer CID allowlist",
-			   l->addr.cid, l->addr.port);
+		errmsg_set(e, "%s: refused: a vsock listener needs a peer CID allowlist", name);
 		return -EINVAL;
 	}
 	l->vsock_cids = calloc(o->n_vsock_cids, sizeof(*l->vsock_cids));
@@ -56,19 +59,19 @@ int xport_vsock_listen(struct xport_listener *l, const struct xport_opts *o, str
 	fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		ret = -errno;
-		errmsg_set(e, "vsock:%u:%u: socket: %s (no vsock support in this kernel?)",
-			   l->addr.cid, l->addr.port, strerror(-ret));
+		errmsg_set(e, "%s: socket: %s (no vsock support in this kernel?)", name,
+			   strerror(-ret));
 		return ret;
 	}
 	vsock_sockaddr(&l->addr, &svm);
 	if (bind(fd, (struct sockaddr *)&svm, sizeof(svm)) < 0) {
 		ret = -errno;
-		errmsg_set(e, "vsock:%u:%u: bind: %s", l->addr.cid, l->addr.port, strerror(-ret));
+		errmsg_set(e, "%s: bind: %s", name, strerror(-ret));
 		goto err;
 	}
 	if (listen(fd, SOMAXCONN) < 0) {
 		ret = -errno;
-		errmsg_set(e, "vsock:%u:%u: listen: %s", l->addr.cid, l->addr.port, strerror(-ret));
+		errmsg_set(e, "%s: listen: %s", name, strerror(-ret));
 		goto err;
 	}
 	l->fd = fd;
@@ -83,16 +86,19 @@ int xport_vsock_check_peer(const struct xport_listener *l, const struct sockaddr
 {
 	const struct sockaddr_vm *svm = (const struct sockaddr_vm *)sa;
 	struct xport_opts o = {.vsock_cids = l->vsock_cids, .n_vsock_cids = l->n_vsock_cids};
+	char name[64];
+
+	if (xport_addr_format(&l->addr, name, sizeof(name)))
+		snprintf(name, sizeof(name), "vsock:");
 
 	if (len < sizeof(*svm) || sa->sa_family != AF_VSOCK) {
-		errmsg_set(e, "vsock:%u:%u: refused a peer with no vsock address", l->addr.cid,
-			   l->addr.port);
+		errmsg_set(e, "%s: refused a peer with no vsock address", name);
 		log_warn("%s", errmsg_str(e));
 		return -EACCES;
 	}
 	if (!xport_vsock_cid_allowed(&o, svm->svm_cid)) {
-		errmsg_set(e, "vsock:%u:%u: refused connection from CID %u (not in the allowlist)",
-			   l->addr.cid, l->addr.port, svm->svm_cid);
+		errmsg_set(e, "%s: refused connection from CID %u (not in the allowlist)", name,
+			   svm->svm_cid);
 		log_warn("%s", errmsg_str(e));
 		return -EACCES;
 	}
