@@ -13,7 +13,7 @@ PACKAGES=(
 	iproute2 iputils-ping util-linux procps psmisc socat attr xxd coreutils kmod python3
 	# peers measured by the benchmarks and checked by the tests
 	openssh-client openssh-server sshfs qemu-system-x86 acpica-tools fio
-	libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
+	libvirt-daemon libvirt-daemon-driver-qemu libvirt-daemon-system libvirt-clients
 )
 
 missing=()
