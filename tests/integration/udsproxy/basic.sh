@@ -25,6 +25,10 @@ tap_expect_eq "a path outside the allowlist gives EACCES" EACCES \
 	"$(preload $HELPER errno /run/secret/s.sock)"
 tap_expect_eq "an abstract address not listed gives EACCES" EACCES \
 	"$(preload $HELPER errno @udsp-abstract-test)"
+lab_bg host $HELPER serve @udsp-test-listed
+wait_for 5 on_host sh -c 'grep -q "@udsp-test-listed" /proc/net/unix'
+tap_expect_eq "an abstract address listed exactly is reached (another netns on the dpu)" OK \
+	"$(preload $HELPER errno @udsp-test-listed)"
 
 # O_NONBLOCK: EINPROGRESS, writable once the far side answered, SO_ERROR says how it went.
 tap_expect_eq "a non-blocking connect gives EINPROGRESS, then SO_ERROR 0 and works" \

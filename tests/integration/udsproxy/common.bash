@@ -15,7 +15,7 @@ chmod 755 "$T"
 at_cleanup "rm -rf '$T'"
 mkdir -p "$T/conf-host" "$T/conf-dpu"
 # The host side exposes /run/echo (and what a test adds); root-owned, 0644 as required.
-printf '# test allowlist\n/run/echo\n' >"$T/allow"
+printf '# test allowlist\n/run/echo\n@udsp-test-listed\n' >"$T/allow"
 chmod 644 "$T/allow"
 
 if [ "${SV_SAN:-0}" = 1 ]; then

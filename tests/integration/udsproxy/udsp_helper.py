@@ -28,12 +28,19 @@ def ename(e):
     return errno.errorcode.get(e, str(e))
 
 
+def sockname(path):
+    """'@name' is an abstract address."""
+    return "\0" + path[1:] if path.startswith("@") else path
+
+
 def serve(path, kind="stream"):
     t = TYPES[kind]
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
+    path = sockname(path)
+    if not path.startswith("\0"):
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
     s = socket.socket(socket.AF_UNIX, t)
     s.bind(path)
     if t == socket.SOCK_DGRAM:
@@ -136,7 +143,7 @@ def handle_fds(c, data, fds):
 def connect(path, kind="stream"):
     s = socket.socket(socket.AF_UNIX, TYPES[kind])
     s.settimeout(20)
-    s.connect(path)
+    s.connect(sockname(path))
     return s
 
 
