@@ -21,6 +21,7 @@
 #include "vmm/virtio/mmio.h"
 #include "vmm/virtio/net.h"
 #include "vmm/virtio/rng.h"
+#include "vmm/virtio/vsock.h"
 
 struct iothread {
 	const char *id;
@@ -45,6 +46,7 @@ static struct {
 	struct virtio_balloon *balloon;
 	struct virtio_net *nets[VMCFG_MAX_DEVICES];
 	size_t n_nets;
+	struct virtio_vsock *vsock;
 } devs;
 
 static void *iothread_main(void *arg)
@@ -212,6 +214,27 @@ static int create_net(struct machine *m, const struct vm_device_config *d, struc
 	return announce_device(m, d->id, p.base, &p.irq, virtio_net_transport(n), e);
 }
 
+static int create_vsock(struct machine *m, const struct vm_device_config *d, struct errmsg *e)
+{
+	struct virtio_vsock_params p = {
+		.mem = &m->mem,
+		.mmio = m->mmio,
+		.loop = m->loop,
+		.id = d->id,
+		.guest_cid = d->vsock.guest_cid,
+		.uds_path = d->vsock.uds_path,
+	};
+	int ret;
+
+	ret = place_device(m, d->id, &p.base, &p.irq, e);
+	if (ret)
+		return ret;
+	devs.vsock = virtio_vsock_create(&p, e);
+	if (!devs.vsock)
+		return errno ? -errno : -EIO;
+	return announce_device(m, d->id, p.base, &p.irq, virtio_vsock_transport(devs.vsock), e);
+}
+
 static int create_balloon(struct machine *m, const struct vm_device_config *d,
 			  struct errmsg *e)
 {
@@ -300,6 +323,9 @@ int vmm_devices_create(struct machine *m, struct errmsg *e)
 			break;
 		case VM_DEV_VIRTIO_NET:
 			ret = create_net(m, d, e);
+			break;
+		case VM_DEV_VHOST_VSOCK:
+			ret = create_vsock(m, d, e);
 			break;
 		case VM_DEV_VIRTIO_BALLOON:
 			ret = create_balloon(m, d, e);
