@@ -14,6 +14,9 @@ rexec_env_test_SRCS := $(REXEC_CORE)
 rexec_registry_test_SRCS := $(REXEC_CORE)
 rexec_proto_fuzz_SRCS := $(REXEC_CORE)
 rexec_whitelist_fuzz_SRCS := $(REXEC_CORE)
+rexec_registry_fuzz_SRCS := $(REXEC_CORE)
+rexec_envpolicy_fuzz_SRCS := $(REXEC_CORE)
+rexec_link_test_SRCS := $(REXEC_CORE)
 
 REXEC_DEPLOY := deploy/rexec
 INSTALL_HOOKS += rexec-install
