@@ -12,6 +12,9 @@ n=1000
 out=$(preload $HELPER many /run/echo/echo.sock $n 2>&1)
 tap_expect_eq "$n concurrent proxied connections each echo correctly" \
 	"$n of $n echoed correctly" "$out"
+out=$(preload $HELPER threads /run/echo/echo.sock 16 25 2>&1)
+tap_expect_eq "16 threads connecting at once through the shim all echo" \
+	"400 of 400 threaded connects echoed" "$out"
 out=$(preload $HELPER stall /run/echo/echo.sock 2>&1)
 case "$out" in "stalled stream holds"*"other stream did 200 round trips") tap_ok "a stalled reader does not stop another stream ($out)" ;;
 *) tap_fail "a stalled reader does not stop another stream" "$out" ;; esac

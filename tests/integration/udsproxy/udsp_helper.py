@@ -210,6 +210,39 @@ def cmd_many(path, n):
     return 0 if bad == 0 else 1
 
 
+def cmd_threads(path, nthreads, each):
+    """Many threads connecting, echoing and closing at once through the shim."""
+    import threading
+    bad = []
+
+    def worker(k):
+        for i in range(int(each)):
+            try:
+                s = connect(path)
+                msg = b"t%d-%d|" % (k, i)
+                s.sendall(msg)
+                got = b""
+                while len(got) < len(msg):
+                    b = s.recv(100)
+                    if not b:
+                        break
+                    got += b
+                if got != msg:
+                    bad.append((k, i))
+                s.close()
+            except OSError as e:
+                bad.append((k, i, e.errno))
+
+    ts = [threading.Thread(target=worker, args=(k,)) for k in range(int(nthreads))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    total = int(nthreads) * int(each)
+    print("%d of %d threaded connects echoed" % (total - len(bad), total))
+    return 0 if not bad else 1
+
+
 def cmd_stall(path):
     # A writes and never reads: its echo backs up through the proxy to A's stream window.
     a = connect(path)
@@ -420,7 +453,7 @@ def cmd_fuse_mount(d):
 def main():
     a = sys.argv[1:]
     cmds = {"serve": serve, "errno": cmd_errno, "echo": cmd_echo, "dgram": cmd_dgram,
-            "many": cmd_many, "stall": cmd_stall, "pipe-to-host": cmd_pipe_to_host,
+            "many": cmd_many, "threads": cmd_threads, "stall": cmd_stall, "pipe-to-host": cmd_pipe_to_host,
             "pipe-from-host": cmd_pipe_from_host, "pass-file": cmd_pass_file, "sock-to-host": cmd_sock_to_host,
             "hold": cmd_hold, "nbconnect": cmd_nbconnect,
             "serve-full": cmd_serve_full, "nbpending": cmd_nbpending, "fuse-mount": cmd_fuse_mount}
