@@ -31,6 +31,7 @@
 struct server {
 	struct loop *loop;
 	struct xport_listener *ls[MAX_LISTEN];
+	struct loop_timer *resume[MAX_LISTEN]; /* tls: re-watch after an acceptor forked */
 	size_t nls;
 	const char *listen[MAX_LISTEN];
 	size_t nlisten;
@@ -207,6 +208,41 @@ static void session_child(struct server *sv, struct xport_conn *c)
 	_exit(rexec_session_run(&sv->ctx, c));
 }
 
+/* A tls: acceptor: takes the pending connection and does the TLS handshake here, so a
+ * slow or silent peer holds up only this process, never the daemon. */
+static void tls_acceptor_child(struct server *sv, struct xport_listener *lis, bool busy)
+{
+	struct errmsg e = {{0}};
+	struct xport_conn *c = xport_accept(lis, &e);
+
+	if (!c) {
+		/* EAGAIN: another acceptor took it first. */
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			log_warn("accept: %s", errmsg_str(&e));
+		_exit(0);
+	}
+	if (busy) {
+		log_warn("refusing %s: %lld sessions already (--max-sessions)",
+			 xport_peer_desc(c), (long long)sv->max_sessions);
+		refuse_busy(sv, c);
+		_exit(0);
+	}
+	session_child(sv, c);
+}
+
+static void on_accept(struct loop *l, int fd, uint32_t events, void *arg);
+
+static void on_resume(struct loop *l, struct loop_timer *t, void *arg)
+{
+	struct server *sv = arg;
+	size_t i;
+
+	for (i = 0; i < sv->nls; i++)
+		if (sv->resume[i] == t &&
+		    loop_add_fd(l, xport_listener_fd(sv->ls[i]), EPOLLIN, on_accept, sv) < 0)
+			log_error("listener %zu: cannot watch it again: %s", i, strerror(errno));
+}
+
 static void on_accept(struct loop *l, int fd, uint32_t events, void *arg)
 {
 	struct server *sv = arg;
@@ -216,11 +252,29 @@ static void on_accept(struct loop *l, int fd, uint32_t events, void *arg)
 	pid_t pid;
 	size_t i;
 
-	for (i = 0; i < sv->nls; i++)
+	for (i = 0; i < sv->nls && !lis; i++)
 		if (xport_listener_fd(sv->ls[i]) == fd)
 			lis = sv->ls[i];
 	if (!lis)
 		return;
+	i--;
+	if (xport_listener_addr(lis)->kind == XPORT_TLS) {
+		pid = fork();
+		if (pid < 0) {
+			log_error("fork for a tls connection: %s", strerror(errno));
+			return;
+		}
+		if (pid == 0)
+			tls_acceptor_child(sv, lis, sv->nsessions >= (size_t)sv->max_sessions);
+		sv->nsessions++;
+		/* The listener stays readable until the child has accepted: stop watching it
+		 * for a moment instead of forking again for the same connection. A child that
+		 * finds nothing to accept just exits. */
+		(void)loop_del_fd(l, fd);
+		if (loop_timer_set(sv->resume[i], 2, 0) < 0)
+			on_resume(l, sv->resume[i], sv);
+		return;
+	}
 	c = xport_accept(lis, &e);
 	if (!c) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
@@ -435,6 +489,11 @@ int main(int argc, char **argv)
 		if (!l) {
 			fprintf(stderr, "rexec_server: %s\n", errmsg_str(&e));
 			log_error("%s", errmsg_str(&e));
+			return 1;
+		}
+		sv.resume[sv.nls] = loop_add_timer(sv.loop, 0, 0, on_resume, &sv);
+		if (!sv.resume[sv.nls]) {
+			fprintf(stderr, "rexec_server: timer: %s\n", strerror(errno));
 			return 1;
 		}
 		sv.ls[sv.nls++] = l;

@@ -48,6 +48,28 @@ out=$(on_dpu bash -c "set -m; $T /usr/bin/sh -c 'trap \"exit 42\" INT; echo read
 	kill -INT \$p; wait \$p; echo rc=\$?")
 tap_expect_eq "tls: SIGINT is forwarded" "rc=42" "$out"
 
+# A silent peer on the TLS port (no ClientHello) must not hold up other clients: the
+# handshake happens in a per-connection process. The silent connection is still open (its
+# handshake has not timed out, nothing logged for it) when the real client has finished.
+on_dpu bash -c "exec 3<>/dev/tcp/$HOST_ADDR/$PORT; sleep 20" &
+silent=$!
+at_cleanup "kill $silent"
+sleep 0.3
+on_dpu $T /usr/bin/sh -c 'exit 6'
+rc=$?
+if [ $rc -eq 6 ] && kill -0 $silent 2>/dev/null && ! grep -q "accept:" "$RX/srv.log"; then
+	tap_ok "tls: a silent peer does not hold up other clients"
+else
+	tap_fail "tls: a silent peer does not hold up other clients" "rc=$rc $(tail -2 "$RX/srv.log")"
+fi
+kill $silent 2>/dev/null
+
+# Concurrent TLS sessions: handshakes run in parallel acceptor processes.
+n=$(rexec_mib 100 50)
+out=$(on_dpu bash -c "for i in \$(seq $n); do $T /usr/bin/sh -c 'sleep 1; echo \$0' \$i >'$RX/c.'\$i 2>&1 & done; wait
+	bad=0; for i in \$(seq $n); do [ \"\$(cat '$RX/c.'\$i)\" = \$i ] || bad=\$((bad+1)); done; echo bad=\$bad")
+tap_expect_eq "tls: $n concurrent sessions each get their own output" "bad=0" "$out"
+
 if grep -q "CN=dpu" "$RX/srv.log"; then tap_ok "tls: the session log names the client certificate"
 else tap_fail "tls: the session log names the client certificate" "$(tail -2 "$RX/srv.log")"; fi
 
