@@ -53,7 +53,8 @@ static const unsigned long allowed_ioctls[] = {
 	KVM_SET_XCRS,	      KVM_GET_CLOCK,	   KVM_SET_CLOCK,	KVM_SET_GSI_ROUTING,
 	KVM_KVMCLOCK_CTRL,    TCGETS,		   TCSETS,		TCSETSW,
 	TCSETSF,	      TIOCGWINSZ,	   FIONBIO,		FIONREAD,
-	TUNSETOFFLOAD, /* virtio-net: offloads follow what the guest negotiated */
+	/* virtio-net: offloads follow the guest's features, tap queues its active pairs */
+	TUNSETOFFLOAD,	      TUNSETQUEUE,
 };
 
 /* Added by devices at set-up (vmm_seccomp_allow); main thread only. */

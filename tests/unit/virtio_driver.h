@@ -27,7 +27,7 @@ struct vdrv {
 	uint8_t *ram;
 	struct bus *bus;
 	struct loop *l;
-	uint16_t avail_idx[4];
+	uint16_t avail_idx[8];
 };
 
 static inline void vd_init(struct vdrv *d)

@@ -232,6 +232,77 @@ static void test_net_frames_wait_while_the_guest_has_no_buffers(void **state)
 	}
 }
 
+static void ctrl_cmd(struct fx *f, uint16_t slot, uint8_t cls, uint8_t cmd, uint16_t arg,
+		     uint16_t used_want)
+{
+	uint8_t *b = f->d.ram + VD_BUF + 0x60000 + 0x10u * slot;
+	uint16_t a = htole16(arg);
+
+	b[0] = cls;
+	b[1] = cmd;
+	memcpy(b + 2, &a, 2);
+	b[8] = 0xee;
+	vd_desc(&f->d, 4, slot, VD_BUF + 0x60000 + 0x10u * slot, 4, 1, (uint16_t)(slot + 1));
+	vd_desc(&f->d, 4, (uint16_t)(slot + 1), VD_BUF + 0x60000 + 0x10u * slot + 8, 1, 2, 0);
+	vd_publish(&f->d, 4, slot);
+	vd_wr(&f->d, 0x50, 4);
+	assert_true(vd_wait_used(&f->d, 4, used_want, 2000));
+}
+
+static void test_net_multiqueue_pairs_and_control_queue(void **state)
+{
+	struct fx *f = *state;
+	struct virtio_net_params p;
+	struct errmsg e;
+	uint8_t frame[128] = {0}, got[128];
+	struct pollfd pfd;
+	size_t len;
+
+	if (!have_netns)
+		skip();
+	/* a second device on a two-queue tap */
+	virtio_net_destroy(f->net);
+	close(f->pkt);
+	f->nd = (struct vm_netdev_config){.id = "n0", .ifname = "svtest1", .fd = -1, .queues = 2,
+					  .vhostfd = -1};
+	f->dev.net.mq = true;
+	p = (struct virtio_net_params){.mem = &f->d.mem, .mmio = f->d.bus, .base = VD_BASE,
+				       .irq = {.vm_fd = -1}, .loop = f->d.l, .netdev = &f->nd,
+				       .dev = &f->dev};
+	f->net = virtio_net_create(&p, &e);
+	if (!f->net)
+		fail_msg("virtio_net_create: %s", errmsg_str(&e));
+	assert_int_equal(link_up("svtest1"), 0);
+	f->pkt = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_TEST));
+	{
+		struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_TEST),
+					  .sll_ifindex = (int)if_nametoindex("svtest1")};
+
+		assert_int_equal(bind(f->pkt, (struct sockaddr *)&sll, sizeof(sll)), 0);
+	}
+	vd_wr(&f->d, 0x14, 0);
+	assert_true(vd_rd(&f->d, 0x10) & (1u << 22)); /* MQ */
+	assert_true(vd_rd(&f->d, 0x10) & (1u << 17)); /* CTRL_VQ */
+	assert_int_equal(vd_rd(&f->d, 0x108) & 0xffff, 2); /* max_virtqueue_pairs */
+	assert_true(vd_start(&f->d, 5) & VIRTIO_STATUS_DRIVER_OK);
+	ctrl_cmd(f, 0, 4, 0, 2, 1); /* VQ_PAIRS_SET 2 */
+	assert_int_equal(f->d.ram[VD_BUF + 0x60000 + 8], 0);
+	ctrl_cmd(f, 2, 4, 0, 3, 2); /* more pairs than exist */
+	assert_int_equal(f->d.ram[VD_BUF + 0x60000 + 0x20 + 8], 1);
+	/* transmit on the second pair's queue (3) */
+	len = make_frame(frame, "second pair");
+	memcpy(f->d.ram + VD_BUF + 0x41000, frame, len);
+	vd_desc(&f->d, 3, 0, VD_BUF + 0x40000, 12, 1, 1);
+	vd_desc(&f->d, 3, 1, VD_BUF + 0x41000, (uint32_t)len, 0, 0);
+	vd_publish(&f->d, 3, 0);
+	vd_wr(&f->d, 0x50, 3);
+	assert_true(vd_wait_used(&f->d, 3, 1, 2000));
+	pfd = (struct pollfd){.fd = f->pkt, .events = POLLIN};
+	assert_int_equal(poll(&pfd, 1, 2000), 1);
+	assert_int_equal(recv(f->pkt, got, sizeof(got), 0), (ssize_t)len);
+	assert_memory_equal(got + 14, "second pair", 11);
+}
+
 static void test_net_fd_that_is_not_a_tap_is_refused(void **state)
 {
 	struct fx *f = *state;
@@ -259,6 +330,7 @@ int main(void)
 		T(test_net_tap_frame_reaches_the_guest),
 		T(test_net_frame_spans_mergeable_buffers),
 		T(test_net_frames_wait_while_the_guest_has_no_buffers),
+		T(test_net_multiqueue_pairs_and_control_queue),
 		T(test_net_fd_that_is_not_a_tap_is_refused),
 	};
 

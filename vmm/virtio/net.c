@@ -1,7 +1,8 @@
 /*
- * net: virtio-net device, one queue pair on a tap with IFF_VNET_HDR: transmit straight from
- * the guest's buffers (writev), receive through one bounce buffer into one or more guest
- * buffers (mergeable), with the tap unwatched while the guest has no room.
+ * net: virtio-net device on a tap with IFF_VNET_HDR, one tap queue per queue pair
+ * (IFF_MULTI_QUEUE, VIRTIO_NET_F_MQ through the control queue): transmit straight from the
+ * guest's buffers (writev), receive through a bounce buffer into one or more guest buffers
+ * (mergeable), with a tap queue unwatched while the guest has no room on its ring.
  */
 #include <endian.h>
 #include <errno.h>
@@ -34,52 +35,89 @@
 #define VIRTIO_NET_F_HOST_ECN 13
 #define VIRTIO_NET_F_MRG_RXBUF 15
 #define VIRTIO_NET_F_STATUS 16
+#define VIRTIO_NET_F_CTRL_VQ 17
+#define VIRTIO_NET_F_MQ 22
 
-#define NET_RX 0
-#define NET_TX 1
+#define VIRTIO_NET_CTRL_RX 0
+#define VIRTIO_NET_CTRL_MAC 1
+#define VIRTIO_NET_CTRL_VLAN 2
+#define VIRTIO_NET_CTRL_MQ 4
+#define VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET 0
+#define VIRTIO_NET_OK 0
+#define VIRTIO_NET_ERR 1
+
 #define NET_HDR_LEN 12 /* struct virtio_net_hdr_v1: num_buffers always present in 1.x */
 #define NET_CONFIG_SIZE 12
 #define NET_FRAME_MAX (65536 + NET_HDR_LEN)
 #define NET_MAX_RX_BUFS 64 /* elements one merged frame may use */
+#define NET_MAX_PAIRS 16
+
+struct virtio_net;
+
+/* One queue pair and its tap queue. Transport lock held for all but the fd. */
+struct net_pair {
+	struct virtio_net *n;
+	uint32_t index;
+	int tap;
+	bool watched;
+	uint8_t *frame; /* a frame read from the tap, waiting for guest buffers */
+	size_t frame_len;
+	struct vq_elem *rx[NET_MAX_RX_BUFS];
+	uint32_t n_rx;
+	struct vq_elem *tx;
+};
 
 struct virtio_net {
 	struct virtio_net_params p;
 	struct virtio_dev_ops ops;
 	struct virtio_mmio *vdev;
 	char name[64];
-	int tap;
 	bool own_tap;
+	bool mq;
+	uint32_t npairs;	/* tap queues opened */
+	uint32_t active_pairs;	/* pairs the driver uses (VQ_PAIRS_SET) */
 	uint8_t config[NET_CONFIG_SIZE];
-	/* Transport lock held for these. */
-	bool tap_watched;
-	uint8_t *frame; /* a frame read from the tap, waiting for guest buffers */
-	size_t frame_len;
-	struct vq_elem *rx[NET_MAX_RX_BUFS];
-	uint32_t n_rx;
-	struct vq_elem *tx;
+	struct net_pair pairs[NET_MAX_PAIRS];
+	struct vq_elem *ctrl;
 	uint64_t rx_dropped; /* frames larger than the guest's buffers (non-mergeable) */
 };
 
+static uint32_t rxq(uint32_t pair)
+{
+	return 2 * pair;
+}
+
+static uint32_t txq(uint32_t pair)
+{
+	return 2 * pair + 1;
+}
+
+static uint32_t ctrlq(const struct virtio_net *n)
+{
+	return 2 * n->npairs;
+}
+
 static void tap_cb(struct loop *l, int fd, uint32_t events, void *arg);
 
-static void tap_watch(struct virtio_net *n, bool on)
+static void tap_watch(struct net_pair *pr, bool on)
 {
-	if (on == n->tap_watched)
+	if (on == pr->watched)
 		return;
 	if (on) {
-		if (loop_add_fd(n->p.loop, n->tap, EPOLLIN, tap_cb, n) == 0)
-			n->tap_watched = true;
+		if (loop_add_fd(pr->n->p.loop, pr->tap, EPOLLIN, tap_cb, pr) == 0)
+			pr->watched = true;
 	} else {
-		loop_del_fd(n->p.loop, n->tap);
-		n->tap_watched = false;
+		loop_del_fd(pr->n->p.loop, pr->tap);
+		pr->watched = false;
 	}
 }
 
 /* ---- transmit -------------------------------------------------------------------------------- */
 
-static void net_tx(struct virtio_net *n)
+static void net_tx(struct net_pair *pr)
 {
-	struct virtq *vq = virtio_mmio_queue(n->vdev, NET_TX);
+	struct virtio_net *n = pr->n;
+	struct virtq *vq = virtio_mmio_queue(n->vdev, txq(pr->index));
 	bool pushed = false;
 	int ret;
 
@@ -88,9 +126,9 @@ static void net_tx(struct virtio_net *n)
 	for (;;) {
 		vq_set_notification(vq, false);
 		for (;;) {
-			if (!n->tx && !(n->tx = malloc(sizeof(*n->tx))))
+			if (!pr->tx && !(pr->tx = malloc(sizeof(*pr->tx))))
 				goto out;
-			ret = vq_pop(vq, n->tx);
+			ret = vq_pop(vq, pr->tx);
 			if (ret == 0)
 				break;
 			if (ret < 0) {
@@ -98,10 +136,10 @@ static void net_tx(struct virtio_net *n)
 				goto out;
 			}
 			/* Header and frame go to the tap as the guest laid them out. */
-			if (n->tx->out_bytes > NET_HDR_LEN && n->tx->n_out &&
-			    writev(n->tap, n->tx->iov, (int)n->tx->n_out) < 0)
+			if (pr->tx->out_bytes > NET_HDR_LEN && pr->tx->n_out &&
+			    writev(pr->tap, pr->tx->iov, (int)pr->tx->n_out) < 0)
 				log_debug("%s: tap write: %s", n->name, strerror(errno));
-			vq_push(vq, n->tx->head, 0);
+			vq_push(vq, pr->tx->head, 0);
 			pushed = true;
 		}
 		if (!vq_set_notification(vq, true))
@@ -109,21 +147,21 @@ static void net_tx(struct virtio_net *n)
 	}
 out:
 	if (pushed)
-		virtio_mmio_notify(n->vdev, NET_TX);
+		virtio_mmio_notify(n->vdev, txq(pr->index));
 }
 
 /* ---- receive --------------------------------------------------------------------------------- */
 
 /* Takes receive buffers from the ring until they hold want bytes. Returns the room held. */
-static uint64_t rx_gather(struct virtio_net *n, struct virtq *vq, uint64_t want, bool mergeable)
+static uint64_t rx_gather(struct net_pair *pr, struct virtq *vq, uint64_t want, bool mergeable)
 {
 	uint64_t room = 0;
 	uint32_t i;
 	int ret;
 
-	for (i = 0; i < n->n_rx; i++)
-		room += n->rx[i]->in_bytes;
-	while (room < want && n->n_rx < (mergeable ? NET_MAX_RX_BUFS : 1)) {
+	for (i = 0; i < pr->n_rx; i++)
+		room += pr->rx[i]->in_bytes;
+	while (room < want && pr->n_rx < (mergeable ? NET_MAX_RX_BUFS : 1)) {
 		struct vq_elem *e = malloc(sizeof(*e));
 
 		if (!e)
@@ -132,19 +170,21 @@ static uint64_t rx_gather(struct virtio_net *n, struct virtq *vq, uint64_t want,
 		if (ret <= 0) {
 			free(e);
 			if (ret < 0)
-				virtio_mmio_needs_reset(n->vdev);
+				virtio_mmio_needs_reset(pr->n->vdev);
 			break;
 		}
-		n->rx[n->n_rx++] = e;
+		pr->rx[pr->n_rx++] = e;
 		room += e->in_bytes;
 	}
 	return room;
 }
 
 /* Delivers the held frame if the guest has room; true when delivered (or dropped). */
-static bool rx_deliver(struct virtio_net *n)
+static bool rx_deliver(struct net_pair *pr)
 {
-	struct virtq *vq = virtio_mmio_queue(n->vdev, NET_RX);
+	struct virtio_net *n = pr->n;
+	uint32_t q = rxq(pr->index);
+	struct virtq *vq = virtio_mmio_queue(n->vdev, q);
 	bool mergeable = virtio_mmio_features(n->vdev) & (1ull << VIRTIO_NET_F_MRG_RXBUF);
 	uint64_t room;
 	size_t off = 0;
@@ -153,65 +193,70 @@ static bool rx_deliver(struct virtio_net *n)
 
 	if (!vq)
 		return false;
-	room = rx_gather(n, vq, n->frame_len, mergeable);
-	if (room < n->frame_len) {
-		if (!mergeable && n->n_rx == 1) {
+	room = rx_gather(pr, vq, pr->frame_len, mergeable);
+	if (room < pr->frame_len) {
+		if (!mergeable && pr->n_rx == 1) {
 			/* One buffer, too small for this frame: the guest did not ask for big
 			 * frames, so this one is dropped. */
-			vq_push(vq, n->rx[0]->head, 0);
-			free(n->rx[0]);
-			n->n_rx = 0;
+			vq_push(vq, pr->rx[0]->head, 0);
+			free(pr->rx[0]);
+			pr->n_rx = 0;
+			pr->frame_len = 0;
 			n->rx_dropped++;
-			virtio_mmio_notify(n->vdev, NET_RX);
+			virtio_mmio_notify(n->vdev, q);
 			return true;
 		}
 		return false; /* wait for more buffers */
 	}
 	/* num_buffers (header bytes 10..11) says how many buffers the frame spans. */
-	for (i = 0; i < n->n_rx && off < n->frame_len; i++) {
-		size_t chunk = n->frame_len - off;
+	for (i = 0; i < pr->n_rx && off < pr->frame_len; i++) {
+		size_t chunk = pr->frame_len - off;
 
-		if (chunk > n->rx[i]->in_bytes)
-			chunk = n->rx[i]->in_bytes;
+		if (chunk > pr->rx[i]->in_bytes)
+			chunk = pr->rx[i]->in_bytes;
 		used++;
 		off += chunk;
 	}
 	nbufs = htole16((uint16_t)used);
-	memcpy(n->frame + 10, &nbufs, 2);
+	memcpy(pr->frame + 10, &nbufs, 2);
 	off = 0;
 	for (i = 0; i < used; i++) {
-		size_t chunk = n->frame_len - off;
+		size_t chunk = pr->frame_len - off;
 
-		if (chunk > n->rx[i]->in_bytes)
-			chunk = n->rx[i]->in_bytes;
-		vq_write_in(n->rx[i], 0, n->frame + off, chunk);
-		vq_push(vq, n->rx[i]->head, (uint32_t)chunk);
+		if (chunk > pr->rx[i]->in_bytes)
+			chunk = pr->rx[i]->in_bytes;
+		vq_write_in(pr->rx[i], 0, pr->frame + off, chunk);
+		vq_push(vq, pr->rx[i]->head, (uint32_t)chunk);
 		off += chunk;
-		free(n->rx[i]);
+		free(pr->rx[i]);
 	}
 	/* Buffers taken but not needed stay held for the next frame. */
-	memmove(n->rx, n->rx + used, (n->n_rx - used) * sizeof(n->rx[0]));
-	n->n_rx -= used;
-	n->frame_len = 0;
-	virtio_mmio_notify(n->vdev, NET_RX);
+	memmove(pr->rx, pr->rx + used, (pr->n_rx - used) * sizeof(pr->rx[0]));
+	pr->n_rx -= used;
+	pr->frame_len = 0;
+	virtio_mmio_notify(n->vdev, q);
 	return true;
 }
 
-/* Reads frames from the tap into the guest while it has buffers. Lock held. */
-static void net_rx(struct virtio_net *n)
+/* Reads frames from the pair's tap queue into the guest while it has buffers. Lock held. */
+static void net_rx(struct net_pair *pr)
 {
+	struct virtio_net *n = pr->n;
+
 	if (!(virtio_mmio_status(n->vdev) & VIRTIO_STATUS_DRIVER_OK) ||
-	    !virtio_mmio_queue(n->vdev, NET_RX))
+	    !virtio_mmio_queue(n->vdev, rxq(pr->index)) || pr->index >= n->active_pairs) {
+		tap_watch(pr, false);
 		return;
+	}
 	for (;;) {
 		ssize_t r;
 
-		if (n->frame_len && !rx_deliver(n)) {
+		if (pr->frame_len && !rx_deliver(pr)) {
 			/* Backpressure: leave frames in the tap until the guest adds buffers. */
-			tap_watch(n, false);
+			tap_watch(pr, false);
 			return;
 		}
-		r = read(n->tap, n->frame, NET_FRAME_MAX);
+		r = read(pr->tap, pr->frame, NET_FRAME_MAX);
 		if (r < 0) {
 			if (errno != EAGAIN && errno != EINTR)
 				log_debug("%s: tap read: %s", n->name, strerror(errno));
@@ -219,18 +264,94 @@ static void net_rx(struct virtio_net *n)
 		}
 		if (r <= NET_HDR_LEN)
 			continue;
-		n->frame_len = (size_t)r;
+		pr->frame_len = (size_t)r;
 	}
-	tap_watch(n, true);
+	tap_watch(pr, true);
 }
 
 static void tap_cb(struct loop *l, int fd, uint32_t events, void *arg)
 {
-	struct virtio_net *n = arg;
+	struct net_pair *pr = arg;
 
-	virtio_mmio_lock(n->vdev);
-	net_rx(n);
-	virtio_mmio_unlock(n->vdev);
+	virtio_mmio_lock(pr->n->vdev);
+	net_rx(pr);
+	virtio_mmio_unlock(pr->n->vdev);
+}
+
+/* ---- control queue ------------------------------------------------------------------------------ */
+
+/* Attaches the tap queues of the first `pairs` pairs and detaches the rest, so the kernel
+ * only steers flows to queues the guest reads. */
+static int set_active_pairs(struct virtio_net *n, uint32_t pairs)
+{
+	uint32_t i;
+
+	if (pairs < 1 || pairs > n->npairs)
+		return -EINVAL;
+	for (i = 0; n->mq && i < n->npairs; i++) {
+		struct ifreq ifr = {0};
+
+		ifr.ifr_flags = i < pairs ? IFF_ATTACH_QUEUE : IFF_DETACH_QUEUE;
+		if (ioctl(n->pairs[i].tap, TUNSETQUEUE, &ifr) < 0 && errno != EINVAL)
+			log_warn("%s: tap queue %u: %s", n->name, i, strerror(errno));
+	}
+	n->active_pairs = pairs;
+	for (i = 0; i < n->npairs; i++)
+		net_rx(&n->pairs[i]);
+	return 0;
+}
+
+static uint8_t ctrl_command(struct virtio_net *n, const struct vq_elem *e)
+{
+	uint8_t hdr[2];
+	uint16_t pairs;
+
+	if (vq_read_out(e, 0, hdr, 2) != 2)
+		return VIRTIO_NET_ERR;
+	switch (hdr[0]) {
+	case VIRTIO_NET_CTRL_MQ:
+		if (hdr[1] != VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET || e->out_bytes != 4 ||
+		    vq_read_out(e, 2, &pairs, 2) != 2)
+			return VIRTIO_NET_ERR;
+		return set_active_pairs(n, le16toh(pairs)) ? VIRTIO_NET_ERR : VIRTIO_NET_OK;
+	case VIRTIO_NET_CTRL_RX:
+	case VIRTIO_NET_CTRL_MAC:
+	case VIRTIO_NET_CTRL_VLAN:
+		/* Filtering is the bridge's business: accept and deliver everything. */
+		return VIRTIO_NET_OK;
+	default:
+		return VIRTIO_NET_ERR;
+	}
+}
+
+static void net_ctrl(struct virtio_net *n)
+{
+	struct virtq *vq = virtio_mmio_queue(n->vdev, ctrlq(n));
+	bool pushed = false;
+	uint8_t ack;
+	int ret;
+
+	if (!vq)
+		return;
+	for (;;) {
+		if (!n->ctrl && !(n->ctrl = malloc(sizeof(*n->ctrl))))
+			break;
+		ret = vq_pop(vq, n->ctrl);
+		if (ret == 0)
+			break;
+		if (ret < 0) {
+			virtio_mmio_needs_reset(n->vdev);
+			break;
+		}
+		ack = ctrl_command(n, n->ctrl);
+		/* The ack is the last writable byte. */
+		if (n->ctrl->in_bytes)
+			vq_write_in(n->ctrl, n->ctrl->in_bytes - 1, &ack, 1);
+		vq_push(vq, n->ctrl->head, n->ctrl->in_bytes ? 1 : 0);
+		pushed = true;
+	}
+	if (pushed)
+		virtio_mmio_notify(n->vdev, ctrlq(n));
 }
 
 /* ---- transport callbacks --------------------------------------------------------------------- */
@@ -239,10 +360,12 @@ static void net_queue_notify(void *opaque, uint32_t q)
 {
 	struct virtio_net *n = opaque;
 
-	if (q == NET_TX)
-		net_tx(n);
-	else if (q == NET_RX)
-		net_rx(n); /* new buffers: deliver what waits and read the tap again */
+	if (n->mq && q == ctrlq(n))
+		net_ctrl(n);
+	else if (q / 2 < n->npairs && (q & 1))
+		net_tx(&n->pairs[q / 2]);
+	else if (q / 2 < n->npairs)
+		net_rx(&n->pairs[q / 2]); /* new buffers: deliver what waits, read the tap again */
 }
 
 static void net_config_read(void *opaque, uint32_t off, uint8_t *data, uint32_t len)
@@ -257,6 +380,7 @@ static int net_activate(void *opaque, struct virtio_mmio *vdev)
 	struct virtio_net *n = opaque;
 	uint64_t f = virtio_mmio_features(vdev);
 	unsigned int off = 0;
+	uint32_t i;
 
 	/* Offloads the guest can take on receive: the tap may hand us such frames. */
 	if (f & (1ull << VIRTIO_NET_F_GUEST_CSUM)) {
@@ -268,54 +392,63 @@ static int net_activate(void *opaque, struct virtio_mmio *vdev)
 		if (f & (1ull << VIRTIO_NET_F_GUEST_ECN))
 			off |= TUN_F_TSO_ECN;
 	}
-	if (ioctl(n->tap, TUNSETOFFLOAD, off) < 0)
-		log_warn("%s: TUNSETOFFLOAD 0x%x: %s", n->name, off, strerror(errno));
-	net_rx(n);
+	for (i = 0; i < n->npairs; i++)
+		if (ioctl(n->pairs[i].tap, TUNSETOFFLOAD, off) < 0)
+			log_warn("%s: TUNSETOFFLOAD 0x%x: %s", n->name, off, strerror(errno));
+	/* Until VQ_PAIRS_SET, a multiqueue driver uses the first pair only. */
+	set_active_pairs(n, 1);
 	return 0;
 }
 
 static void net_reset(void *opaque)
 {
 	struct virtio_net *n = opaque;
-	uint32_t i;
+	uint32_t i, j;
 
-	tap_watch(n, false);
-	for (i = 0; i < n->n_rx; i++)
-		free(n->rx[i]);
-	n->n_rx = 0;
-	n->frame_len = 0;
+	for (i = 0; i < n->npairs; i++) {
+		struct net_pair *pr = &n->pairs[i];
+
+		tap_watch(pr, false);
+		for (j = 0; j < pr->n_rx; j++)
+			free(pr->rx[j]);
+		pr->n_rx = 0;
+		pr->frame_len = 0;
+	}
+	n->active_pairs = 1;
 }
 
 /* ---- set-up ------------------------------------------------------------------------------------ */
 
-static int open_tap(struct virtio_net *n, struct errmsg *e)
+static int tap_prepare(struct virtio_net *n, int fd, struct errmsg *e)
 {
 	const struct vm_netdev_config *nd = n->p.netdev;
 	int hdr = NET_HDR_LEN, ret;
-	struct ifreq ifr;
 
-	if (nd->ifname) {
-		n->tap = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-		if (n->tap < 0) {
-			ret = -errno;
-			errmsg_set(e, "-netdev %s: /dev/net/tun: %s", nd->id, strerror(errno));
-			return ret;
-		}
-		n->own_tap = true;
-		memset(&ifr, 0, sizeof(ifr));
-		ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
-		if (str_copy(ifr.ifr_name, sizeof(ifr.ifr_name), nd->ifname)) {
-			errmsg_set(e, "-netdev %s: ifname %s is too long", nd->id, nd->ifname);
-			return -ENAMETOOLONG;
-		}
-		if (ioctl(n->tap, TUNSETIFF, &ifr) < 0) {
-			ret = -errno;
-			errmsg_set(e, "-netdev %s: tap %s: %s", nd->id, nd->ifname, strerror(errno));
-			return ret;
-		}
-	} else {
-		n->tap = nd->fd;
-		if (ioctl(n->tap, TUNGETIFF, &ifr) < 0) {
+	if (ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0) {
+		ret = -errno;
+		errmsg_set(e, "-netdev %s: vnet header size: %s", nd->id, strerror(errno));
+		return ret;
+	}
+	if (ioctl(fd, TUNSETOFFLOAD, 0) < 0) {
+		ret = -errno;
+		errmsg_set(e, "-netdev %s: TUNSETOFFLOAD: %s", nd->id, strerror(errno));
+		return ret;
+	}
+	return 0;
+}
+
+static int open_taps(struct virtio_net *n, struct errmsg *e)
+{
+	const struct vm_netdev_config *nd = n->p.netdev;
+	struct ifreq ifr;
+	uint32_t i;
+	int ret;
+
+	if (!nd->ifname) {
+		struct net_pair *pr = &n->pairs[0];
+
+		pr->tap = nd->fd;
+		if (ioctl(pr->tap, TUNGETIFF, &ifr) < 0) {
 			ret = -errno;
 			errmsg_set(e, "-netdev %s: fd %d is not a tap: %s", nd->id, nd->fd,
 				   strerror(errno));
@@ -326,21 +459,41 @@ static int open_tap(struct virtio_net *n, struct errmsg *e)
 				   nd->id, nd->fd);
 			return -EINVAL;
 		}
-		ret = fd_set_nonblock(n->tap, true);
+		ret = fd_set_nonblock(pr->tap, true);
 		if (ret) {
 			errmsg_set(e, "-netdev %s: fd %d: %s", nd->id, nd->fd, strerror(-ret));
 			return ret;
 		}
+		n->npairs = 1;
+		return tap_prepare(n, pr->tap, e);
 	}
-	if (ioctl(n->tap, TUNSETVNETHDRSZ, &hdr) < 0) {
-		ret = -errno;
-		errmsg_set(e, "-netdev %s: vnet header size: %s", nd->id, strerror(errno));
-		return ret;
-	}
-	if (ioctl(n->tap, TUNSETOFFLOAD, 0) < 0) {
-		ret = -errno;
-		errmsg_set(e, "-netdev %s: TUNSETOFFLOAD: %s", nd->id, strerror(errno));
-		return ret;
+	n->own_tap = true;
+	for (i = 0; i < n->npairs; i++) {
+		struct net_pair *pr = &n->pairs[i];
+
+		pr->tap = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+		if (pr->tap < 0) {
+			ret = -errno;
+			errmsg_set(e, "-netdev %s: /dev/net/tun: %s", nd->id, strerror(errno));
+			return ret;
+		}
+		memset(&ifr, 0, sizeof(ifr));
+		ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+		if (n->npairs > 1)
+			ifr.ifr_flags |= IFF_MULTI_QUEUE;
+		if (str_copy(ifr.ifr_name, sizeof(ifr.ifr_name), nd->ifname)) {
+			errmsg_set(e, "-netdev %s: ifname %s is too long", nd->id, nd->ifname);
+			return -ENAMETOOLONG;
+		}
+		if (ioctl(pr->tap, TUNSETIFF, &ifr) < 0) {
+			ret = -errno;
+			errmsg_set(e, "-netdev %s: tap %s%s: %s", nd->id, nd->ifname,
+				   n->npairs > 1 ? " (multi_queue)" : "", strerror(errno));
+			return ret;
+		}
+		ret = tap_prepare(n, pr->tap, e);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
@@ -351,6 +504,7 @@ struct virtio_net *virtio_net_create(const struct virtio_net_params *p, struct e
 	const struct vm_device_config *d = p->dev;
 	struct virtio_mmio_params mp;
 	uint64_t features;
+	uint32_t i;
 	uint16_t v;
 	int ret;
 
@@ -359,15 +513,27 @@ struct virtio_net *virtio_net_create(const struct virtio_net_params *p, struct e
 		return NULL;
 	}
 	n->p = *p;
-	n->tap = -1;
 	snprintf(n->name, sizeof(n->name), "virtio-net %s", d->id);
-	n->frame = malloc(NET_FRAME_MAX);
-	if (!n->frame) {
-		ret = -ENOMEM;
-		errmsg_set(e, "%s: out of memory", n->name);
-		goto err;
+	for (i = 0; i < NET_MAX_PAIRS; i++) {
+		n->pairs[i].n = n;
+		n->pairs[i].index = i;
+		n->pairs[i].tap = -1;
 	}
-	ret = open_tap(n, e);
+	/* Multiqueue needs mq=on and a netdev with queues=N by name (a single fd is one queue). */
+	n->mq = d->net.mq && p->netdev->queues > 1 && p->netdev->ifname;
+	n->npairs = n->mq ? p->netdev->queues : 1;
+	if (n->npairs > NET_MAX_PAIRS)
+		n->npairs = NET_MAX_PAIRS;
+	n->active_pairs = 1;
+	for (i = 0; i < n->npairs; i++) {
+		n->pairs[i].frame = malloc(NET_FRAME_MAX);
+		if (!n->pairs[i].frame) {
+			ret = -ENOMEM;
+			errmsg_set(e, "%s: out of memory", n->name);
+			goto err;
+		}
+	}
+	ret = open_taps(n, e);
 	if (ret)
 		goto err;
 	if (d->net.mac_set) {
@@ -385,21 +551,21 @@ struct virtio_net *virtio_net_create(const struct virtio_net_params *p, struct e
 	}
 	v = htole16(1); /* VIRTIO_NET_S_LINK_UP */
 	memcpy(n->config + 6, &v, 2);
-	v = htole16(1); /* max_virtqueue_pairs */
+	v = htole16((uint16_t)n->npairs); /* max_virtqueue_pairs */
 	memcpy(n->config + 8, &v, 2);
-	if (d->net.mq || p->netdev->queues > 1)
-		log_warn("%s: multiqueue is not supported yet; using one queue pair", n->name);
 	features = (1ull << VIRTIO_NET_F_CSUM) | (1ull << VIRTIO_NET_F_GUEST_CSUM) |
 		   (1ull << VIRTIO_NET_F_MAC) | (1ull << VIRTIO_NET_F_GUEST_TSO4) |
 		   (1ull << VIRTIO_NET_F_GUEST_TSO6) | (1ull << VIRTIO_NET_F_GUEST_ECN) |
 		   (1ull << VIRTIO_NET_F_HOST_TSO4) | (1ull << VIRTIO_NET_F_HOST_TSO6) |
 		   (1ull << VIRTIO_NET_F_HOST_ECN) | (1ull << VIRTIO_NET_F_MRG_RXBUF) |
 		   (1ull << VIRTIO_NET_F_STATUS);
+	if (n->mq)
+		features |= (1ull << VIRTIO_NET_F_CTRL_VQ) | (1ull << VIRTIO_NET_F_MQ);
 	n->ops = (struct virtio_dev_ops){
 		.name = n->name,
 		.device_id = VIRTIO_ID_NET,
 		.features = features,
-		.num_queues = 2,
+		.num_queues = 2 * n->npairs + (n->mq ? 1 : 0),
 		.queue_max = (uint16_t)(d->net.queue_size ? d->net.queue_size : 256),
 		.config_size = NET_CONFIG_SIZE,
 		.config_read = net_config_read,
@@ -431,13 +597,18 @@ struct virtio_mmio *virtio_net_transport(struct virtio_net *n)
 
 void virtio_net_destroy(struct virtio_net *n)
 {
+	uint32_t i;
+
 	if (!n)
 		return;
 	if (n->vdev)
-		virtio_mmio_destroy(n->vdev); /* resets: the tap is unwatched */
-	if (n->own_tap && n->tap >= 0)
-		close(n->tap);
-	free(n->tx);
-	free(n->frame);
+		virtio_mmio_destroy(n->vdev); /* resets: the taps are unwatched */
+	for (i = 0; i < NET_MAX_PAIRS; i++) {
+		if (n->own_tap && n->pairs[i].tap >= 0)
+			close(n->pairs[i].tap);
+		free(n->pairs[i].tx);
+		free(n->pairs[i].frame);
+	}
+	free(n->ctrl);
 	free(n);
 }
