@@ -21,10 +21,10 @@
 #include "xport.h"
 
 #define DEFAULT_SERVER "unix:" REXEC_RUN_DIR "/rexec_uds.sock"
-#define PIDS_DIR REXEC_RUN_DIR "/pids"
-#define EXIT_LINK 255
-#define EXIT_REFUSED 126
-#define EXIT_NOTFOUND 127
+#define PIDS_DIR       REXEC_RUN_DIR "/pids"
+#define EXIT_LINK      255
+#define EXIT_REFUSED   126
+#define EXIT_NOTFOUND  127
 
 extern char **environ;
 
@@ -40,12 +40,12 @@ struct client {
 	int ttyfd; /* the local terminal (-t), or -1 */
 	char pidfile[PATH_MAX];
 	/* stream state */
-	bool started;	      /* PID received */
-	uint32_t credit;      /* stdin bytes the server accepts */
+	bool started;	 /* PID received */
+	uint32_t credit; /* stdin bytes the server accepts */
 	bool stdin_watched;
 	bool stdin_pollable;
 	bool stdin_done;
-	uint64_t consumed;    /* output bytes written locally, not yet credited */
+	uint64_t consumed; /* output bytes written locally, not yet credited */
 	bool stdout_broken;
 	bool have_exit;
 	struct rexec_exit ex;
@@ -68,19 +68,18 @@ static void restore_tty(void)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: rexec [OPTIONS] PROGRAM [ARG]...\n"
-		"       rexec [OPTIONS] --signal SIG PID\n"
-		"       rexec [OPTIONS] --wait PID\n"
-		"  -t                 allocate a pty on the server (raw mode locally)\n"
-		"  -d, --detach       start detached, print the remote pid and return\n"
-		"  -C, --cwd DIR      remote working directory (default: this one, else /)\n"
-		"  --server ADDR      unix:/path | tcp:H:P | tls:H:P | vsock:C:P\n"
-		"                     (default $REXEC_SERVER or " DEFAULT_SERVER ")\n"
-		"  --test-mode        allow tcp: (cleartext; also REXEC_TEST_MODE=1)\n"
-		"  --tls-cert F --tls-key F --tls-ca F   (also REXEC_TLS_CERT/KEY/CA)\n"
-		"exit status: the program's, 128+N if it died of signal N, 126 refused,\n"
-		"127 not found on the server, 255 connection failure\n");
+	fprintf(f, "usage: rexec [OPTIONS] PROGRAM [ARG]...\n"
+		   "       rexec [OPTIONS] --signal SIG PID\n"
+		   "       rexec [OPTIONS] --wait PID\n"
+		   "  -t                 allocate a pty on the server (raw mode locally)\n"
+		   "  -d, --detach       start detached, print the remote pid and return\n"
+		   "  -C, --cwd DIR      remote working directory (default: this one, else /)\n"
+		   "  --server ADDR      unix:/path | tcp:H:P | tls:H:P | vsock:C:P\n"
+		   "                     (default $REXEC_SERVER or " DEFAULT_SERVER ")\n"
+		   "  --test-mode        allow tcp: (cleartext; also REXEC_TEST_MODE=1)\n"
+		   "  --tls-cert F --tls-key F --tls-ca F   (also REXEC_TLS_CERT/KEY/CA)\n"
+		   "exit status: the program's, 128+N if it died of signal N, 126 refused,\n"
+		   "127 not found on the server, 255 connection failure\n");
 }
 
 /* Maps an ERROR frame that ended a request to an exit status. */
@@ -329,7 +328,8 @@ static void on_signal(struct loop *l, int signo, void *arg)
 
 static struct xport_conn *connect_server(struct client *cl)
 {
-	struct wire_hello mine = {.version = REXEC_PROTO_VERSION, .role = REXEC_ROLE_CLIENT,
+	struct wire_hello mine = {.version = REXEC_PROTO_VERSION,
+				  .role = REXEC_ROLE_CLIENT,
 				  .max_payload = REXEC_MAX_PAYLOAD};
 	struct wire_hello peer;
 	struct errmsg e = {{0}};
@@ -371,7 +371,10 @@ static int simple_request(struct client *cl, bool is_wait, const char *sig, cons
 		if (parse_u32(sig, 10, &n) == 0) {
 			k.signo = n;
 		} else {
-			static const struct { const char *n; int s; } names[] = {
+			static const struct {
+				const char *n;
+				int s;
+			} names[] = {
 				{"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT},
 				{"KILL", SIGKILL}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2},
 				{"TERM", SIGTERM}, {"CONT", SIGCONT}, {"STOP", SIGSTOP},
@@ -406,8 +409,8 @@ static int simple_request(struct client *cl, bool is_wait, const char *sig, cons
 	if (!ret)
 		ret = wire_recv(c, REXEC_MAX_PAYLOAD, &f);
 	if (ret) {
-		die_link(cl->addr, ret == -EPIPE ? "connection closed by the server" :
-						   wire_strerror(ret));
+		die_link(cl->addr,
+			 ret == -EPIPE ? "connection closed by the server" : wire_strerror(ret));
 		xport_close(c);
 		return EXIT_LINK;
 	}
@@ -537,10 +540,13 @@ static int run(struct client *cl, int argc, char **argv)
 		unlink(cl->pidfile);
 	if (cl->result < 0) {
 		if (cl->link_err == -EPIPE)
-			die_link(cl->addr, cl->started ? "connection lost before the program's exit "
-							 "status" : "connection closed by the server");
+			die_link(cl->addr, cl->started
+						   ? "connection lost before the program's exit "
+						     "status"
+						   : "connection closed by the server");
 		else
-			die_link(cl->addr, cl->link_err ? wire_strerror(cl->link_err) : "connection lost");
+			die_link(cl->addr,
+				 cl->link_err ? wire_strerror(cl->link_err) : "connection lost");
 		cl->result = EXIT_LINK;
 	}
 	rexec_link_close(&cl->lk);
@@ -586,7 +592,8 @@ int main(int argc, char **argv)
 			break;
 		case 'C':
 			if (optarg[0] != '/') {
-				fprintf(stderr, "rexec: --cwd: '%s' is not an absolute path\n", optarg);
+				fprintf(stderr, "rexec: --cwd: '%s' is not an absolute path\n",
+					optarg);
 				return 2;
 			}
 			cl.cwd = optarg;
@@ -636,8 +643,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		if (optind + (sig ? 1 : 0) != argc) {
-			fprintf(stderr, "rexec: %s\n", sig ? "usage: rexec --signal SIG PID" :
-							     "usage: rexec --wait PID");
+			fprintf(stderr, "rexec: %s\n",
+				sig ? "usage: rexec --signal SIG PID" : "usage: rexec --wait PID");
 			return 2;
 		}
 		return simple_request(&cl, wait_pid != NULL, sig, sig ? argv[optind] : wait_pid);

@@ -42,7 +42,8 @@ int rexec_envpolicy_init(struct rexec_envpolicy *p, const char *allow, bool refu
 			if (tok[i] == '*' && i == len - 1 && i > 0)
 				continue;
 			if (!valid_name_char(tok[i], i == 0)) {
-				errmsg_set(e, "env allow: '%s' is not a variable name or NAME* prefix",
+				errmsg_set(e,
+					   "env allow: '%s' is not a variable name or NAME* prefix",
 					   tok);
 				ret = -EINVAL;
 				goto out;
@@ -74,19 +75,22 @@ bool rexec_env_dangerous(const char *name, size_t len)
 	static const char *const prefixes[] = {"LD_", "MALLOC_", "GLIBC_", "DYLD_"};
 	/* glibc's "unsecure" list plus sanitizer options and interpreter start-up hooks. */
 	static const char *const exact[] = {
-		"GCONV_PATH", "GETCONF_DIR", "HOSTALIASES", "LOCALDOMAIN", "LOCPATH",
-		"NIS_PATH", "NLSPATH", "RESOLV_HOST_CONF", "RES_OPTIONS", "TMPDIR", "TZDIR",
-		"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "MSAN_OPTIONS", "TSAN_OPTIONS",
-		"IFS", "BASH_ENV", "ENV", "SHELLOPTS", "BASHOPTS", "PS4", "CDPATH",
-		"PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONINSPECT",
-		"PERL5LIB", "PERL5OPT", "PERLLIB", "PERL5DB", "RUBYLIB", "RUBYOPT",
-		"NODE_OPTIONS", "NODE_PATH", "LUA_PATH", "LUA_CPATH", "LUA_INIT",
-		"OPENSSL_CONF", "OPENSSL_ENGINES",
+		"GCONV_PATH",	 "GETCONF_DIR",	  "HOSTALIASES",   "LOCALDOMAIN",
+		"LOCPATH",	 "NIS_PATH",	  "NLSPATH",	   "RESOLV_HOST_CONF",
+		"RES_OPTIONS",	 "TMPDIR",	  "TZDIR",	   "ASAN_OPTIONS",
+		"UBSAN_OPTIONS", "LSAN_OPTIONS",  "MSAN_OPTIONS",  "TSAN_OPTIONS",
+		"IFS",		 "BASH_ENV",	  "ENV",	   "SHELLOPTS",
+		"BASHOPTS",	 "PS4",		  "CDPATH",	   "PYTHONPATH",
+		"PYTHONHOME",	 "PYTHONSTARTUP", "PYTHONINSPECT", "PERL5LIB",
+		"PERL5OPT",	 "PERLLIB",	  "PERL5DB",	   "RUBYLIB",
+		"RUBYOPT",	 "NODE_OPTIONS",  "NODE_PATH",	   "LUA_PATH",
+		"LUA_CPATH",	 "LUA_INIT",	  "OPENSSL_CONF",  "OPENSSL_ENGINES",
 	};
 	size_t i;
 
 	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
-		if (len >= strlen(prefixes[i]) && memcmp(name, prefixes[i], strlen(prefixes[i])) == 0)
+		if (len >= strlen(prefixes[i]) &&
+		    memcmp(name, prefixes[i], strlen(prefixes[i])) == 0)
 			return true;
 	for (i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
 		if (len == strlen(exact[i]) && memcmp(name, exact[i], len) == 0)
@@ -164,8 +168,10 @@ int rexec_env_build(const struct rexec_envpolicy *p, char *const *in, size_t n,
 			continue;
 		if (rexec_env_dangerous(in[i], len)) {
 			if (p->refuse_dangerous) {
-				errmsg_set(e, "refused: environment variable %.*s is not allowed "
-					   "(loader/sanitizer/interpreter hook)", (int)(len > 64 ? 64 : len), in[i]);
+				errmsg_set(e,
+					   "refused: environment variable %.*s is not allowed "
+					   "(loader/sanitizer/interpreter hook)",
+					   (int)(len > 64 ? 64 : len), in[i]);
 				ret = -EACCES;
 			}
 			continue;

@@ -178,8 +178,8 @@ int rexec_dec_exec(const void *p, size_t len, struct rexec_exec *out)
 	int ret = -EBADMSG;
 
 	wire_reader_init(&r, p, len);
-	if (wire_get_u32(&r, &x.flags) || wire_get_u16(&r, &x.rows) ||
-	    wire_get_u16(&r, &x.cols) || wire_get_u32(&r, &x.window))
+	if (wire_get_u32(&r, &x.flags) || wire_get_u16(&r, &x.rows) || wire_get_u16(&r, &x.cols) ||
+	    wire_get_u32(&r, &x.window))
 		goto err;
 	if (x.flags & ~(uint32_t)REXEC_F_ALL)
 		goto err;
@@ -334,12 +334,18 @@ int rexec_dec_error(const void *p, size_t len, uint32_t *err, char *msg, size_t 
 const char *rexec_type_name(uint8_t type, char *buf, size_t len)
 {
 	static const char *const names[] = {
-		[REXEC_T_EXEC] = "EXEC",     [REXEC_T_STDIN] = "STDIN",
-		[REXEC_T_STDOUT] = "STDOUT", [REXEC_T_STDERR] = "STDERR",
-		[REXEC_T_STDIN_EOF] = "STDIN_EOF", [REXEC_T_CREDIT] = "CREDIT",
-		[REXEC_T_SIGNAL] = "SIGNAL", [REXEC_T_WINCH] = "WINCH",
-		[REXEC_T_PID] = "PID",	     [REXEC_T_EXIT] = "EXIT",
-		[REXEC_T_KILL] = "KILL",     [REXEC_T_WAIT] = "WAIT",
+		[REXEC_T_EXEC] = "EXEC",
+		[REXEC_T_STDIN] = "STDIN",
+		[REXEC_T_STDOUT] = "STDOUT",
+		[REXEC_T_STDERR] = "STDERR",
+		[REXEC_T_STDIN_EOF] = "STDIN_EOF",
+		[REXEC_T_CREDIT] = "CREDIT",
+		[REXEC_T_SIGNAL] = "SIGNAL",
+		[REXEC_T_WINCH] = "WINCH",
+		[REXEC_T_PID] = "PID",
+		[REXEC_T_EXIT] = "EXIT",
+		[REXEC_T_KILL] = "KILL",
+		[REXEC_T_WAIT] = "WAIT",
 		[REXEC_T_OK] = "OK",
 	};
 

@@ -9,17 +9,17 @@
 
 #include "wire.h"
 
-#define REXEC_PROTO_NAME "rexec"
+#define REXEC_PROTO_NAME    "rexec"
 #define REXEC_PROTO_VERSION 1
-#define REXEC_ROLE_CLIENT 1
-#define REXEC_ROLE_SERVER 2
+#define REXEC_ROLE_CLIENT   1
+#define REXEC_ROLE_SERVER   2
 
 /* Limits a decoder enforces before anything is allocated or acted on. */
-#define REXEC_MAX_ARGS 65536u
-#define REXEC_MAX_ENV 4096u
-#define REXEC_MAX_PAYLOAD WIRE_MAX_PAYLOAD /* an EXEC may carry a full ARG_MAX argv */
-#define REXEC_DATA_CHUNK (256u * 1024)    /* largest STDIN/STDOUT/STDERR payload */
-#define REXEC_WINDOW (4u * 1024 * 1024)   /* default flow-control window per direction */
+#define REXEC_MAX_ARGS	  65536u
+#define REXEC_MAX_ENV	  4096u
+#define REXEC_MAX_PAYLOAD WIRE_MAX_PAYLOAD   /* an EXEC may carry a full ARG_MAX argv */
+#define REXEC_DATA_CHUNK  (256u * 1024)	     /* largest STDIN/STDOUT/STDERR payload */
+#define REXEC_WINDOW	  (4u * 1024 * 1024) /* default flow-control window per direction */
 
 enum rexec_type {
 	REXEC_T_EXEC = 16,	/* c->s: start a program */

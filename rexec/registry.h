@@ -8,7 +8,7 @@
 
 #include "proto.h"
 
-#define REXEC_RUN_DIR "/var/run/rexec"
+#define REXEC_RUN_DIR	"/var/run/rexec"
 #define REXEC_PROCS_DIR REXEC_RUN_DIR "/procs"
 
 struct rexec_reg_entry {

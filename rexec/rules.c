@@ -180,8 +180,10 @@ static int parse_options(struct rexec_rule *rule, const char *opts, const char *
 			rule->prefixes = np;
 			ret = parse_args_opt(tok + 5, &np[rule->n_prefixes]);
 			if (ret) {
-				errmsg_set(e, "%s:%u: args: '%s' is not a comma-separated list "
-					   "(escape bytes as %%XX, no %%00)", name, rule->line, tok + 5);
+				errmsg_set(e,
+					   "%s:%u: args: '%s' is not a comma-separated list "
+					   "(escape bytes as %%XX, no %%00)",
+					   name, rule->line, tok + 5);
 				ret = -EINVAL;
 				goto out;
 			}
@@ -193,15 +195,17 @@ static int parse_options(struct rexec_rule *rule, const char *opts, const char *
 				goto out;
 			}
 			if (parse_sha256(tok + 7, rule->sha256)) {
-				errmsg_set(e, "%s:%u: sha256: expected 64 hex digits, got '%s'", name,
-					   rule->line, tok + 7);
+				errmsg_set(e, "%s:%u: sha256: expected 64 hex digits, got '%s'",
+					   name, rule->line, tok + 7);
 				ret = -EINVAL;
 				goto out;
 			}
 			rule->has_sha256 = true;
 		} else {
-			errmsg_set(e, "%s:%u: unknown option '%s' (expected noargs, maxargs=N, "
-				   "args=A[,B...] or sha256=HEX)", name, rule->line, tok);
+			errmsg_set(e,
+				   "%s:%u: unknown option '%s' (expected noargs, maxargs=N, "
+				   "args=A[,B...] or sha256=HEX)",
+				   name, rule->line, tok);
 			ret = -EINVAL;
 			goto out;
 		}
@@ -372,7 +376,8 @@ static int search_path_for(const char *search_path, const char *name, char **out
 
 		/* Only absolute PATH entries: an empty or relative one would mean the cwd. */
 		if (dlen > 0 && p[0] == '/' &&
-		    snprintf(cand, sizeof(cand), "%.*s/%s", (int)dlen, p, name) < (int)sizeof(cand) &&
+		    snprintf(cand, sizeof(cand), "%.*s/%s", (int)dlen, p, name) <
+			    (int)sizeof(cand) &&
 		    stat(cand, &st) == 0 && S_ISREG(st.st_mode)) {
 			*out = str_dup(cand);
 			return *out ? 0 : -ENOMEM;
@@ -415,8 +420,10 @@ int rexec_rules_check(const struct rexec_rules *r, const char *search_path, char
 	}
 	if (strchr(prog, '/')) {
 		if (prog[0] != '/') {
-			errmsg_set(e, "%s: refused: a relative path (use an absolute path or a "
-				   "bare name looked up in the server's PATH)", prog);
+			errmsg_set(e,
+				   "%s: refused: a relative path (use an absolute path or a "
+				   "bare name looked up in the server's PATH)",
+				   prog);
 			return -EACCES;
 		}
 		cand = str_dup(prog);
@@ -455,7 +462,8 @@ int rexec_rules_check(const struct rexec_rules *r, const char *search_path, char
 		if (strcmp(resolved, prog) == 0)
 			errmsg_set(e, "%s: refused: not in the whitelist %s", prog, r->name);
 		else
-			errmsg_set(e, "%s: refused: resolves to %s, which is not in the whitelist %s",
+			errmsg_set(e,
+				   "%s: refused: resolves to %s, which is not in the whitelist %s",
 				   prog, resolved, r->name);
 		goto out;
 	}

@@ -9,7 +9,7 @@
 #include "errmsg.h"
 
 #define REXEC_DEFAULT_WHITELIST "/etc/rexec/whitelist"
-#define REXEC_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define REXEC_DEFAULT_PATH	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 /* One `args=` alternative: the arguments must begin with these, byte for byte. */
 struct rexec_argprefix {
@@ -44,10 +44,10 @@ void rexec_rules_free(struct rexec_rules *r);
 
 /* The outcome of an allowed request. */
 struct rexec_decision {
-	int fd;		 /* the program, opened O_RDONLY|O_CLOEXEC: exec it with execveat */
-	bool script;	 /* starts with "#!": the fd must survive exec for the interpreter */
-	char *path;	 /* the resolved (canonical) path */
-	char *argv0;	 /* what the program sees as argv[0] */
+	int fd;	     /* the program, opened O_RDONLY|O_CLOEXEC: exec it with execveat */
+	bool script; /* starts with "#!": the fd must survive exec for the interpreter */
+	char *path;  /* the resolved (canonical) path */
+	char *argv0; /* what the program sees as argv[0] */
 	const struct rexec_rule *rule;
 };
 

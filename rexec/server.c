@@ -25,7 +25,7 @@
 
 #define DEFAULT_CONFIG "/etc/rexec/rexec_server.conf"
 #define DEFAULT_LISTEN "unix:" REXEC_RUN_DIR "/rexec_uds.sock"
-#define MAX_LISTEN 16
+#define MAX_LISTEN     16
 
 /* The daemon's own top-level state (main.c-style context). */
 struct server {
@@ -61,7 +61,8 @@ static void usage(FILE *f)
 		"  --listen ADDR        unix:/path, tcp:HOST:PORT, tls:HOST:PORT, vsock:CID:PORT\n"
 		"                       (repeatable; default " DEFAULT_LISTEN ")\n"
 		"  --whitelist FILE     allowlist (default " REXEC_DEFAULT_WHITELIST ")\n"
-		"  --config FILE        server configuration (default " DEFAULT_CONFIG " if present)\n"
+		"  --config FILE        server configuration (default " DEFAULT_CONFIG
+		" if present)\n"
 		"  --test-mode          allow tcp: (cleartext, unauthenticated)\n"
 		"  --max-sessions N     concurrent sessions (default 256)\n"
 		"  --tls-cert F --tls-key F --tls-ca F   certificates for tls:\n"
@@ -72,9 +73,11 @@ static void usage(FILE *f)
 static int load_config(struct server *sv)
 {
 	static const char *const known[] = {
-		"server.listen", "server.whitelist", "server.max_sessions", "server.test_mode",
-		"server.log_level", "server.log_file", "server.unix_mode", "tls.cert", "tls.key",
-		"tls.ca", "exec.path", "exec.detach_log_dir", "env.allow", "env.dangerous", NULL,
+		"server.listen",    "server.whitelist", "server.max_sessions",
+		"server.test_mode", "server.log_level", "server.log_file",
+		"server.unix_mode", "tls.cert",		"tls.key",
+		"tls.ca",	    "exec.path",	"exec.detach_log_dir",
+		"env.allow",	    "env.dangerous",	NULL,
 	};
 	struct errmsg e = {{0}};
 	const struct config *c;
@@ -222,8 +225,8 @@ static void tls_acceptor_child(struct server *sv, struct xport_listener *lis, bo
 		_exit(0);
 	}
 	if (busy) {
-		log_warn("refusing %s: %lld sessions already (--max-sessions)",
-			 xport_peer_desc(c), (long long)sv->max_sessions);
+		log_warn("refusing %s: %lld sessions already (--max-sessions)", xport_peer_desc(c),
+			 (long long)sv->max_sessions);
 		refuse_busy(sv, c);
 		_exit(0);
 	}
@@ -301,7 +304,7 @@ static void on_accept(struct loop *l, int fd, uint32_t events, void *arg)
 
 /* Finished programs' records: non-detached kept a minute (for a --wait racing the
  * exit), detached ones a week unless collected by --wait. */
-#define PRUNE_KEEP_S 60
+#define PRUNE_KEEP_S	      60
 #define PRUNE_KEEP_DETACHED_S (7 * 24 * 3600)
 
 static void on_prune(struct loop *l, struct loop_timer *t, void *arg)
@@ -388,8 +391,10 @@ int main(int argc, char **argv)
 			break;
 		case 'm':
 			if (parse_u64(optarg, 10, &u) || u < 1 || u > 100000) {
-				fprintf(stderr, "rexec_server: --max-sessions: '%s' is not a number "
-					"1-100000\n", optarg);
+				fprintf(stderr,
+					"rexec_server: --max-sessions: '%s' is not a number "
+					"1-100000\n",
+					optarg);
 				return 2;
 			}
 			sv.max_sessions = (int64_t)u;
@@ -441,7 +446,8 @@ int main(int argc, char **argv)
 	if (!sv.nlisten)
 		sv.listen[sv.nlisten++] = DEFAULT_LISTEN;
 	if (sv.log_level && log_level_parse(sv.log_level, &lvl)) {
-		fprintf(stderr, "rexec_server: log level '%s': expected error, warn, info or debug\n",
+		fprintf(stderr,
+			"rexec_server: log level '%s': expected error, warn, info or debug\n",
 			sv.log_level);
 		return 2;
 	}

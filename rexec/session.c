@@ -35,7 +35,7 @@ struct sess {
 	pid_t pid;
 	int pidfd;
 	struct rexec_reg_entry ent;
-	int in_fd, out_fd, err_fd; /* tty: in_fd == out_fd == the master, err_fd -1 */
+	int in_fd, out_fd, err_fd;	   /* tty: in_fd == out_fd == the master, err_fd -1 */
 	uint32_t in_reg, out_reg, err_reg; /* events currently registered (0: not) */
 	uint32_t credit;		   /* output bytes the client still accepts */
 	uint8_t *ibuf;			   /* stdin received, not yet written */
@@ -268,8 +268,8 @@ static int on_frame(void *arg, const struct wire_frame *f)
 		}
 		room = s->icap - s->ilen;
 		if (len > room) {
-			log_warn("session %s: client sent %zu stdin bytes beyond its credit", s->peer,
-				 len - room);
+			log_warn("session %s: client sent %zu stdin bytes beyond its credit",
+				 s->peer, len - room);
 			return -EPROTO;
 		}
 		if (len)
@@ -298,7 +298,8 @@ static int on_frame(void *arg, const struct wire_frame *f)
 		if (rexec_dec_u32(f->payload, f->h.length, &v) || v < 1 || v > 64)
 			return -EBADMSG;
 		if (!s->exited) {
-			log_debug("session %s: signal %u to process group %d", s->peer, v, (int)s->pid);
+			log_debug("session %s: signal %u to process group %d", s->peer, v,
+				  (int)s->pid);
 			(void)kill(-s->pid, (int)v);
 		}
 		return 0;
@@ -712,13 +713,14 @@ static void set_rcvtimeo(int fd, int ms)
 
 int rexec_session_run(const struct rexec_server_ctx *ctx, struct xport_conn *c)
 {
-	struct wire_hello mine = {.version = REXEC_PROTO_VERSION, .role = REXEC_ROLE_SERVER,
+	struct wire_hello mine = {.version = REXEC_PROTO_VERSION,
+				  .role = REXEC_ROLE_SERVER,
 				  .max_payload = REXEC_MAX_PAYLOAD};
 	struct wire_hello peer;
 	struct wire_frame f = {0};
 	struct errmsg e = {{0}};
-	struct sess s = {.ctx = ctx, .pid = -1, .pidfd = -1, .in_fd = -1, .out_fd = -1,
-			 .err_fd = -1};
+	struct sess s = {
+		.ctx = ctx, .pid = -1, .pidfd = -1, .in_fd = -1, .out_fd = -1, .err_fd = -1};
 	char tn[16];
 	int ret, fd = xport_fd(c);
 

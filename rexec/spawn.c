@@ -69,7 +69,8 @@ static void reset_signals(void)
 	int sig;
 
 	for (sig = 1; sig < NSIG; sig++)
-		(void)sigaction(sig, &sa, NULL); /* SIGKILL/SIGSTOP and the RT internals fail: fine */
+		(void)sigaction(sig, &sa,
+				NULL); /* SIGKILL/SIGSTOP and the RT internals fail: fine */
 	sigemptyset(&all);
 	(void)sigprocmask(SIG_SETMASK, &all, NULL);
 }
@@ -236,8 +237,9 @@ static void monitor_main(const struct rexec_spawn *s, int infofd)
 		goto report;
 	}
 	nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
-	logfd = s->log_file ? open(s->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
-				   O_NOFOLLOW, 0600) : nullfd;
+	logfd = s->log_file ? open(s->log_file,
+				   O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600)
+			    : nullfd;
 	if (nullfd < 0 || logfd < 0) {
 		mr.stage = ST_STDIO;
 		mr.err = errno;
@@ -290,8 +292,7 @@ report:
 	_exit(0);
 }
 
-int rexec_spawn_detached(const struct rexec_spawn *s, pid_t *pid, uint64_t *start,
-			 struct errmsg *e)
+int rexec_spawn_detached(const struct rexec_spawn *s, pid_t *pid, uint64_t *start, struct errmsg *e)
 {
 	struct monitor_report mr;
 	pid_t mon;

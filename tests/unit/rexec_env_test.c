@@ -53,14 +53,19 @@ static void test_only_allowlisted_variables_pass_after_path_and_home(void **stat
 
 static void test_loader_variables_are_dropped_even_when_allowlisted(void **state)
 {
-	char *in[] = {"LD_PRELOAD=/tmp/evil.so", "LD_LIBRARY_PATH=/tmp", "GCONV_PATH=/x",
-		      "MALLOC_CHECK_=3", "BASH_FUNC_x%%=() { :; }", "OK=1", NULL};
+	char *in[] = {"LD_PRELOAD=/tmp/evil.so",
+		      "LD_LIBRARY_PATH=/tmp",
+		      "GCONV_PATH=/x",
+		      "MALLOC_CHECK_=3",
+		      "BASH_FUNC_x%%=() { :; }",
+		      "OK=1",
+		      NULL};
 	struct rexec_envpolicy p;
 	struct errmsg e = {{0}};
 	char **out;
 
-	assert_int_equal(rexec_envpolicy_init(&p, "LD_* GCONV_PATH MALLOC_* BASH_FUNC* OK", false,
-					      &e), 0);
+	assert_int_equal(
+		rexec_envpolicy_init(&p, "LD_* GCONV_PATH MALLOC_* BASH_FUNC* OK", false, &e), 0);
 	assert_int_equal(rexec_env_build(&p, in, 6, "/bin", &out, &e), 0);
 	assert_int_equal(count(out), 3);
 	assert_true(has(out, "OK=1"));

@@ -118,8 +118,8 @@ static void test_eof_is_reported_after_the_last_frame(void **state)
 static void test_a_frame_above_the_maximum_is_refused_before_its_payload(void **state)
 {
 	struct rexec_link a, b;
-	struct wire_header h = {.version = WIRE_VERSION, .type = REXEC_T_STDIN,
-				.length = REXEC_MAX_PAYLOAD + 1};
+	struct wire_header h = {
+		.version = WIRE_VERSION, .type = REXEC_T_STDIN, .length = REXEC_MAX_PAYLOAD + 1};
 	uint8_t hdr[WIRE_HEADER_SIZE];
 	struct got g = {0};
 

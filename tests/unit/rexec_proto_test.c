@@ -14,15 +14,21 @@
 
 /* The payload of the one frame an encoder built. */
 #define PAYLOAD(b) ((b).data + WIRE_HEADER_SIZE)
-#define PLEN(b) ((b).len - WIRE_HEADER_SIZE)
+#define PLEN(b)	   ((b).len - WIRE_HEADER_SIZE)
 
 static void test_exec_round_trips_arguments_byte_for_byte(void **state)
 {
 	char *argv[] = {"/bin/echo", "a b", "line1\nline2", "", "\xff\xfe\x80", "--", NULL};
 	char *env[] = {"TERM=xterm", "EMPTY=", "X=a=b", NULL};
-	struct rexec_exec x = {.flags = REXEC_F_TTY, .rows = 33, .cols = 101,
-			       .window = REXEC_WINDOW, .argc = 6, .argv = argv, .envc = 3,
-			       .env = env, .cwd = "/tmp/with space"};
+	struct rexec_exec x = {.flags = REXEC_F_TTY,
+			       .rows = 33,
+			       .cols = 101,
+			       .window = REXEC_WINDOW,
+			       .argc = 6,
+			       .argv = argv,
+			       .envc = 3,
+			       .env = env,
+			       .cwd = "/tmp/with space"};
 	struct rexec_exec y;
 	struct wire_buf b;
 	struct wire_header h;
@@ -165,8 +171,8 @@ static void test_exec_decoder_refuses_every_truncation(void **state)
 {
 	char *argv[] = {"/bin/echo", "x", NULL};
 	char *env[] = {"A=1", NULL};
-	struct rexec_exec x = {.window = REXEC_WINDOW, .argc = 2, .argv = argv, .envc = 1,
-			       .env = env, .cwd = "/"};
+	struct rexec_exec x = {
+		.window = REXEC_WINDOW, .argc = 2, .argv = argv, .envc = 1, .env = env, .cwd = "/"};
 	struct rexec_exec y;
 	struct wire_buf b;
 	size_t cut;
@@ -205,7 +211,11 @@ static void test_exit_decoder_refuses_out_of_range_values(void **state)
 {
 	struct rexec_exit x;
 	struct wire_buf b;
-	struct { uint8_t how; uint32_t v; uint8_t core; } bad[] = {
+	struct {
+		uint8_t how;
+		uint32_t v;
+		uint8_t core;
+	} bad[] = {
 		{0, 256, 0}, {1, 0, 0}, {1, 65, 0}, {2, 0, 0}, {0, 0, 2},
 	};
 	size_t i;

@@ -106,8 +106,8 @@ static void test_dead_child_is_not_alive(void **state)
 static void test_parsers_refuse_malformed_records(void **state)
 {
 	static const char *const bad_entries[] = {
-		"", "1 2", "1 2 3", "0 5 0", "-1 5 0", "1 2 0 4", "a b c", "1  2 0", "1 2 0\n\n",
-		"99999999999 1 0",
+		"",	   "1 2",   "1 2 3",  "0 5 0",	   "-1 5 0",
+		"1 2 0 4", "a b c", "1  2 0", "1 2 0\n\n", "99999999999 1 0",
 	};
 	static const char *const bad_exits[] = {
 		"", "1 0 256 0", "1 1 0 0", "1 1 65 0", "1 2 0 0", "1 0 0 2", "1 0 0", "x 0 0 0",
@@ -159,7 +159,7 @@ static void test_prune_forgets_old_records_of_dead_processes_only(void **state)
 	assert_int_equal(utimensat(AT_FDCWD, path, old, 0), 0);
 	assert_int_equal(rexec_reg_prune(sub, 60, 60), 1);
 	assert_int_equal(rexec_reg_get(sub, p1, &got), -ENOENT);
-	assert_int_equal(rexec_reg_get(sub, p2, &got), 0);   /* its record is recent */
+	assert_int_equal(rexec_reg_get(sub, p2, &got), 0);	 /* its record is recent */
 	assert_int_equal(rexec_reg_get(sub, live.pid, &got), 0); /* alive */
 	rexec_reg_remove(sub, p2);
 	rexec_reg_remove(sub, live.pid);

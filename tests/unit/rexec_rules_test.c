@@ -17,9 +17,9 @@
 #include "rexec/rules.h"
 
 static char dir[64];
-static char prog[PATH_MAX];	/* dir/bin/prog: a copy of /bin/true, root-owned 0755 */
-static char other[PATH_MAX];	/* dir/bin/other: unlisted */
-static char script[PATH_MAX];	/* dir/bin/script: "#!/bin/sh" */
+static char prog[PATH_MAX];   /* dir/bin/prog: a copy of /bin/true, root-owned 0755 */
+static char other[PATH_MAX];  /* dir/bin/other: unlisted */
+static char script[PATH_MAX]; /* dir/bin/script: "#!/bin/sh" */
 static char prog_sha[65];
 
 static int copy_file(const char *from, const char *to, mode_t mode)
@@ -100,8 +100,10 @@ static void test_whitelist_parses_paths_and_options(void **state)
 	struct rexec_rules *r;
 
 	snprintf(text, sizeof(text),
-		 "# comment\n\n/usr/bin/taskset args=-p args=-pc,%%2C%%20x\n/bin/true noargs  # why\n"
-		 "/usr/bin/a maxargs=3 sha256=%s\n/usr/bin/plain\n", prog_sha);
+		 "# comment\n\n/usr/bin/taskset args=-p args=-pc,%%2C%%20x\n/bin/true noargs  # "
+		 "why\n"
+		 "/usr/bin/a maxargs=3 sha256=%s\n/usr/bin/plain\n",
+		 prog_sha);
 	r = parse(text, &e);
 	assert_non_null(r);
 	assert_int_equal(r->n, 4);
@@ -437,7 +439,8 @@ int main(void)
 		cmocka_unit_test(test_noargs_and_maxargs_limit_the_argument_count),
 		cmocka_unit_test(test_any_of_several_entries_for_one_program_may_allow),
 		cmocka_unit_test(test_binary_writable_by_others_or_not_root_owned_is_refused),
-		cmocka_unit_test(test_relative_paths_are_refused_and_bare_names_use_the_server_path),
+		cmocka_unit_test(
+			test_relative_paths_are_refused_and_bare_names_use_the_server_path),
 		cmocka_unit_test(test_missing_absolute_program_is_not_found),
 		cmocka_unit_test(test_scripts_are_detected_for_fd_exec),
 		cmocka_unit_test(test_whitelist_file_writable_by_others_is_refused_naming_it),
