@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# virtio-balloon with the device test guest: the guest touches 64 MiB, QMP "balloon" asks for
+# 48 MiB back, the guest inflates and splitvm's RSS falls by about that much (the pages are
+# discarded with MADV_DONTNEED); query-balloon reports the new size; raising the target
+# again deflates and the guest's re-touched pages bring the RSS back. Bad QMP arguments are
+# answered with errors while the VM keeps running.
+source "$(dirname "$0")/../../lib/tap.sh"
+source "$(dirname "$0")/vmmdev-lib.bash"
+vmmdev_require
+
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+MIB=$((1 << 20))
+RAM=$((256 * MIB))
+
+qsock=$T/qmp.sock
+vm_start bal -m 256 -kernel "$VGUEST_BZ" -append "sv.test=balloon sv.touch=64" \
+	-serial "file,path=$T/bal.serial" -qmp "unix:$qsock,server,nowait" \
+	-device virtio-balloon-device,id=bal0,deflate-on-oom=true
+if ! serial_wait bal 'SVTEST balloon actual=0' 60; then
+	tap_fail "guest touched its memory and started the balloon driver" "$(cat "$T/bal.err" "$T/bal.serial")"
+	tap_done
+	exit 1
+fi
+tap_ok "guest touched 64 MiB and started the balloon driver"
+qmp_open "$qsock" || tap_fail "QMP connects"
+rss1=$(rss_kib "$VM_PID")
+
+r=$(qmp "{\"execute\":\"balloon\",\"arguments\":{\"value\":$((RAM - 48 * MIB))}}")
+tap_expect_eq "balloon to 208 MiB is accepted" '{"return":{}}' "$r"
+serial_wait bal 'SVTEST balloon actual=12288' 60
+tap_check "guest inflated 12288 pages" serial_grep bal 'SVTEST balloon actual=12288'
+sleep 0.2
+rss2=$(rss_kib "$VM_PID")
+drop=$(((rss1 - rss2) / 1024))
+if [ "$drop" -ge 40 ]; then
+	tap_ok "inflate: splitvm RSS fell by $drop MiB (>= 40 of 48) [$rss1 -> $rss2 KiB]"
+else
+	tap_fail "inflate: splitvm RSS fell by $drop MiB (>= 40 of 48)" "$rss1 -> $rss2 KiB"
+fi
+r=$(qmp '{"execute":"query-balloon"}')
+tap_expect_eq "query-balloon reports the guest at 208 MiB" "{\"return\":{\"actual\":$((RAM - 48 * MIB))}}" "$r"
+
+r=$(qmp "{\"execute\":\"balloon\",\"arguments\":{\"value\":$RAM}}")
+tap_expect_eq "balloon back to 256 MiB is accepted" '{"return":{}}' "$r"
+# The second "actual=0" line: the first was printed before the inflate.
+for ((i = 0; i < 1200; i++)); do
+	[ "$(serial_grep bal 'SVTEST balloon actual=0' | wc -l)" -ge 2 ] && break
+	sleep 0.05
+done
+n=$(serial_grep bal 'SVTEST balloon actual=0' | wc -l)
+tap_expect_eq "guest deflated to 0 pages" 2 "$n"
+sleep 0.2
+rss3=$(rss_kib "$VM_PID")
+rise=$(((rss3 - rss2) / 1024))
+if [ "$rise" -ge 40 ]; then
+	tap_ok "deflate: re-touched pages raise the RSS by $rise MiB [$rss2 -> $rss3 KiB]"
+else
+	tap_fail "deflate: re-touched pages raise the RSS by $rise MiB" "$rss2 -> $rss3 KiB"
+fi
+r=$(qmp '{"execute":"query-balloon"}')
+tap_expect_eq "query-balloon reports the full 256 MiB" "{\"return\":{\"actual\":$RAM}}" "$r"
+
+for bad in '{"execute":"balloon"}' '{"execute":"balloon","arguments":{"value":"x"}}' \
+	'{"execute":"balloon","arguments":{"value":0}}' \
+	"{\"execute\":\"balloon\",\"arguments\":{\"value\":$((RAM + 1))}}" \
+	'{"execute":"balloon","arguments":{"value":1000,"extra":1}}'; do
+	r=$(qmp "$bad")
+	case "$r" in
+	*'"error"'*) tap_ok "refused with an error: $bad" ;;
+	*) tap_fail "refused with an error: $bad" "$r" ;;
+	esac
+done
+tap_check "QMP still answers" qmp_alive
+qmp '{"execute":"quit"}' >/dev/null
+vm_wait "$VM_PID" 10
+tap_expect_eq "quit ends splitvm" 0 "$VM_STATUS"
+tap_done
