@@ -78,6 +78,20 @@ else
 	tap_fail "the pid file holds the remote pid and is removed at exit" "$(cat "$RX/pidout")"
 fi
 
+# REXEC_LOG_FILE as openEuler's: a file gets the client's diagnostics, "std" is stderr,
+# unset means none (user-facing errors are on stderr regardless).
+on_dpu env REXEC_LOG_FILE="$RX/client.log" $R /usr/bin/sh -c 'exit 0' 2>"$RX/err"
+if grep -q "remote pid" "$RX/client.log" && [ ! -s "$RX/err" ]; then
+	tap_ok "REXEC_LOG_FILE=FILE logs the client's diagnostics there"
+else
+	tap_fail "REXEC_LOG_FILE=FILE logs the client's diagnostics there" "$(cat "$RX/client.log" "$RX/err" 2>&1)"
+fi
+on_dpu env REXEC_LOG_FILE=std $R /usr/bin/sh -c 'exit 0' 2>"$RX/err"
+if grep -q "remote pid" "$RX/err"; then tap_ok "REXEC_LOG_FILE=std logs to stderr"
+else tap_fail "REXEC_LOG_FILE=std logs to stderr" "$(cat "$RX/err")"; fi
+on_dpu env -u REXEC_LOG_FILE $R /usr/bin/sh -c 'exit 0' 2>"$RX/err"
+tap_expect_eq "without REXEC_LOG_FILE the client is silent" "" "$(cat "$RX/err")"
+
 if grep -q "'/usr/bin/sh' '-c' 'exit 7'.*exit=7" "$RX/srv.log" && grep -q "tcp:$DPU_ADDR" "$RX/srv.log"; then
 	tap_ok "the server logs one line per session with peer, argv and exit"
 else

@@ -116,6 +116,44 @@ else
 	tap_fail "tcp: without --test-mode is refused" "rc=$rc $out"
 fi
 
+# --check validates configuration and whitelist; configuration errors name file:line.
+out=$("$SV_BIN/rexec_server" --check --whitelist "$RX/whitelist" 2>&1)
+rc=$?
+if [ $rc -eq 0 ] && grep -q "configuration ok" <<<"$out"; then tap_ok "--check accepts a good setup"
+else tap_fail "--check accepts a good setup" "rc=$rc $out"; fi
+printf '[server]\nmax_sessions = 10\n[exec]\npaht = /bin\n' >"$RX/typo.conf"
+out=$("$SV_BIN/rexec_server" --check --whitelist "$RX/whitelist" --config "$RX/typo.conf" 2>&1)
+rc=$?
+if [ $rc -ne 0 ] && grep -qF "$RX/typo.conf:4" <<<"$out" && [ "$(wc -l <<<"$out")" -eq 1 ]; then
+	tap_ok "an unknown configuration key is refused naming file:line"
+else
+	tap_fail "an unknown configuration key is refused naming file:line" "rc=$rc $out"
+fi
+printf '[env]\ndangerous = sometimes\n' >"$RX/bad.conf"
+out=$("$SV_BIN/rexec_server" --check --whitelist "$RX/whitelist" --config "$RX/bad.conf" 2>&1)
+rc=$?
+if [ $rc -ne 0 ] && grep -q "dangerous: expected drop or refuse" <<<"$out"; then
+	tap_ok "a bad [env] dangerous value is refused"
+else
+	tap_fail "a bad [env] dangerous value is refused" "rc=$rc $out"
+fi
+# [exec] path is the only PATH for bare names.
+printf '[exec]\npath = %s/bin\n' "$RX" >"$RX/path.conf"
+cp /usr/bin/true "$RX/bin/only-here" && chmod 0755 "$RX/bin/only-here"
+WL=$RX/wl3 rexec_whitelist "$RX/bin/only-here" /usr/bin/true
+rexec_server_start srv3 "tcp:$HOST_ADDR:7704" --test-mode --whitelist "$RX/wl3" \
+	--config "$RX/path.conf" || tap_fail "third server starts"
+R3="$SV_BIN/rexec --server tcp:$HOST_ADDR:7704 --test-mode"
+on_dpu $R3 only-here
+tap_expect_eq "bare names resolve through [exec] path" 0 $?
+on_dpu $R3 true 2>"$RX/err"
+rc=$?
+if [ $rc -eq 127 ] && grep -q "not found in the server's PATH" "$RX/err"; then
+	tap_ok "a bare name outside [exec] path is not found (127), never the client's PATH"
+else
+	tap_fail "a bare name outside [exec] path is not found (127), never the client's PATH" "rc=$rc $(cat "$RX/err")"
+fi
+
 # SIGHUP reloads; a bad file on reload keeps the previous list and says why.
 PORT=7701
 refused "before reload, whoami is not listed" "not in the whitelist" $R /usr/bin/whoami

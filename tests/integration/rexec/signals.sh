@@ -5,8 +5,9 @@ source "$(dirname "$0")/common.bash"
 
 rexec_setup
 rexec_whitelist /usr/bin/sh /usr/bin/sleep
-rexec_server_start srv "tcp:$HOST_ADDR:$PORT" --test-mode --whitelist "$RX/whitelist" ||
-	{ tap_fail "server starts"; tap_done; exit 1; }
+printf '[exec]\ndetach_log_dir = %s/detached\n' "$RX" >"$RX/conf"
+rexec_server_start srv "tcp:$HOST_ADDR:$PORT" --test-mode --whitelist "$RX/whitelist" \
+	--config "$RX/conf" || { tap_fail "server starts"; tap_done; exit 1; }
 
 # Ctrl-C: SIGINT to the client reaches the remote program (which traps it and exits 42).
 out=$(on_dpu bash -c "set -m; $R /usr/bin/sh -c 'trap \"echo got-INT; exit 42\" INT; echo ready; while :; do sleep 0.05; done' >'$RX/int.out' & p=\$!
@@ -52,7 +53,8 @@ else
 fi
 rexec_server_stop
 sleep 0.2
-rexec_server_start srv2 "tcp:$HOST_ADDR:$PORT" --test-mode --whitelist "$RX/whitelist" ||
+rexec_server_start srv2 "tcp:$HOST_ADDR:$PORT" --test-mode --whitelist "$RX/whitelist" \
+	--config "$RX/conf" ||
 	tap_fail "server restarts"
 if alive "$dpid"; then tap_ok "a detached program survives a server restart"; else
 	tap_fail "a detached program survives a server restart"; fi
@@ -70,6 +72,15 @@ if [ $rc -eq 126 ] && grep -q "not a process this server started" "$RX/err"; the
 	tap_ok "--wait on an already collected pid is refused"
 else
 	tap_fail "--wait on an already collected pid is refused" "rc=$rc $(cat "$RX/err")"
+fi
+
+dpid4=$(on_dpu $R -d /usr/bin/sh -c 'echo detached-out; echo detached-err >&2')
+on_dpu $R --wait "$dpid4" >/dev/null
+shlog=$RX/detached/$(basename "$(realpath /usr/bin/sh)").log # named after the resolved file
+if grep -q detached-out "$shlog" && grep -q detached-err "$shlog"; then
+	tap_ok "a detached program's output goes to [exec] detach_log_dir"
+else
+	tap_fail "a detached program's output goes to [exec] detach_log_dir" "$(ls -la "$RX/detached" 2>&1)"
 fi
 
 # --wait from another client on a program started without -d gets its status too.
