@@ -441,6 +441,28 @@ static void test_xport_tls_shutdown_write_half_closes(void **state)
 	server_stop(&s);
 }
 
+/* Writing to a peer that went away is an error return, never a SIGPIPE death. */
+static void test_xport_tls_write_to_closed_peer_is_an_error_not_sigpipe(void **state)
+{
+	struct xport_opts so = opts("server", "ca"), co = opts("client", "ca");
+	static char chunk[16384];
+	struct server s;
+	struct xport_conn *c;
+	struct errmsg e = {""};
+	int ret = 0;
+
+	server_start(&s, &so);
+	c = xport_connect(s.addr, &co, &e);
+	assert_non_null(c);
+	server_join(&s);
+	assert_non_null(s.c);
+	xport_close(c);
+	for (int i = 0; i < 100 && ret == 0; i++)
+		ret = xport_write_all(s.c, chunk, sizeof(chunk));
+	assert_true(ret == -EPIPE || ret == -ECONNRESET);
+	server_stop(&s);
+}
+
 static void test_xport_tls_handshake_times_out_on_silent_client(void **state)
 {
 	struct xport_opts so = opts("server", "ca");
@@ -544,6 +566,7 @@ int main(void)
 		cmocka_unit_test(test_xport_tls_data_after_handshake_stays_visible_to_poll),
 		cmocka_unit_test(test_xport_tls_nonblocking_write_reports_eagain_then_completes),
 		cmocka_unit_test(test_xport_tls_shutdown_write_half_closes),
+		cmocka_unit_test(test_xport_tls_write_to_closed_peer_is_an_error_not_sigpipe),
 		cmocka_unit_test(test_xport_tls_handshake_times_out_on_silent_client),
 		cmocka_unit_test(test_xport_tls_refuses_plaintext_peer),
 		cmocka_unit_test(test_xport_tls_carries_wire_handshake_and_frames),
