@@ -7,7 +7,7 @@ qtfs_setup
 qtfs_server
 # the full 100k run on the default cache mode, a shorter one with the writeback cache
 # (the tier's time budget); fewer under the sanitizers
-for run in "cache=auto 100000 20000" "cache=auto,writeback 15000 5000"; do
+for run in "cache=auto 100000 20000" "cache=auto,writeback 5000 2000"; do
 	read -r mode OPS SAN_OPS <<<"$run"
 	[ "$QTFS_SAN" = 1 ] && OPS=$SAN_OPS
 	qtfs_mount "server=$QTFS_ADDR,test_mode,$mode" || { tap_fail "mount ($mode)"; continue; }

@@ -224,13 +224,17 @@ int main(int argc, char **argv)
 		} else if (k < 84) {
 			do_mapread();
 			counts[4]++;
-		} else if (k < 88) {
+		} else if (k < 91) {
 			do_fallocate();
 			counts[5]++;
-		} else if (k < 96) {
-			if ((k & 1 ? fdatasync(fd) : fsync(fd)) < 0)
+		} else if (k < 92) {
+			/* rare: each one is a real flush on the host's disk */
+			if ((rnd() & 1 ? fdatasync(fd) : fsync(fd)) < 0)
 				die("fsync");
 			counts[6]++;
+		} else if (k < 96) {
+			do_read();
+			counts[1]++;
 		} else {
 			reopen();
 			counts[7]++;
