@@ -631,6 +631,192 @@ static void test_balloon(void)
 	}
 }
 
+/* ---- vsock ---- */
+#define VS_HDR 44
+#define VS_OP_REQUEST 1
+#define VS_OP_RESPONSE 2
+#define VS_OP_RST 3
+#define VS_OP_SHUTDOWN 4
+#define VS_OP_RW 5
+#define VS_OP_CREDIT_UPDATE 6
+#define VS_OP_CREDIT_REQUEST 7
+#define VS_RXBUFS 8
+#define VS_BUF_ALLOC 65536u
+#define VS_GUEST_PORT 4000u
+
+static uint8_t vs_rx[VS_RXBUFS][1024];
+static uint8_t vs_tx[1024];
+static uint8_t vs_ev[8];
+
+struct vs_conn {
+	uint32_t local, peer; /* ports */
+	uint32_t fwd_cnt;     /* payload bytes received */
+	int open;
+};
+
+static void wr16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static void wr32(uint8_t *p, uint32_t v)
+{
+	wr16(p, (uint16_t)v);
+	wr16(p + 2, (uint16_t)(v >> 16));
+}
+
+static void wr64(uint8_t *p, uint64_t v)
+{
+	wr32(p, (uint32_t)v);
+	wr32(p + 4, (uint32_t)(v >> 32));
+}
+
+static void vs_send(struct vd_dev *d, struct vd_queue *tx, uint64_t cid, const struct vs_conn *c,
+		    uint16_t op, uint32_t flags, const void *data, uint32_t len)
+{
+	struct vd_buf b = { vs_tx, VS_HDR + len, 0 };
+	uint32_t ulen;
+	uint16_t head;
+
+	if (len > sizeof(vs_tx) - VS_HDR)
+		len = sizeof(vs_tx) - VS_HDR;
+	memset(vs_tx, 0, VS_HDR);
+	wr64(vs_tx, cid);
+	wr64(vs_tx + 8, 2); /* the host */
+	wr32(vs_tx + 16, c->local);
+	wr32(vs_tx + 20, c->peer);
+	wr32(vs_tx + 24, len);
+	wr16(vs_tx + 28, 1); /* stream */
+	wr16(vs_tx + 30, op);
+	wr32(vs_tx + 32, flags);
+	wr32(vs_tx + 36, VS_BUF_ALLOC);
+	wr32(vs_tx + 40, c->fwd_cnt);
+	memcpy(vs_tx + VS_HDR, data, len);
+	vd_add(tx, &b, 1);
+	vd_kick(d, tx);
+	vd_wait(tx, &head, &ulen, 10 * TSC_SEC);
+}
+
+static void vs_print(const char *what, const uint8_t *p, uint32_t n)
+{
+	uint32_t i;
+
+	g_puts("SVTEST vsock ");
+	g_puts(what);
+	g_puts(" ");
+	for (i = 0; i < n && i < 64; i++)
+		putc_serial(p[i] >= ' ' && p[i] < 127 ? (char)p[i] : '.');
+	g_puts("\n");
+}
+
+static void test_vsock(void)
+{
+	struct vd_dev d;
+	struct vd_queue rx, tx, ev;
+	struct vs_conn in = { 0 }, out = { VS_GUEST_PORT, 0, 0, 0 };
+	uint32_t listen_port = (uint32_t)g_opt_u64("sv.port", 1234), len;
+	int in_done = 0, out_done = 0, i;
+	uint64_t cid;
+	uint16_t head;
+	uint8_t echo[600];
+
+	out.peer = (uint32_t)g_opt_u64("sv.hport", 5000);
+	if (!vd_find_id(VD_ID_VSOCK, &d) || vd_init(&d, 0) || vd_queue_setup(&d, 0, &rx) ||
+	    vd_queue_setup(&d, 1, &tx) || vd_queue_setup(&d, 2, &ev)) {
+		g_report("vsock device set up", 0, 0);
+		g_power_off(1);
+	}
+	cid = vd_config32(&d, 0) | (uint64_t)vd_config32(&d, 4) << 32;
+	put_line_kv("SVTEST vsock cid=", "", cid, 0, 0);
+	vd_driver_ok(&d);
+	for (i = 0; i < VS_RXBUFS; i++) {
+		struct vd_buf b = { vs_rx[i], sizeof(vs_rx[i]), 1 };
+
+		vd_add(&rx, &b, 1);
+	}
+	{
+		struct vd_buf b = { vs_ev, sizeof(vs_ev), 1 };
+
+		vd_add(&ev, &b, 1);
+	}
+	vd_kick(&d, &rx);
+	vd_kick(&d, &ev);
+	/* Guest to host: connect to the host's port (the unix socket <uds-path>_<port>). */
+	vs_send(&d, &tx, cid, &out, VS_OP_REQUEST, 0, 0, 0);
+	g_puts("SVTEST vsock ready\n");
+	while (!in_done || !out_done) {
+		const uint8_t *h;
+		uint32_t plen, src_port, dst_port;
+		uint16_t op;
+		int b;
+
+		if (!vd_wait(&rx, &head, &len, 60 * TSC_SEC)) {
+			g_report("vsock packets arrived", 0, "timeout");
+			break;
+		}
+		vd_ack(&d);
+		for (b = 0; b < VS_RXBUFS; b++)
+			if (rx.desc[head].addr == (uint64_t)vs_rx[b])
+				break;
+		if (b == VS_RXBUFS || len < VS_HDR || len > sizeof(vs_rx[0])) {
+			g_report("vsock rx buffer", 0, 0);
+			break;
+		}
+		h = vs_rx[b];
+		src_port = rd32(h + 16);
+		dst_port = rd32(h + 20);
+		plen = rd32(h + 24);
+		op = (uint16_t)(h[30] | h[31] << 8);
+		if (plen > len - VS_HDR)
+			plen = len - VS_HDR;
+		if (dst_port == listen_port) {
+			if (op == VS_OP_REQUEST && !in.open) {
+				in = (struct vs_conn){ listen_port, src_port, 0, 1 };
+				vs_send(&d, &tx, cid, &in, VS_OP_RESPONSE, 0, 0, 0);
+				g_puts("SVTEST vsock accepted\n");
+			} else if (op == VS_OP_RW && in.open) {
+				in.fwd_cnt += plen;
+				vs_print("host->guest", h + VS_HDR, plen);
+				memcpy(echo, "echo:", 5);
+				memcpy(echo + 5, h + VS_HDR, plen < 512 ? plen : 512);
+				vs_send(&d, &tx, cid, &in, VS_OP_RW, 0, echo, 5 + (plen < 512 ? plen : 512));
+			} else if (op == VS_OP_SHUTDOWN && in.open) {
+				vs_send(&d, &tx, cid, &in, VS_OP_RST, 0, 0, 0);
+				in.open = 0;
+				in_done = 1;
+				g_puts("SVTEST vsock host closed\n");
+			} else if (op == VS_OP_CREDIT_REQUEST && in.open) {
+				vs_send(&d, &tx, cid, &in, VS_OP_CREDIT_UPDATE, 0, 0, 0);
+			}
+		} else if (dst_port == VS_GUEST_PORT) {
+			if (op == VS_OP_RESPONSE) {
+				out.open = 1;
+				vs_send(&d, &tx, cid, &out, VS_OP_RW, 0, "hello-from-guest", 16);
+			} else if (op == VS_OP_RW && out.open) {
+				out.fwd_cnt += plen;
+				vs_print("guest got", h + VS_HDR, plen);
+				vs_send(&d, &tx, cid, &out, VS_OP_SHUTDOWN, 3, 0, 0);
+			} else if (op == VS_OP_RST) {
+				if (!out.open)
+					g_report("vsock connect to the host", 0, "reset");
+				out.open = 0;
+				out_done = 1;
+			} else if (op == VS_OP_CREDIT_REQUEST && out.open) {
+				vs_send(&d, &tx, cid, &out, VS_OP_CREDIT_UPDATE, 0, 0, 0);
+			}
+		}
+		{
+			struct vd_buf nb = { vs_rx[b], sizeof(vs_rx[b]), 1 };
+
+			vd_add(&rx, &nb, 1);
+			vd_kick(&d, &rx);
+		}
+	}
+	g_puts("SVTEST vsock done\n");
+	g_power_off(failures);
+}
+
 void guest_main(void)
 {
 	char test[32] = "none";
@@ -651,6 +837,8 @@ void guest_main(void)
 		test_net();
 	if (!g_strncmp(test, "balloon", 8))
 		test_balloon();
+	if (!g_strncmp(test, "vsock", 6))
+		test_vsock();
 	if (!g_strncmp(test, "idle", 5))
 		idle_forever();
 	g_report("known sv.test", 0, test);
