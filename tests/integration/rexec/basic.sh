@@ -5,7 +5,7 @@
 source "$(dirname "$0")/common.bash"
 
 rexec_setup
-rexec_whitelist /usr/bin/sh /usr/bin/cat /usr/bin/env /usr/bin/pwd /usr/bin/printf \
+rexec_whitelist /usr/bin/sh /usr/bin/cat /usr/bin/ls /usr/bin/grep /usr/bin/env /usr/bin/pwd /usr/bin/printf \
 	/usr/bin/od /usr/bin/sleep "/usr/bin/true noargs"
 printf '[env]\nallow = TERM REXEC_T_*\n' >"$RX/conf"
 rexec_server_start srv "tcp:$HOST_ADDR:$PORT" --test-mode --whitelist "$RX/whitelist" \
@@ -77,6 +77,16 @@ if [ -n "$rpid" ] && ! grep -q left-behind "$RX/pidout"; then
 else
 	tap_fail "the pid file holds the remote pid and is removed at exit" "$(cat "$RX/pidout")"
 fi
+
+# The program inherits nothing of the server: only fds 0-2, no blocked or ignored signals,
+# its own process group.
+tap_expect_eq "the program gets only fds 0, 1 and 2" "0 1 2" \
+	"$(on_dpu $R /usr/bin/sh -c 'ls /proc/$$/fd' | tr '\n' ' ' | sed 's/ $//')"
+tap_expect_eq "the program starts with no blocked or ignored signals" \
+	"SigBlk:	0000000000000000 SigIgn:	0000000000000000" \
+	"$(on_dpu $R /usr/bin/grep -E '^Sig(Blk|Ign)' /proc/self/status | tr '\n' ' ' | sed 's/ $//')"
+tap_expect_eq "the program leads its own process group" yes \
+	"$(on_dpu $R /usr/bin/sh -c '[ "$(cut -d" " -f5 /proc/$$/stat)" = $$ ] && echo yes')"
 
 # REXEC_LOG_FILE as openEuler's: a file gets the client's diagnostics, "std" is stderr,
 # unset means none (user-facing errors are on stderr regardless).
