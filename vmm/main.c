@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,33 @@ struct splitvm {
 };
 
 static struct splitvm g_vm = { .ready_fd = -1 };
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SPLITVM_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SPLITVM_SANITIZED 1
+#endif
+#endif
+#ifdef SPLITVM_SANITIZED
+/* The ASan+UBSan test build only: what the sanitizer runtime needs when threads and the
+ * process exit. Release builds load the base allowlist alone. */
+static const char *const sanitizer_syscalls[] = {
+	"sigaltstack", "gettid", "sched_yield", "prctl", "rt_sigaction", NULL,
+};
+static atomic_bool sanitizer_filtered;
+/* LeakSanitizer's exit-time check stops the world with clone and ptrace, which the filter
+ * forbids: it runs only in -disable-seccomp runs (the tests have both kinds). */
+int __lsan_is_turned_off(void);
+int __lsan_is_turned_off(void)
+{
+	return atomic_load(&sanitizer_filtered);
+}
+#define SANITIZER_FILTERED() atomic_store(&sanitizer_filtered, true)
+#else
+static const char *const *const sanitizer_syscalls = NULL;
+#define SANITIZER_FILTERED() ((void)0)
+#endif
 
 /*
  * Devices (virtio-mmio and friends) are created by vmm/devices/ when that code is linked in;
@@ -361,8 +389,13 @@ static int setup(struct splitvm *vm, struct errmsg *e)
 		vm->pidfile_written = true;
 	}
 	if (vm->cfg.seccomp) {
-		struct vmm_seccomp_opts so = { .action = VMM_SECCOMP_TRAP_LOG, .log_fd = -1 };
+		struct vmm_seccomp_opts so = {
+			.action = VMM_SECCOMP_TRAP_LOG,
+			.log_fd = -1,
+			.extra = sanitizer_syscalls,
+		};
 
+		SANITIZER_FILTERED();
 		ret = vmm_seccomp_install(&so, e);
 		if (ret) {
 			errmsg_prefix(e, "seccomp");

@@ -7,6 +7,8 @@ source "$(dirname "$0")/vmm-lib.bash"
 vmm_require
 PRELOAD=$SV_BUILD/vmm/tests/forbidden_syscall.so
 [ -f "$PRELOAD" ] || { tap_fail "forbidden_syscall.so is built" "$PRELOAD missing"; tap_done; exit 1; }
+# Under the sanitizer build the ASan runtime must come first in the preload list.
+[ "${SV_SAN:-0}" = 1 ] && PRELOAD="$(gcc -print-file-name=libasan.so):$PRELOAD"
 
 start_idle() { # NAME EXTRA-ARGS...
 	local name=$1
