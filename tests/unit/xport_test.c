@@ -649,6 +649,37 @@ static void test_xport_tcp_listener_reuses_address_after_close(void **state)
 	xport_listener_close(l);
 }
 
+/* Every failure path closes what it opened. */
+static void test_xport_failures_leak_no_descriptors(void **state)
+{
+	struct xport_opts t = {.test_mode = true, .timeout_ms = 200};
+	struct xport_opts tls = {.tls_cert = "/nonexistent.crt", .tls_key = "/k", .tls_ca = "/c"};
+	struct xport_listener *l;
+	struct errmsg e;
+	char addr[128];
+	int before = count_fds();
+
+	for (int i = 0; i < 20; i++) {
+		unix_addr(addr, sizeof(addr), "none/x.sock");
+		assert_null(xport_listen(addr, NULL, &e));
+		assert_null(xport_connect(addr, NULL, &e));
+		assert_null(xport_listen("tcp:127.0.0.1:0", NULL, &e));
+		assert_null(xport_connect("tcp:127.0.0.1:1", &t, &e));
+		assert_null(xport_listen("tls:127.0.0.1:0", &tls, &e));
+		assert_null(xport_connect("tls:127.0.0.1:1", &tls, &e));
+		assert_null(xport_listen("vsock:any:77", NULL, &e));
+		assert_null(xport_listen("bogus", NULL, &e));
+		/* a port in use */
+		l = xport_listen("tcp:127.0.0.1:0", &t, &e);
+		assert_non_null(l);
+		snprintf(addr, sizeof(addr), "tcp:127.0.0.1:%u", xport_listener_addr(l)->port);
+		assert_null(xport_listen(addr, &t, &e));
+		assert_int_equal(errno, EADDRINUSE);
+		xport_listener_close(l);
+	}
+	assert_int_equal(count_fds(), before);
+}
+
 /* ---- vsock ---- */
 
 static void test_xport_vsock_cid_allowlist(void **state)
@@ -773,6 +804,7 @@ int main(void)
 		cmocka_unit_test(test_xport_tcp_round_trip_on_ipv6_loopback),
 		cmocka_unit_test(test_xport_tcp_connect_refused_names_the_address),
 		cmocka_unit_test(test_xport_tcp_listener_reuses_address_after_close),
+		cmocka_unit_test(test_xport_failures_leak_no_descriptors),
 		cmocka_unit_test(test_xport_vsock_cid_allowlist),
 		cmocka_unit_test(test_xport_vsock_listener_without_allowlist_is_refused),
 		cmocka_unit_test(test_xport_vsock_connect_to_cid_outside_list_is_refused),

@@ -2,6 +2,7 @@
  * Unit tests for lib/xport_tls.c: mutual TLS over loopback with certificates made at
  * test time (two CAs) by the openssl command; refusals of every wrong certificate.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -68,6 +69,20 @@ static int remove_certs(void **state)
 
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	return system(cmd) == 0 ? 0 : -1;
+}
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
 }
 
 static struct xport_opts opts(const char *who, const char *ca)
@@ -554,6 +569,30 @@ static void test_xport_tls_carries_wire_handshake_and_frames(void **state)
 	server_stop(&s);
 }
 
+/* Refused handshakes on both sides close everything they opened. */
+static void test_xport_tls_refusals_leak_no_descriptors(void **state)
+{
+	struct xport_opts so = opts("server", "ca"), co = opts("rogue-client", "ca");
+	struct xport_opts ro = opts("rogue-server", "ca"), go = opts("client", "ca");
+	struct server s;
+	struct errmsg e;
+	int before = count_fds();
+
+	for (int i = 0; i < 5; i++) {
+		server_start(&s, &so);
+		assert_null(xport_connect(s.addr, &co, &e));
+		server_join(&s);
+		assert_null(s.c);
+		server_stop(&s);
+		server_start(&s, &ro);
+		assert_null(xport_connect(s.addr, &go, &e));
+		server_join(&s);
+		assert_null(s.c);
+		server_stop(&s);
+	}
+	assert_int_equal(count_fds(), before);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -570,6 +609,7 @@ int main(void)
 		cmocka_unit_test(test_xport_tls_handshake_times_out_on_silent_client),
 		cmocka_unit_test(test_xport_tls_refuses_plaintext_peer),
 		cmocka_unit_test(test_xport_tls_carries_wire_handshake_and_frames),
+		cmocka_unit_test(test_xport_tls_refusals_leak_no_descriptors),
 	};
 
 	return cmocka_run_group_tests(tests, make_certs, remove_certs);
