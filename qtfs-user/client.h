@@ -22,6 +22,7 @@ struct qc_node {
 	 * every write and chown, and the answer is cached like attributes are */
 	_Atomic uint64_t nocap_until_ms;
 	atomic_bool remote_fifo; /* fifo=remote: a host FIFO shown as a regular file */
+	atomic_bool posix_locked; /* someone took a POSIX lock: closes must tell the server */
 	uint32_t hash;
 	struct qtfs_blob blob;
 };

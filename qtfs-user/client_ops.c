@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include "log.h"
@@ -175,8 +176,11 @@ static void qc_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;
 	if (qc->opts.writeback && (conn->capable & FUSE_CAP_WRITEBACK_CACHE))
 		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
-	/* locks stay with the client kernel (see README) */
-	conn->want &= ~(unsigned)(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
+	/* locks are taken on the host, so DPU and host processes see each other's */
+	if (conn->capable & FUSE_CAP_POSIX_LOCKS)
+		conn->want |= FUSE_CAP_POSIX_LOCKS;
+	if (conn->capable & FUSE_CAP_FLOCK_LOCKS)
+		conn->want |= FUSE_CAP_FLOCK_LOCKS;
 	if (conn->capable & FUSE_CAP_ASYNC_READ)
 		conn->want |= FUSE_CAP_ASYNC_READ;
 	if (qc->opts.cache == QC_CACHE_AUTO && (conn->capable & FUSE_CAP_AUTO_INVAL_DATA))
@@ -670,8 +674,95 @@ static void qc_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 
 static void qc_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	/* writes are acknowledged after the server's write: nothing is held here */
-	fuse_reply_err(req, 0);
+	struct qc_node *n = qc_node_get(&qc_of(req)->nodes, ino);
+	struct qtfs_req *rq;
+
+	/* writes are acknowledged after the server's write, so a flush only matters for
+	 * POSIX locks, which a close drops: ask the server only once a lock was taken */
+	if (!n || !atomic_load(&n->posix_locked)) {
+		fuse_reply_err(req, 0);
+		return;
+	}
+	rq = qc_req_new(req, QTFS_OP_FLUSH);
+	if (!rq)
+		return;
+	qc_fh_ref(fi, &rq->fh);
+	rq->owner = fi->lock_owner;
+	qc_go(req, rq, qc_pend_new(req, qc_done_err));
+}
+
+static void qc_done_getlk(struct qc *qc, struct qc_pending *p, const struct qtfs_rep *rep)
+{
+	struct flock fl;
+
+	if (rep->status) {
+		fuse_reply_err(p->req, -rep->status);
+		return;
+	}
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = (short)rep->lk_type;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = (off_t)rep->lk_start;
+	fl.l_len = (off_t)rep->lk_end;
+	fl.l_pid = (pid_t)rep->lk_pid;
+	fuse_reply_lock(p->req, &fl);
+}
+
+static void qc_lock_common(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+			   struct flock *lock, uint16_t op, int sleep)
+{
+	struct qc_node *n = qc_node_get(&qc_of(req)->nodes, ino);
+	struct qtfs_req *rq;
+	struct qc_pending *p;
+
+	if (lock->l_whence != SEEK_SET || lock->l_start < 0 || lock->l_len < 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (n)
+		atomic_store(&n->posix_locked, true);
+	rq = qc_req_new(req, op);
+	if (!rq)
+		return;
+	qc_fh_ref(fi, &rq->fh);
+	rq->owner = fi->lock_owner;
+	rq->lk_type = (uint32_t)lock->l_type;
+	rq->lk_pid = (uint32_t)lock->l_pid;
+	rq->lk_start = (uint64_t)lock->l_start;
+	rq->lk_end = (uint64_t)lock->l_len;
+	rq->flags = sleep ? 1 : 0;
+	p = qc_pend_new(req, op == QTFS_OP_GETLK ? qc_done_getlk : qc_done_err);
+	if (p)
+		p->intr = sleep != 0; /* a waiting lock is interruptible */
+	qc_go(req, rq, p);
+}
+
+static void qc_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		     struct flock *lock)
+{
+	qc_lock_common(req, ino, fi, lock, QTFS_OP_GETLK, 0);
+}
+
+static void qc_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		     struct flock *lock, int sleep)
+{
+	qc_lock_common(req, ino, fi, lock, QTFS_OP_SETLK, sleep);
+}
+
+static void qc_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, int op)
+{
+	struct qtfs_req *rq = qc_req_new(req, QTFS_OP_FLOCK);
+	struct qc_pending *p;
+
+	if (!rq)
+		return;
+	qc_fh_ref(fi, &rq->fh);
+	rq->owner = fi->lock_owner;
+	rq->flags = (uint32_t)op;
+	p = qc_pend_new(req, qc_done_err);
+	if (p)
+		p->intr = !(op & LOCK_NB);
+	qc_go(req, rq, p);
 }
 
 static void qc_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -1138,6 +1229,9 @@ const struct fuse_lowlevel_ops qc_ops = {
 	.read = qc_read,
 	.write = qc_write,
 	.flush = qc_flush,
+	.getlk = qc_getlk,
+	.setlk = qc_setlk,
+	.flock = qc_flock,
 	.release = qc_release,
 	.fsync = qc_fsync,
 	.opendir = qc_opendir,

@@ -68,6 +68,16 @@ struct qtfsd_fh {
 
 struct qtfsd_job;
 
+/* The fd carrying one lock owner's POSIX locks on one file, as OFD locks: owners on the
+ * DPU conflict with each other and with host processes, as processes would locally. */
+struct qtfsd_lockfd {
+	struct qtfsd_lockfd *next;
+	uint64_t owner;
+	dev_t dev;
+	ino_t ino;
+	int fd;
+};
+
 struct qtfsd_conn {
 	struct qtfsd *srv;
 	struct qtfs_link link;
@@ -77,6 +87,7 @@ struct qtfsd_conn {
 	pthread_cond_t cond;
 	struct qtfsd_fh *fhs[256];
 	struct qtfsd_job *jobs; /* in flight, for interrupts */
+	struct qtfsd_lockfd *lockfds;
 	unsigned refs;		/* queued or running jobs */
 	bool dead;		/* the link closed */
 	char peer[256];

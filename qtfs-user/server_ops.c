@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
@@ -152,9 +153,15 @@ static void qtfsd_fh_put(struct qtfsd_conn *c, struct qtfsd_fh *fh)
 
 void qtfsd_conn_close_files(struct qtfsd_conn *c)
 {
+	struct qtfsd_lockfd *lf;
 	size_t i;
 
 	pthread_mutex_lock(&c->lock);
+	while ((lf = c->lockfds)) {
+		c->lockfds = lf->next;
+		close(lf->fd);
+		free(lf);
+	}
 	for (i = 0; i < ARRAY_SIZE(c->fhs); i++) {
 		struct qtfsd_fh *fh = c->fhs[i], *n;
 
@@ -495,6 +502,103 @@ out:
 	return 0;
 }
 
+/* The owner's lock fd for the file behind fh (made on first use when create is set). */
+static int qtfsd_lockfd(struct qtfsd_conn *c, struct qtfsd_fh *fh, uint64_t owner, bool create,
+			bool unlink_it)
+{
+	struct qtfsd_lockfd **pp, *lf;
+	char proc[PROC_FD_MAX];
+	struct stat st;
+	int fd;
+
+	if (fstat(fh->fd, &st) < 0)
+		return -errno;
+	pthread_mutex_lock(&c->lock);
+	for (pp = &c->lockfds; *pp; pp = &(*pp)->next) {
+		lf = *pp;
+		if (lf->owner == owner && lf->dev == st.st_dev && lf->ino == st.st_ino) {
+			fd = lf->fd;
+			if (unlink_it) {
+				*pp = lf->next;
+				free(lf);
+			}
+			pthread_mutex_unlock(&c->lock);
+			return fd;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (!create)
+		return -ENOENT;
+	/* a new open file description with the same access as the caller's */
+	proc_fd(proc, fh->fd);
+	fd = open(proc, (int)(fh->flags & O_ACCMODE) | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	lf = calloc(1, sizeof(*lf));
+	if (!lf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	lf->owner = owner;
+	lf->dev = st.st_dev;
+	lf->ino = st.st_ino;
+	lf->fd = fd;
+	pthread_mutex_lock(&c->lock);
+	lf->next = c->lockfds;
+	c->lockfds = lf;
+	pthread_mutex_unlock(&c->lock);
+	return fd;
+}
+
+static int qtfsd_lock_op(struct qtfsd_conn *c, struct qtfsd_fh *fh, struct qtfs_req *rq,
+			 struct qtfs_rep *rp)
+{
+	struct flock fl;
+	int fd, ret;
+
+	if (rq->op == QTFS_OP_FLOCK) {
+		/* flock locks belong to the open file: the fh's own description */
+		if (rq->flags & ~(uint32_t)(LOCK_SH | LOCK_EX | LOCK_UN | LOCK_NB))
+			return -EINVAL;
+		do
+			ret = flock(fh->fd, (int)rq->flags) < 0 ? -errno : 0;
+		while (ret == -EINTR && !(qtfsd_cur_job && atomic_load(&qtfsd_cur_job->intr)));
+		return ret;
+	}
+	if (rq->op == QTFS_OP_FLUSH) {
+		/* close(2) by an owner drops its POSIX locks on the file */
+		fd = qtfsd_lockfd(c, fh, rq->owner, false, true);
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	if (rq->lk_type != F_RDLCK && rq->lk_type != F_WRLCK && rq->lk_type != F_UNLCK)
+		return -EINVAL;
+	if (rq->lk_start > INT64_MAX || rq->lk_end > INT64_MAX)
+		return -EINVAL;
+	fd = qtfsd_lockfd(c, fh, rq->owner, true, false);
+	if (fd < 0)
+		return fd;
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = (short)rq->lk_type;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = (off_t)rq->lk_start;
+	fl.l_len = (off_t)rq->lk_end; /* a length; 0: to the end */
+	if (rq->op == QTFS_OP_GETLK) {
+		if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
+			return -errno;
+		rp->lk_type = (uint32_t)fl.l_type;
+		rp->lk_start = (uint64_t)fl.l_start;
+		rp->lk_end = (uint64_t)fl.l_len;
+		rp->lk_pid = fl.l_pid > 0 ? (uint32_t)fl.l_pid : 0;
+		return 0;
+	}
+	do
+		ret = fcntl(fd, (rq->flags & 1) ? F_OFD_SETLKW : F_OFD_SETLK, &fl) < 0 ? -errno : 0;
+	while (ret == -EINTR && !(qtfsd_cur_job && atomic_load(&qtfsd_cur_job->intr)));
+	return ret;
+}
+
 static int qtfsd_fh_op(struct qtfsd_conn *c, const struct qtfs_ident *id, struct qtfs_req *rq,
 		       struct qtfs_rep *rp, void **to_free)
 {
@@ -542,6 +646,10 @@ static int qtfsd_fh_op(struct qtfsd_conn *c, const struct qtfs_ident *id, struct
 			rp->value = (uint64_t)n;
 		break;
 	case QTFS_OP_FLUSH:
+	case QTFS_OP_GETLK:
+	case QTFS_OP_SETLK:
+	case QTFS_OP_FLOCK:
+		ret = qtfsd_lock_op(c, fh, rq, rp);
 		break;
 	case QTFS_OP_RELEASE: {
 		struct qtfsd_fh **pp;
@@ -966,6 +1074,9 @@ void qtfsd_execute(struct qtfsd_conn *c, struct qtfsd_job *job, struct qtfs_req 
 	case QTFS_OP_LSEEK:
 	case QTFS_OP_COPY_FILE_RANGE:
 	case QTFS_OP_POLL:
+	case QTFS_OP_GETLK:
+	case QTFS_OP_SETLK:
+	case QTFS_OP_FLOCK:
 		ret = qtfsd_fh_op(c, &id, rq, rp, to_free);
 		break;
 	default:
