@@ -13,7 +13,7 @@
 #include "log.h"
 #include "util.h"
 
-#define DGRAM_IDLE_MS 5000
+#define DGRAM_IDLE_MS 2000
 
 /* 1 if the unix socket with this inode exists, 0 if not, -errno if we cannot tell. */
 int udsp_unix_sock_alive(uint64_t ino)

@@ -104,8 +104,10 @@ case "$st" in *"link: up"*"streams:"*"link bytes:"*) tap_ok "--status shows link
 mb=1024
 [ "${SV_SAN:-0}" = 1 ] && mb=128
 gen() { openssl enc -aes-128-ctr -pass pass:udsproxy -nosalt -pbkdf2 </dev/zero 2>/dev/null | head -c $((mb << 20)); }
-want=$(gen | sha256sum | cut -d' ' -f1)
-got=$(gen | preload socat -b 262144 -t 30 - UNIX-CONNECT:/run/echo/echo.sock | sha256sum | cut -d' ' -f1)
+got=$(gen | tee >(sha256sum | cut -d' ' -f1 >"$T/want") |
+	preload socat -b 262144 -t 30 - UNIX-CONNECT:/run/echo/echo.sock | sha256sum | cut -d' ' -f1)
+wait_for 10 test -s "$T/want"
+want=$(cat "$T/want")
 tap_expect_eq "$mb MiB echoed through the proxy keeps its SHA-256" "$want" "$got"
 
 # Datagram streams end when the client's socket closes (it raises no event: sock_diag).

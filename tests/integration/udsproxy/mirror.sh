@@ -40,8 +40,10 @@ tap_expect_eq "socat without LD_PRELOAD reaches the host echo server through the
 mb=256
 [ "${SV_SAN:-0}" = 1 ] && mb=64
 gen() { openssl enc -aes-128-ctr -pass pass:mirror -nosalt -pbkdf2 </dev/zero 2>/dev/null | head -c $((mb << 20)); }
-want=$(gen | sha256sum | cut -d' ' -f1)
-got=$(gen | on_dpu socat -b 262144 -t 30 - UNIX-CONNECT:/run/echo/mirror/echo.sock | sha256sum | cut -d' ' -f1)
+got=$(gen | tee >(sha256sum | cut -d' ' -f1 >"$T/want") |
+	on_dpu socat -b 262144 -t 30 - UNIX-CONNECT:/run/echo/mirror/echo.sock | sha256sum | cut -d' ' -f1)
+wait_for 10 test -s "$T/want"
+want=$(cat "$T/want")
 tap_expect_eq "$mb MiB through the mirror keeps its SHA-256" "$want" "$got"
 tap_expect_eq "a python client without preload echoes through the mirror" "ping" \
 	"$(on_dpu $HELPER echo /run/echo/mirror/echo.sock stream 2>&1)"
