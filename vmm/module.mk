@@ -42,6 +42,11 @@ endif
 splitvm_SRCS := $(sort $(wildcard vmm/*.c vmm/arch/x86_64/*.c vmm/devices/*.c vmm/devices/*/*.c))
 splitvm_PKGS := json-c libseccomp liburing libaio
 
+# Unit tests and fuzz targets of the machine code.
+vmm_kernel_test_SRCS := vmm/arch/x86_64/kernel.c vmm/arch/x86_64/mptable.c vmm/memory.c
+vmm_bus_test_SRCS := vmm/bus.c vmm/memory.c
+kernel_image_fuzz_SRCS := vmm/arch/x86_64/kernel.c vmm/memory.c
+
 
 # Test guests: freestanding x86-64 programs (never sanitized, always gcc).
 VMM_GUEST_DIR := $(O)/vmm/guests

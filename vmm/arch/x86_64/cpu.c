@@ -162,22 +162,23 @@ static int x86_set_msrs(struct vcpu *v)
 		MSR_LSTAR,	      MSR_CSTAR,	     MSR_SYSCALL_MASK,	    MSR_KERNEL_GS_BASE,
 		MSR_IA32_TSC,
 	};
-	struct {
+	union {
 		struct kvm_msrs hdr;
-		struct kvm_msr_entry e[16];
-	} msrs;
+		uint8_t raw[sizeof(struct kvm_msrs) + 16 * sizeof(struct kvm_msr_entry)];
+	} buf;
+	struct kvm_msr_entry *e = buf.hdr.entries;
 	uint32_t i, n = 0;
 	int ret;
 
-	memset(&msrs, 0, sizeof(msrs));
+	memset(&buf, 0, sizeof(buf));
 	for (i = 0; i < sizeof(zero_msrs) / sizeof(zero_msrs[0]); i++)
-		msrs.e[n++].index = zero_msrs[i];
-	msrs.e[n].index = MSR_IA32_MISC_ENABLE;
-	msrs.e[n++].data = 1; /* fast string operations */
-	msrs.e[n].index = MSR_MTRR_DEF_TYPE;
-	msrs.e[n++].data = (1u << 11) | 6; /* MTRRs on, default write-back */
-	msrs.hdr.nmsrs = n;
-	ret = ioctl(v->fd, KVM_SET_MSRS, &msrs);
+		e[n++].index = zero_msrs[i];
+	e[n].index = MSR_IA32_MISC_ENABLE;
+	e[n++].data = 1; /* fast string operations */
+	e[n].index = MSR_MTRR_DEF_TYPE;
+	e[n++].data = (1u << 11) | 6; /* MTRRs on, default write-back */
+	buf.hdr.nmsrs = n;
+	ret = ioctl(v->fd, KVM_SET_MSRS, &buf.hdr);
 	if (ret < 0)
 		return -errno;
 	return (uint32_t)ret == n ? 0 : -EIO;
