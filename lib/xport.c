@@ -477,7 +477,7 @@ static void describe_inet(struct xport_conn *c)
 	snprintf(c->desc, sizeof(c->desc), "%s:%s", xport_kind_name(c->kind), peer);
 }
 
-struct xport_conn *xport_accept(struct xport_listener *l, struct errmsg *e)
+static struct xport_conn *accept_common(struct xport_listener *l, bool nb, struct errmsg *e)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
@@ -488,7 +488,8 @@ struct xport_conn *xport_accept(struct xport_listener *l, struct errmsg *e)
 	if (xport_addr_format(&l->addr, addr, sizeof(addr)))
 		snprintf(addr, sizeof(addr), "%s:(long address)", xport_kind_name(l->addr.kind));
 	do
-		fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
+		fd = accept4(l->fd, (struct sockaddr *)&ss, &sl,
+			     SOCK_CLOEXEC | (nb ? SOCK_NONBLOCK : 0));
 	while (fd < 0 && errno == EINTR);
 	if (fd < 0) {
 		ret = errno;
@@ -524,6 +525,19 @@ struct xport_conn *xport_accept(struct xport_listener *l, struct errmsg *e)
 	case XPORT_TLS:
 		xport_tcp_setup_conn(fd);
 		describe_inet(c);
+		if (nb) {
+			ret = xport_tls_begin(c, l->ssl_ctx, e);
+			if (ret) {
+				errmsg_prefix(e, "%s: handshake with %s", addr, c->desc);
+				xport_close(c);
+				errno = -ret;
+				return NULL;
+			}
+			c->hs_pending = true;
+			c->hs_deadline = xport_deadline_ms(l->timeout_ms);
+			snprintf(c->hs_listen, sizeof(c->hs_listen), "%s", addr);
+			break;
+		}
 		ret = xport_tls_handshake(c, l->ssl_ctx, true, xport_deadline_ms(l->timeout_ms), e);
 		if (ret) {
 			errmsg_prefix(e, "%s: handshake with %s", addr, c->desc);
@@ -535,6 +549,44 @@ struct xport_conn *xport_accept(struct xport_listener *l, struct errmsg *e)
 		break;
 	}
 	return c;
+}
+
+struct xport_conn *xport_accept(struct xport_listener *l, struct errmsg *e)
+{
+	return accept_common(l, false, e);
+}
+
+struct xport_conn *xport_accept_nb(struct xport_listener *l, struct errmsg *e)
+{
+	return accept_common(l, true, e);
+}
+
+int xport_handshake_step(struct xport_conn *c, short *events, struct errmsg *e)
+{
+	int ret;
+
+	*events = 0;
+	if (!c->hs_pending)
+		return 0;
+	if (xport_ms_left(c->hs_deadline) == 0) {
+		errmsg_set(e, "%s: handshake with %s: timed out", c->hs_listen, c->desc);
+		return -ETIMEDOUT;
+	}
+	ret = xport_tls_step(c, true, events, e);
+	if (ret == -EAGAIN)
+		return ret;
+	if (ret) {
+		errmsg_prefix(e, "%s: handshake with %s", c->hs_listen, c->desc);
+		return ret;
+	}
+	c->hs_pending = false;
+	xport_tls_describe(c);
+	return 0;
+}
+
+int xport_handshake_ms_left(const struct xport_conn *c)
+{
+	return c->hs_pending ? xport_ms_left(c->hs_deadline) : -1;
 }
 
 struct xport_conn *xport_connect(const char *addr, const struct xport_opts *opts, struct errmsg *e)
@@ -664,6 +716,10 @@ ssize_t xport_read(struct xport_conn *c, void *buf, size_t len)
 {
 	ssize_t n;
 
+	if (c->hs_pending) {
+		errno = ENOTCONN;
+		return -1;
+	}
 	if (c->ssl)
 		return xport_tls_read(c, buf, len);
 	do
@@ -676,6 +732,10 @@ ssize_t xport_write(struct xport_conn *c, const void *buf, size_t len)
 {
 	ssize_t n;
 
+	if (c->hs_pending) {
+		errno = ENOTCONN;
+		return -1;
+	}
 	if (c->ssl)
 		return xport_tls_write(c, buf, len);
 	do {
@@ -772,6 +832,8 @@ int xport_shutdown_write(struct xport_conn *c)
 {
 	int ret = 0;
 
+	if (c->hs_pending)
+		return -ENOTCONN;
 	if (c->ssl) {
 		ret = xport_tls_shutdown(c);
 		if (ret)

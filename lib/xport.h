@@ -68,6 +68,24 @@ void xport_listener_close(struct xport_listener *l);
  * blocking; use xport_set_nonblock for an event loop.
  */
 struct xport_conn *xport_accept(struct xport_listener *l, struct errmsg *e);
+/*
+ * Event-loop form of xport_accept: accepts and checks the peer like it, but a
+ * tls: handshake is only started, to be driven by xport_handshake_step, so a
+ * slow or silent client cannot stall the loop. The connection is non-blocking.
+ * Other kinds come back ready. Reads and writes fail with ENOTCONN until the
+ * handshake is done.
+ */
+struct xport_conn *xport_accept_nb(struct xport_listener *l, struct errmsg *e);
+/*
+ * Advances a pending handshake: 0 when the connection is ready (also when none
+ * is pending); -EAGAIN to be called again once xport_fd(c) is ready for
+ * *events (POLLIN or POLLOUT); -ETIMEDOUT once the listener's timeout_ms has
+ * passed since the accept; another -errno (EACCES: certificate refused) with
+ * a message. After an error other than -EAGAIN the caller closes c.
+ */
+int xport_handshake_step(struct xport_conn *c, short *events, struct errmsg *e);
+/* ms until a pending handshake times out (for the caller's timer); -1 if none is pending. */
+int xport_handshake_ms_left(const struct xport_conn *c);
 /* Connects (and for tls: verifies the server's certificate against the CA). */
 struct xport_conn *xport_connect(const char *addr, const struct xport_opts *opts,
 				 struct errmsg *e);

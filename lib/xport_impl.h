@@ -23,7 +23,11 @@ struct xport_conn {
 	bool want_write;   /* tls: the last SSL call blocked needing POLLOUT, not POLLIN */
 	bool wr_shut;	   /* xport_shutdown_write done */
 	bool tls_accepted; /* tls: client: the server's session ticket arrived */
-	bool ssl_dead;	   /* tls: a fatal error happened; no more SSL calls but SSL_free */
+	bool ssl_dead;
+	bool hs_pending;      /* tls: accepted by xport_accept_nb, handshake not finished */
+	uint64_t hs_deadline; /* ... and when it times out */
+	char hs_listen[200];
+	/* ... the listening address, for messages */ /* tls: a fatal error happened; no more SSL calls but SSL_free */
 	char desc[XPORT_DESC_MAX];
 };
 
@@ -72,6 +76,10 @@ void xport_tcp_setup_conn(int fd);
 /* tls: */
 SSL_CTX *xport_tls_ctx_new(const struct xport_opts *o, bool server, struct errmsg *e);
 void xport_tls_ctx_free(SSL_CTX *ctx);
+/* Creates c->ssl on c->fd. */
+int xport_tls_begin(struct xport_conn *c, SSL_CTX *ctx, struct errmsg *e);
+/* One SSL_accept/SSL_connect on a non-blocking fd: 0 done, -EAGAIN (wait for *events), -errno. */
+int xport_tls_step(struct xport_conn *c, bool server, short *events, struct errmsg *e);
 /* Runs the handshake on c->fd (c->ssl is created here) within the deadline. */
 int xport_tls_handshake(struct xport_conn *c, SSL_CTX *ctx, bool server, uint64_t deadline,
 			struct errmsg *e);

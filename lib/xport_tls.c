@@ -324,11 +324,9 @@ static int tls_wait_ticket(struct xport_conn *c, uint64_t deadline, struct errms
 	return 0;
 }
 
-int xport_tls_handshake(struct xport_conn *c, SSL_CTX *ctx, bool server, uint64_t deadline,
-			struct errmsg *e)
+int xport_tls_begin(struct xport_conn *c, SSL_CTX *ctx, struct errmsg *e)
 {
 	BIO *bio;
-	int flags, ret = 0;
 
 	pthread_once(&sock_method_once, sock_method_init);
 	if (!sock_method) {
@@ -345,7 +343,54 @@ int xport_tls_handshake(struct xport_conn *c, SSL_CTX *ctx, bool server, uint64_
 	BIO_set_data(bio, (void *)(intptr_t)c->fd);
 	SSL_set_bio(c->ssl, bio, bio);
 	SSL_set_app_data(c->ssl, c);
+	return 0;
+}
 
+int xport_tls_step(struct xport_conn *c, bool server, short *events, struct errmsg *e)
+{
+	int r, err, ret;
+
+	ERR_clear_error();
+	errno = 0;
+	r = server ? SSL_accept(c->ssl) : SSL_connect(c->ssl);
+	if (r == 1) {
+		ERR_clear_error();
+		return 0;
+	}
+	err = SSL_get_error(c->ssl, r);
+	if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+		ERR_clear_error();
+		*events = err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+		return -EAGAIN;
+	}
+	c->ssl_dead = true;
+	if (SSL_get_verify_result(c->ssl) != X509_V_OK) {
+		errmsg_set(e, "peer certificate refused: %s",
+			   X509_verify_cert_error_string(SSL_get_verify_result(c->ssl)));
+		ret = -EACCES;
+	} else if (err == SSL_ERROR_SSL) {
+		ret = -tls_errno(c->ssl);
+		errmsg_set(e, "%s", ssl_reason());
+	} else if (errno) {
+		ret = -errno;
+		errmsg_set(e, "%s", strerror(errno));
+	} else {
+		ret = -ECONNRESET;
+		errmsg_set(e, "peer closed the connection");
+	}
+	ERR_clear_error();
+	return ret;
+}
+
+int xport_tls_handshake(struct xport_conn *c, SSL_CTX *ctx, bool server, uint64_t deadline,
+			struct errmsg *e)
+{
+	short events = 0;
+	int flags, ret;
+
+	ret = xport_tls_begin(c, ctx, e);
+	if (ret)
+		return ret;
 	/* Non-blocking for the handshake so the deadline holds; restored after. */
 	flags = fcntl(c->fd, F_GETFL);
 	if (flags < 0 || fcntl(c->fd, F_SETFL, flags | O_NONBLOCK) < 0) {
@@ -353,44 +398,16 @@ int xport_tls_handshake(struct xport_conn *c, SSL_CTX *ctx, bool server, uint64_
 		errmsg_set(e, "fcntl: %s", strerror(-ret));
 		return ret;
 	}
-	ERR_clear_error();
-	for (;;) {
-		int r, err;
-
-		errno = 0;
-		r = server ? SSL_accept(c->ssl) : SSL_connect(c->ssl);
-		if (r == 1)
+	while ((ret = xport_tls_step(c, server, &events, e)) == -EAGAIN) {
+		ret = xport_poll_fd(c->fd, events, deadline);
+		if (ret == -ETIMEDOUT) {
+			errmsg_set(e, "timed out");
 			break;
-		err = SSL_get_error(c->ssl, r);
-		if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-			ret = xport_poll_fd(c->fd, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
-					    deadline);
-			if (ret == -ETIMEDOUT) {
-				errmsg_set(e, "timed out");
-				break;
-			}
-			if (ret) {
-				errmsg_set(e, "poll: %s", strerror(-ret));
-				break;
-			}
-			continue;
 		}
-		c->ssl_dead = true;
-		if (SSL_get_verify_result(c->ssl) != X509_V_OK) {
-			errmsg_set(e, "peer certificate refused: %s",
-				   X509_verify_cert_error_string(SSL_get_verify_result(c->ssl)));
-			ret = -EACCES;
-		} else if (err == SSL_ERROR_SSL) {
-			ret = -tls_errno(c->ssl);
-			errmsg_set(e, "%s", ssl_reason());
-		} else if (errno) {
-			ret = -errno;
-			errmsg_set(e, "%s", strerror(errno));
-		} else {
-			ret = -ECONNRESET;
-			errmsg_set(e, "peer closed the connection");
+		if (ret) {
+			errmsg_set(e, "poll: %s", strerror(-ret));
+			break;
 		}
-		break;
 	}
 	if (ret == 0 && !server)
 		ret = tls_await_acceptance(c, deadline, e);

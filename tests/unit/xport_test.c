@@ -427,6 +427,32 @@ static void test_xport_unix_send_fds_rejects_empty_data(void **state)
 
 /* ---- behaviour common to plain connections ---- */
 
+static void test_xport_accept_nb_on_unix_is_ready_and_nonblocking(void **state)
+{
+	struct xport_listener *l;
+	struct xport_conn *c, *s;
+	struct errmsg e = {""};
+	char addr[128];
+	short ev = -1;
+
+	unix_addr(addr, sizeof(addr), "nbacc.sock");
+	l = xport_listen(addr, NULL, &e);
+	assert_non_null(l);
+	c = xport_connect(addr, NULL, &e);
+	assert_non_null(c);
+	s = xport_accept_nb(l, &e);
+	assert_non_null(s);
+	assert_true(fcntl(xport_fd(s), F_GETFL) & O_NONBLOCK);
+	assert_int_equal(xport_handshake_step(s, &ev, &e), 0);
+	assert_int_equal(ev, 0);
+	assert_int_equal(xport_handshake_ms_left(s), -1);
+	assert_non_null(strstr(xport_peer_desc(s), "pid="));
+	exchange(c, s);
+	xport_close(c);
+	xport_close(s);
+	xport_listener_close(l);
+}
+
 static void test_xport_nonblocking_read_and_accept_return_eagain(void **state)
 {
 	struct xport_listener *l;
@@ -795,6 +821,7 @@ int main(void)
 		cmocka_unit_test(test_xport_unix_passes_a_pipe_descriptor),
 		cmocka_unit_test(test_xport_unix_recv_fds_overflow_closes_all_and_fails),
 		cmocka_unit_test(test_xport_unix_send_fds_rejects_empty_data),
+		cmocka_unit_test(test_xport_accept_nb_on_unix_is_ready_and_nonblocking),
 		cmocka_unit_test(test_xport_nonblocking_read_and_accept_return_eagain),
 		cmocka_unit_test(test_xport_write_all_waits_on_nonblocking_peer),
 		cmocka_unit_test(test_xport_shutdown_write_gives_eof_and_read_full_epipe),

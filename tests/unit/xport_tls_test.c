@@ -4,6 +4,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -569,6 +570,125 @@ static void test_xport_tls_carries_wire_handshake_and_frames(void **state)
 	server_stop(&s);
 }
 
+struct client {
+	const char *addr;
+	struct xport_opts o;
+	struct xport_conn *c;
+	int err;
+	struct errmsg e;
+};
+
+static void *connect_thread(void *arg)
+{
+	struct client *cl = arg;
+
+	cl->c = xport_connect(cl->addr, &cl->o, &cl->e);
+	cl->err = cl->c ? 0 : errno;
+	if (cl->c && xport_write_all(cl->c, "hi", 2) != 0)
+		cl->err = EIO;
+	return NULL;
+}
+
+/* Drives xport_handshake_step like an event loop would; returns its final result. */
+static int drive_handshake(struct xport_conn *c, struct errmsg *e)
+{
+	short ev;
+	int ret;
+
+	while ((ret = xport_handshake_step(c, &ev, e)) == -EAGAIN) {
+		struct pollfd p = {.fd = xport_fd(c), .events = ev};
+		int left = xport_handshake_ms_left(c);
+
+		assert_true(ev == POLLIN || ev == POLLOUT);
+		assert_true(left >= 0);
+		assert_true(poll(&p, 1, left) >= 0);
+	}
+	return ret;
+}
+
+static void test_xport_tls_event_loop_accept_drives_handshake_in_steps(void **state)
+{
+	struct xport_opts so = opts("server", "ca");
+	struct client cl = {.o = opts("client", "ca")};
+	struct xport_listener *l;
+	struct xport_conn *c;
+	struct errmsg e = {""};
+	char addr[64], buf[4];
+	short ev;
+	pthread_t t;
+
+	l = xport_listen("tls:127.0.0.1:0", &so, &e);
+	assert_non_null(l);
+	snprintf(addr, sizeof(addr), "tls:127.0.0.1:%u", xport_listener_addr(l)->port);
+	cl.addr = addr;
+	assert_int_equal(pthread_create(&t, NULL, connect_thread, &cl), 0);
+	assert_int_equal(
+		poll(&(struct pollfd){.fd = xport_listener_fd(l), .events = POLLIN}, 1, 5000), 1);
+	c = xport_accept_nb(l, &e);
+	assert_non_null(c);
+	assert_true(fcntl(xport_fd(c), F_GETFL) & O_NONBLOCK);
+	if (drive_handshake(c, &e))
+		fail_msg("handshake: %s", errmsg_str(&e));
+	pthread_join(t, NULL);
+	assert_int_equal(cl.err, 0);
+	assert_non_null(strstr(xport_peer_desc(c), "CN=client"));
+	assert_int_equal(xport_handshake_ms_left(c), -1);
+	assert_int_equal(xport_handshake_step(c, &ev, &e), 0);
+	assert_int_equal(xport_read_full(c, buf, 2), 0);
+	assert_memory_equal(buf, "hi", 2);
+	xport_close(cl.c);
+	xport_close(c);
+	xport_listener_close(l);
+}
+
+static void test_xport_tls_event_loop_accept_refuses_and_times_out(void **state)
+{
+	struct xport_opts so = opts("server", "ca");
+	struct xport_opts to = {.test_mode = true};
+	struct client cl = {.o = opts("rogue-client", "ca")};
+	struct xport_listener *l;
+	struct xport_conn *c, *raw;
+	struct errmsg e = {""};
+	char addr[64], buf[4];
+	short ev;
+	pthread_t t;
+
+	so.timeout_ms = 300;
+	l = xport_listen("tls:127.0.0.1:0", &so, &e);
+	assert_non_null(l);
+	/* a certificate from another CA: refused with EACCES */
+	snprintf(addr, sizeof(addr), "tls:127.0.0.1:%u", xport_listener_addr(l)->port);
+	cl.addr = addr;
+	assert_int_equal(pthread_create(&t, NULL, connect_thread, &cl), 0);
+	assert_int_equal(
+		poll(&(struct pollfd){.fd = xport_listener_fd(l), .events = POLLIN}, 1, 5000), 1);
+	c = xport_accept_nb(l, &e);
+	assert_non_null(c);
+	assert_int_equal(drive_handshake(c, &e), -EACCES);
+	assert_non_null(strstr(errmsg_str(&e), "certificate"));
+	xport_close(c);
+	pthread_join(t, NULL);
+	assert_null(cl.c);
+	assert_int_equal(cl.err, EACCES);
+
+	/* a client that never speaks: accept returns at once, the step times out */
+	snprintf(addr, sizeof(addr), "tcp:127.0.0.1:%u", xport_listener_addr(l)->port);
+	raw = xport_connect(addr, &to, &e);
+	assert_non_null(raw);
+	c = xport_accept_nb(l, &e);
+	assert_non_null(c);
+	assert_int_equal(xport_handshake_step(c, &ev, &e), -EAGAIN);
+	assert_int_equal(ev, POLLIN);
+	assert_true(xport_handshake_ms_left(c) > 0);
+	assert_int_equal(xport_read(c, buf, sizeof(buf)), -1);
+	assert_int_equal(errno, ENOTCONN);
+	assert_int_equal(drive_handshake(c, &e), -ETIMEDOUT);
+	assert_non_null(strstr(errmsg_str(&e), "timed out"));
+	xport_close(c);
+	xport_close(raw);
+	xport_listener_close(l);
+}
+
 /* Refused handshakes on both sides close everything they opened. */
 static void test_xport_tls_refusals_leak_no_descriptors(void **state)
 {
@@ -609,6 +729,8 @@ int main(void)
 		cmocka_unit_test(test_xport_tls_handshake_times_out_on_silent_client),
 		cmocka_unit_test(test_xport_tls_refuses_plaintext_peer),
 		cmocka_unit_test(test_xport_tls_carries_wire_handshake_and_frames),
+		cmocka_unit_test(test_xport_tls_event_loop_accept_drives_handshake_in_steps),
+		cmocka_unit_test(test_xport_tls_event_loop_accept_refuses_and_times_out),
 		cmocka_unit_test(test_xport_tls_refusals_leak_no_descriptors),
 	};
 
