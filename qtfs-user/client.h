@@ -21,7 +21,7 @@ struct qc_node {
 	/* until this monotonic ms, "security.capability" is known absent: the kernel asks on
 	 * every write and chown, and the answer is cached like attributes are */
 	_Atomic uint64_t nocap_until_ms;
-	atomic_bool remote_fifo; /* fifo=remote: a host FIFO shown as a regular file */
+	atomic_bool remote_fifo;  /* fifo=remote: a host FIFO shown as a regular file */
 	atomic_bool posix_locked; /* someone took a POSIX lock: closes must tell the server */
 	uint32_t hash;
 	struct qtfs_blob blob;
@@ -55,8 +55,8 @@ struct qc_pending {
 	uint32_t id;
 	uint16_t op;
 	bool idempotent;
-	bool sent; /* handed to the current link */
-	bool intr; /* register a FUSE interrupt handler for it */
+	bool sent;	/* handed to the current link */
+	bool intr;	/* register a FUSE interrupt handler for it */
 	uint8_t *frame; /* kept while it may have to be sent again */
 	size_t frame_len;
 	qc_done_fn done;

@@ -106,7 +106,7 @@ int qc_submit(struct qc *qc, struct qtfs_req *rq, struct qc_pending *p)
 void qc_interrupt(struct qc *qc, uint32_t id)
 {
 	uint8_t *f = malloc(WIRE_HEADER_SIZE);
-	struct wire_header h = { WIRE_VERSION, QTFS_T_INTR, 0, id, 0 };
+	struct wire_header h = {WIRE_VERSION, QTFS_T_INTR, 0, id, 0};
 
 	if (!f)
 		return;
@@ -268,11 +268,11 @@ static void qc_on_close(struct qtfs_link *l, int err, void *arg)
 /* Connects, handshakes and attaches on a blocking connection. */
 static int qc_connect_once(struct qc *qc, struct xport_conn **out, struct errmsg *e)
 {
-	struct wire_hello mine = { 0 }, peer;
+	struct wire_hello mine = {0}, peer;
 	struct xport_conn *xc;
 	struct qtfs_req *rq = NULL;
 	struct qtfs_rep rep;
-	struct wire_frame f = { 0 };
+	struct wire_frame f = {0};
 	struct wire_buf b;
 	int ret;
 
@@ -308,7 +308,8 @@ static int qc_connect_once(struct qc *qc, struct xport_conn **out, struct errmsg
 		errmsg_set(e, "%s: attach: %s", qc->opts.server, wire_strerror(ret));
 		goto err;
 	}
-	if (f.h.type != QTFS_T_REP || qtfs_rep_decode(QTFS_OP_ATTACH, f.payload, f.h.length, &rep)) {
+	if (f.h.type != QTFS_T_REP ||
+	    qtfs_rep_decode(QTFS_OP_ATTACH, f.payload, f.h.length, &rep)) {
 		errmsg_set(e, "%s: attach: malformed reply", qc->opts.server);
 		ret = -EPROTO;
 		goto err;
@@ -320,8 +321,9 @@ static int qc_connect_once(struct qc *qc, struct xport_conn **out, struct errmsg
 		goto err;
 	}
 	pthread_mutex_lock(&qc->nodes.lock);
-	if (qc->nodes.root.blob.len && (qc->nodes.root.blob.len != rep.node.len ||
-					memcmp(qc->nodes.root.blob.data, rep.node.data, rep.node.len)))
+	if (qc->nodes.root.blob.len &&
+	    (qc->nodes.root.blob.len != rep.node.len ||
+	     memcmp(qc->nodes.root.blob.data, rep.node.data, rep.node.len)))
 		log_warn("%s: the server names the export root differently now (new handle key?); "
 			 "old nodes will be stale",
 			 qc->opts.server);
@@ -390,7 +392,7 @@ static void *qc_manager(void *arg)
 		pthread_mutex_unlock(&qc->send_lock);
 		qtfs_link_stop(&qc->link);
 		for (;;) {
-			struct errmsg e = { { 0 } };
+			struct errmsg e = {{0}};
 			struct timespec ts;
 
 			if (qc_bring_up(qc, &e) == 0) {

@@ -15,12 +15,15 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: qtfs [-o OPTIONS] [-f] [-D [FILE]] [-v] SRC MOUNTPOINT\n"
-		   "  SRC       the exported host path (e.g. /home/VMs)\n"
-		   "  -o        server=ADDR,ro,kind=proc|sys,cache=none|auto|always,attr_timeout=S,\n"
-		   "            entry_timeout=S,writeback,allow_other,test_mode,tls_cert=F,tls_key=F,\n"
-		   "            tls_ca=F,conf=FILE (server and TLS files default from " QTFS_CLIENT_CONF ")\n"
-		   "  -f        stay in the foreground\n");
+	fprintf(f,
+		"usage: qtfs [-o OPTIONS] [-f] [-D [FILE]] [-v] SRC MOUNTPOINT\n"
+		"  SRC       the exported host path (e.g. /home/VMs)\n"
+		"  -o        server=ADDR,ro,kind=proc|sys,cache=none|auto|always,attr_timeout=S,\n"
+		"            "
+		"entry_timeout=S,writeback,allow_other,test_mode,tls_cert=F,tls_key=F,\n"
+		"            tls_ca=F,conf=FILE (server and TLS files default "
+		"from " QTFS_CLIENT_CONF ")\n"
+		"  -f        stay in the foreground\n");
 }
 
 static struct qc g_qc;
@@ -30,8 +33,8 @@ static int qc_run(struct qc *qc, const char *mnt, int status_fd, bool verbose)
 	char fsopts[1024];
 	char *fargv[4];
 	struct fuse_args args;
-	struct fuse_loop_config lc = { .clone_fd = 0, .max_idle_threads = 16 };
-	struct errmsg e = { { 0 } };
+	struct fuse_loop_config lc = {.clone_fd = 0, .max_idle_threads = 16};
+	struct errmsg e = {{0}};
 	int ret, n;
 	char st;
 
@@ -59,8 +62,9 @@ static int qc_run(struct qc *qc, const char *mnt, int status_fd, bool verbose)
 	/* a system mount: every local user reaches it, the kernel checks permissions
 	 * (default_permissions) and the server checks them again in identity=caller mode */
 	n = snprintf(fsopts, sizeof(fsopts), "fsname=%s,subtype=qtfs,default_permissions%s%s%s%s",
-		     qc->src, qc->opts.allow_other || getuid() == 0 ? ",allow_other" : "", qc->opts.ro ? ",ro" : "",
-		     qc->opts.passthrough[0] ? "," : "", qc->opts.passthrough);
+		     qc->src, qc->opts.allow_other || getuid() == 0 ? ",allow_other" : "",
+		     qc->opts.ro ? ",ro" : "", qc->opts.passthrough[0] ? "," : "",
+		     qc->opts.passthrough);
 	if (n < 0 || (size_t)n >= sizeof(fsopts)) {
 		fprintf(stderr, "qtfs: mount options too long\n");
 		ret = -E2BIG;
@@ -119,11 +123,11 @@ out_stop:
 int main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
-		{ "log", optional_argument, NULL, 'D' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{"log", optional_argument, NULL, 'D'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
-	struct errmsg e = { { 0 } };
+	struct errmsg e = {{0}};
 	const char *log_file = NULL, *mnt;
 	bool foreground = false, verbose = false;
 	int opt, ret, pfd[2];
@@ -140,15 +144,23 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 'f': foreground = true; break;
+		case 'f':
+			foreground = true;
+			break;
 		case 'D':
 			if (!optarg && optind < argc - 2 && argv[optind][0] != '-')
 				optarg = argv[optind++];
 			log_file = optarg ? optarg : "";
 			break;
-		case 'v': verbose = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'v':
+			verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (argc - optind != 2) {
@@ -156,7 +168,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (str_copy(qc->src, sizeof(qc->src), argv[optind]) || qc->src[0] != '/') {
-		fprintf(stderr, "qtfs: %s: the source must be an absolute host path\n", argv[optind]);
+		fprintf(stderr, "qtfs: %s: the source must be an absolute host path\n",
+			argv[optind]);
 		return 2;
 	}
 	mnt = argv[optind + 1];

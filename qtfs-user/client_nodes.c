@@ -72,7 +72,8 @@ fuse_ino_t qc_node_ref(struct qc_nodes *t, const struct qtfs_blob *b)
 		return FUSE_ROOT_ID;
 	pthread_mutex_lock(&t->lock);
 	for (n = t->buckets[h % t->nbuckets]; n; n = n->next) {
-		if (n->hash == h && n->blob.len == b->len && !memcmp(n->blob.data, b->data, b->len)) {
+		if (n->hash == h && n->blob.len == b->len &&
+		    !memcmp(n->blob.data, b->data, b->len)) {
 			n->nlookup++;
 			pthread_mutex_unlock(&t->lock);
 			return (fuse_ino_t)(uintptr_t)n;

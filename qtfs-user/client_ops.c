@@ -317,8 +317,8 @@ static void qc_readlink(fuse_req_t req, fuse_ino_t ino)
 }
 
 /* mknod, mkdir, symlink: a new entry in parent. */
-static void qc_make(fuse_req_t req, uint16_t op, fuse_ino_t parent, const char *name,
-		    mode_t mode, dev_t rdev, const char *target)
+static void qc_make(fuse_req_t req, uint16_t op, fuse_ino_t parent, const char *name, mode_t mode,
+		    dev_t rdev, const char *target)
 {
 	struct qtfs_req *rq;
 
@@ -737,14 +737,13 @@ static void qc_lock_common(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info
 	qc_go(req, rq, p);
 }
 
-static void qc_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
-		     struct flock *lock)
+static void qc_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *lock)
 {
 	qc_lock_common(req, ino, fi, lock, QTFS_OP_GETLK, 0);
 }
 
-static void qc_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
-		     struct flock *lock, int sleep)
+static void qc_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *lock,
+		     int sleep)
 {
 	qc_lock_common(req, ino, fi, lock, QTFS_OP_SETLK, sleep);
 }
@@ -960,7 +959,6 @@ static void qc_nocap_clear(struct qc *qc, fuse_ino_t ino)
 	if (n)
 		atomic_store(&n->nocap_until_ms, 0);
 }
-
 
 static void qc_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 			size_t size, int flags)

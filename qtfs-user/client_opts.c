@@ -44,11 +44,14 @@ static int qc_pass(struct qc_opts *o, const char *opt)
 static int qc_opt_one(struct qc_opts *o, char *opt, struct errmsg *e)
 {
 	static const char *const ignored[] = {
-		"rw", "defaults", "auto", "noauto", "_netdev", "nofail", "user", "nouser",
-		"users", "suid", "dev", "exec", "atime", "relatime", "default_permissions", NULL,
+		"rw",	  "defaults", "auto",	"noauto",   "_netdev",
+		"nofail", "user",     "nouser", "users",    "suid",
+		"dev",	  "exec",     "atime",	"relatime", "default_permissions",
+		NULL,
 	};
 	static const char *const pass[] = {
-		"nosuid", "nodev", "noexec", "noatime", "nodiratime", "sync", "async", "dirsync", NULL,
+		"nosuid", "nodev", "noexec",  "noatime", "nodiratime",
+		"sync",	  "async", "dirsync", NULL,
 	};
 	char *v = strchr(opt, '=');
 	const char *const *p;
@@ -139,8 +142,8 @@ int qc_opts_parse(struct qc_opts *o, const char *list, struct errmsg *e)
 int qc_opts_load_conf(struct qc_opts *o, struct errmsg *e)
 {
 	static const char *const known[] = {
-		"client.Server", "client.TlsCert", "client.TlsKey", "client.TlsCa", "client.TestMode",
-		NULL,
+		"client.Server", "client.TlsCert",  "client.TlsKey",
+		"client.TlsCa",	 "client.TestMode", NULL,
 	};
 	const char *path = o->conf[0] ? o->conf : QTFS_CLIENT_CONF;
 	struct config *cfg;

@@ -24,7 +24,7 @@
  *   16 bytes HMAC-SHA256 (truncated) over everything before it.
  */
 struct qh_entry {
-	struct qh_entry *next;		   /* hash chain */
+	struct qh_entry *next;		      /* hash chain */
 	struct qh_entry *lru_prev, *lru_next; /* on the LRU list while refs == 0 */
 	unsigned refs;
 	bool on_lru;
@@ -72,7 +72,8 @@ int qh_load_key(const char *path, uint8_t key[QTFS_KEY_LEN], struct errmsg *e)
 	if (ret == 0) {
 		if (len != QTFS_KEY_LEN) {
 			free(text);
-			errmsg_set(e, "%s: handle key must be %d bytes, has %zu", path, QTFS_KEY_LEN, len);
+			errmsg_set(e, "%s: handle key must be %d bytes, has %zu", path,
+				   QTFS_KEY_LEN, len);
 			return -EINVAL;
 		}
 		memcpy(key, text, QTFS_KEY_LEN);
@@ -110,8 +111,8 @@ int qh_load_key(const char *path, uint8_t key[QTFS_KEY_LEN], struct errmsg *e)
 	return ret;
 }
 
-int qh_init(struct qh_store *s, int rootfd, const char *root, bool by_path,
-	    unsigned resolve_flags, const uint8_t key[QTFS_KEY_LEN], size_t max)
+int qh_init(struct qh_store *s, int rootfd, const char *root, bool by_path, unsigned resolve_flags,
+	    const uint8_t key[QTFS_KEY_LEN], size_t max)
 {
 	memset(s, 0, sizeof(*s));
 	if (str_copy(s->root, sizeof(s->root), root))
@@ -412,7 +413,8 @@ int qh_get(struct qh_store *s, const struct qtfs_blob *b, struct qh_ref *ref)
 
 	pthread_mutex_lock(&s->lock);
 	for (e = s->buckets[h % s->nbuckets]; e; e = e->next) {
-		if (e->hash == h && e->blob.len == b->len && !memcmp(e->blob.data, b->data, b->len)) {
+		if (e->hash == h && e->blob.len == b->len &&
+		    !memcmp(e->blob.data, b->data, b->len)) {
 			qh_lru_unlink(s, e);
 			e->refs++;
 			ref->e = e;
@@ -499,7 +501,8 @@ void qh_forget(struct qh_store *s, const struct qtfs_blob *b)
 
 	pthread_mutex_lock(&s->lock);
 	for (e = s->buckets[h % s->nbuckets]; e; e = e->next) {
-		if (e->hash == h && e->blob.len == b->len && !memcmp(e->blob.data, b->data, b->len)) {
+		if (e->hash == h && e->blob.len == b->len &&
+		    !memcmp(e->blob.data, b->data, b->len)) {
 			if (e->refs == 0)
 				qh_remove(s, e);
 			break;
@@ -565,7 +568,8 @@ void qh_adopt(struct qh_store *s, const struct qtfs_blob *b, int fd, bool is_dir
 	}
 	pthread_mutex_lock(&s->lock);
 	for (e = s->buckets[h % s->nbuckets]; e; e = e->next) {
-		if (e->hash == h && e->blob.len == b->len && !memcmp(e->blob.data, b->data, b->len)) {
+		if (e->hash == h && e->blob.len == b->len &&
+		    !memcmp(e->blob.data, b->data, b->len)) {
 			pthread_mutex_unlock(&s->lock);
 			close(fd);
 			free(ne);

@@ -25,7 +25,10 @@ struct qh_store {
 	struct qh_entry **buckets;
 	size_t nbuckets, count, max;
 	struct qh_entry *lru_head, *lru_tail; /* unreferenced entries, oldest at head */
-	struct { int mnt_id; int fd; } mounts[32];
+	struct {
+		int mnt_id;
+		int fd;
+	} mounts[32];
 	unsigned nmounts;
 };
 
@@ -37,8 +40,8 @@ struct qh_ref {
 };
 
 /* rootfd is taken over (closed by qh_fini). max: cached fds (0: 4096). */
-int qh_init(struct qh_store *s, int rootfd, const char *root, bool by_path,
-	    unsigned resolve_flags, const uint8_t key[QTFS_KEY_LEN], size_t max);
+int qh_init(struct qh_store *s, int rootfd, const char *root, bool by_path, unsigned resolve_flags,
+	    const uint8_t key[QTFS_KEY_LEN], size_t max);
 void qh_fini(struct qh_store *s);
 
 /* The blob for fd, found as `name` in the directory node `parent` (NULL for the root). */

@@ -136,8 +136,8 @@ static int qtfs_link_read(struct qtfs_link *l, struct wire_decoder *d, uint8_t *
 			ssize_t used = wire_decoder_feed(d, buf + off, (size_t)n - off, &f, &ready);
 
 			if (used < 0) {
-				log_warn("%s: malformed frame: %s; closing", xport_peer_desc(l->conn),
-					 wire_strerror((int)used));
+				log_warn("%s: malformed frame: %s; closing",
+					 xport_peer_desc(l->conn), wire_strerror((int)used));
 				return (int)used;
 			}
 			off += (size_t)used;

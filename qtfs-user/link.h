@@ -56,8 +56,6 @@ int qtfs_link_send_buf(struct qtfs_link *l, struct wire_buf *b, uint8_t type, ui
  * I/O thread itself. */
 void qtfs_link_stop(struct qtfs_link *l);
 
-
-
 /* Asks the I/O thread to end the connection (from any thread, the I/O thread included). */
 void qtfs_link_close_async(struct qtfs_link *l);
 #endif

@@ -19,7 +19,7 @@ int main(int argc, char **argv)
 {
 	const char *src = NULL, *dst = NULL, *opts = NULL;
 	char self[PATH_MAX], qtfs[PATH_MAX + 8], *slash;
-	struct errmsg e = { { 0 } };
+	struct errmsg e = {{0}};
 	struct qc_opts o;
 	bool verbose = false;
 	char *args[8];

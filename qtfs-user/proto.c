@@ -20,39 +20,39 @@ struct qtfs_op_desc {
 };
 
 static const struct qtfs_op_desc qtfs_ops[QTFS_OP_COUNT] = {
-	[QTFS_OP_ATTACH] = { "attach", "Pf", "Eq" },
-	[QTFS_OP_LOOKUP] = { "lookup", "Nn", "E" },
-	[QTFS_OP_GETATTR] = { "getattr", "N", "A" },
-	[QTFS_OP_SETATTR] = { "setattr", "NSF", "A" },
-	[QTFS_OP_READLINK] = { "readlink", "N", "d" },
-	[QTFS_OP_MKNOD] = { "mknod", "NnarU", "E" },
-	[QTFS_OP_MKDIR] = { "mkdir", "NnaU", "E" },
-	[QTFS_OP_UNLINK] = { "unlink", "Nn", "" },
-	[QTFS_OP_RMDIR] = { "rmdir", "Nn", "" },
-	[QTFS_OP_SYMLINK] = { "symlink", "NnP", "E" },
-	[QTFS_OP_RENAME] = { "rename", "NnMmf", "" },
-	[QTFS_OP_LINK] = { "link", "NMm", "E" },
-	[QTFS_OP_OPEN] = { "open", "F", "" },
-	[QTFS_OP_CREATE] = { "create", "NnafUF", "E" },
-	[QTFS_OP_READ] = { "read", "Fol", "d" },
-	[QTFS_OP_WRITE] = { "write", "Fod", "q" },
-	[QTFS_OP_FLUSH] = { "flush", "Fw", "" },
-	[QTFS_OP_RELEASE] = { "release", "F", "" },
-	[QTFS_OP_FSYNC] = { "fsync", "Ff", "" },
-	[QTFS_OP_READDIRPLUS] = { "readdirplus", "Fol", "d" },
-	[QTFS_OP_STATFS] = { "statfs", "N", "V" },
-	[QTFS_OP_SETXATTR] = { "setxattr", "Nxfd", "" },
-	[QTFS_OP_GETXATTR] = { "getxattr", "Nxl", "qd" },
-	[QTFS_OP_LISTXATTR] = { "listxattr", "Nl", "qd" },
-	[QTFS_OP_REMOVEXATTR] = { "removexattr", "Nx", "" },
-	[QTFS_OP_ACCESS] = { "access", "Nk", "" },
-	[QTFS_OP_FALLOCATE] = { "fallocate", "Ffol", "" },
-	[QTFS_OP_LSEEK] = { "lseek", "Fof", "q" },
-	[QTFS_OP_COPY_FILE_RANGE] = { "copy_file_range", "FoGplf", "q" },
-	[QTFS_OP_GETLK] = { "getlk", "FL", "L" },
-	[QTFS_OP_SETLK] = { "setlk", "FLf", "" },
-	[QTFS_OP_FLOCK] = { "flock", "Fwf", "" },
-	[QTFS_OP_POLL] = { "poll", "Ff", "q" },
+	[QTFS_OP_ATTACH] = {"attach", "Pf", "Eq"},
+	[QTFS_OP_LOOKUP] = {"lookup", "Nn", "E"},
+	[QTFS_OP_GETATTR] = {"getattr", "N", "A"},
+	[QTFS_OP_SETATTR] = {"setattr", "NSF", "A"},
+	[QTFS_OP_READLINK] = {"readlink", "N", "d"},
+	[QTFS_OP_MKNOD] = {"mknod", "NnarU", "E"},
+	[QTFS_OP_MKDIR] = {"mkdir", "NnaU", "E"},
+	[QTFS_OP_UNLINK] = {"unlink", "Nn", ""},
+	[QTFS_OP_RMDIR] = {"rmdir", "Nn", ""},
+	[QTFS_OP_SYMLINK] = {"symlink", "NnP", "E"},
+	[QTFS_OP_RENAME] = {"rename", "NnMmf", ""},
+	[QTFS_OP_LINK] = {"link", "NMm", "E"},
+	[QTFS_OP_OPEN] = {"open", "F", ""},
+	[QTFS_OP_CREATE] = {"create", "NnafUF", "E"},
+	[QTFS_OP_READ] = {"read", "Fol", "d"},
+	[QTFS_OP_WRITE] = {"write", "Fod", "q"},
+	[QTFS_OP_FLUSH] = {"flush", "Fw", ""},
+	[QTFS_OP_RELEASE] = {"release", "F", ""},
+	[QTFS_OP_FSYNC] = {"fsync", "Ff", ""},
+	[QTFS_OP_READDIRPLUS] = {"readdirplus", "Fol", "d"},
+	[QTFS_OP_STATFS] = {"statfs", "N", "V"},
+	[QTFS_OP_SETXATTR] = {"setxattr", "Nxfd", ""},
+	[QTFS_OP_GETXATTR] = {"getxattr", "Nxl", "qd"},
+	[QTFS_OP_LISTXATTR] = {"listxattr", "Nl", "qd"},
+	[QTFS_OP_REMOVEXATTR] = {"removexattr", "Nx", ""},
+	[QTFS_OP_ACCESS] = {"access", "Nk", ""},
+	[QTFS_OP_FALLOCATE] = {"fallocate", "Ffol", ""},
+	[QTFS_OP_LSEEK] = {"lseek", "Fof", "q"},
+	[QTFS_OP_COPY_FILE_RANGE] = {"copy_file_range", "FoGplf", "q"},
+	[QTFS_OP_GETLK] = {"getlk", "FL", "L"},
+	[QTFS_OP_SETLK] = {"setlk", "FLf", ""},
+	[QTFS_OP_FLOCK] = {"flock", "Fwf", ""},
+	[QTFS_OP_POLL] = {"poll", "Ff", "q"},
 };
 
 static const struct qtfs_op_desc *qtfs_desc(unsigned op)
@@ -166,22 +166,52 @@ int qtfs_req_encode(struct wire_buf *b, const struct qtfs_req *req)
 		wire_put_u32(b, req->cred.groups[i]);
 	for (f = d->req; *f; f++) {
 		switch (*f) {
-		case 'N': put_blob(b, &req->node); break;
-		case 'M': put_blob(b, &req->node2); break;
+		case 'N':
+			put_blob(b, &req->node);
+			break;
+		case 'M':
+			put_blob(b, &req->node2);
+			break;
 		case 'n':
-		case 'x': wire_put_str(b, req->name); break;
-		case 'm': wire_put_str(b, req->name2); break;
-		case 'P': wire_put_str(b, req->path); break;
-		case 'F': put_fh(b, &req->fh); break;
-		case 'G': put_fh(b, &req->fh2); break;
-		case 'o': wire_put_u64(b, req->off); break;
-		case 'p': wire_put_u64(b, req->off2); break;
-		case 'l': wire_put_u64(b, req->len); break;
-		case 'f': wire_put_u32(b, req->flags); break;
-		case 'a': wire_put_u32(b, req->mode); break;
-		case 'U': wire_put_u32(b, req->umask); break;
-		case 'k': wire_put_u32(b, req->mask); break;
-		case 'r': wire_put_u64(b, req->rdev); break;
+		case 'x':
+			wire_put_str(b, req->name);
+			break;
+		case 'm':
+			wire_put_str(b, req->name2);
+			break;
+		case 'P':
+			wire_put_str(b, req->path);
+			break;
+		case 'F':
+			put_fh(b, &req->fh);
+			break;
+		case 'G':
+			put_fh(b, &req->fh2);
+			break;
+		case 'o':
+			wire_put_u64(b, req->off);
+			break;
+		case 'p':
+			wire_put_u64(b, req->off2);
+			break;
+		case 'l':
+			wire_put_u64(b, req->len);
+			break;
+		case 'f':
+			wire_put_u32(b, req->flags);
+			break;
+		case 'a':
+			wire_put_u32(b, req->mode);
+			break;
+		case 'U':
+			wire_put_u32(b, req->umask);
+			break;
+		case 'k':
+			wire_put_u32(b, req->mask);
+			break;
+		case 'r':
+			wire_put_u64(b, req->rdev);
+			break;
 		case 'S':
 			wire_put_u32(b, req->valid);
 			wire_put_u32(b, req->mode);
@@ -193,7 +223,9 @@ int qtfs_req_encode(struct wire_buf *b, const struct qtfs_req *req)
 			wire_put_i64(b, req->mtime);
 			wire_put_u32(b, req->mtime_ns);
 			break;
-		case 'd': wire_put_raw(b, req->data, req->data_len); break;
+		case 'd':
+			wire_put_raw(b, req->data, req->data_len);
+			break;
 		case 'L':
 			wire_put_u64(b, req->owner);
 			wire_put_u32(b, req->lk_type);
@@ -201,8 +233,11 @@ int qtfs_req_encode(struct wire_buf *b, const struct qtfs_req *req)
 			wire_put_u64(b, req->lk_start);
 			wire_put_u64(b, req->lk_end);
 			break;
-		case 'w': wire_put_u64(b, req->owner); break;
-		default: return -EINVAL;
+		case 'w':
+			wire_put_u64(b, req->owner);
+			break;
+		default:
+			return -EINVAL;
 		}
 	}
 	return b->err;
@@ -220,10 +255,19 @@ int qtfs_rep_encode(struct wire_buf *b, const struct qtfs_rep *rep)
 		return b->err;
 	for (f = d->rep; *f; f++) {
 		switch (*f) {
-		case 'E': put_blob(b, &rep->node); put_attr(b, &rep->attr); break;
-		case 'A': put_attr(b, &rep->attr); break;
-		case 'q': wire_put_u64(b, rep->value); break;
-		case 'd': wire_put_bytes(b, rep->data, rep->data_len); break;
+		case 'E':
+			put_blob(b, &rep->node);
+			put_attr(b, &rep->attr);
+			break;
+		case 'A':
+			put_attr(b, &rep->attr);
+			break;
+		case 'q':
+			wire_put_u64(b, rep->value);
+			break;
+		case 'd':
+			wire_put_bytes(b, rep->data, rep->data_len);
+			break;
 		case 'V':
 			wire_put_u64(b, rep->st.blocks);
 			wire_put_u64(b, rep->st.bfree);
@@ -241,7 +285,8 @@ int qtfs_rep_encode(struct wire_buf *b, const struct qtfs_rep *rep)
 			wire_put_u64(b, rep->lk_start);
 			wire_put_u64(b, rep->lk_end);
 			break;
-		default: return -EINVAL;
+		default:
+			return -EINVAL;
 		}
 	}
 	return b->err;
@@ -337,8 +382,12 @@ int qtfs_req_decode(const uint8_t *p, size_t len, struct qtfs_req *req)
 		wire_get_u32(&r, &req->cred.groups[i]);
 	for (f = d->req; *f && !ret; f++) {
 		switch (*f) {
-		case 'N': ret = get_blob(&r, &req->node); break;
-		case 'M': ret = get_blob(&r, &req->node2); break;
+		case 'N':
+			ret = get_blob(&r, &req->node);
+			break;
+		case 'M':
+			ret = get_blob(&r, &req->node2);
+			break;
 		case 'n':
 			ret = get_fixed_str(&r, req->name, QTFS_NAME_MAX);
 			if (!ret && !qtfs_name_valid(req->name))
@@ -359,16 +408,36 @@ int qtfs_req_decode(const uint8_t *p, size_t len, struct qtfs_req *req)
 			if (!ret && !req->path[0])
 				ret = -EBADMSG;
 			break;
-		case 'F': ret = get_fh(&r, &req->fh); break;
-		case 'G': ret = get_fh(&r, &req->fh2); break;
-		case 'o': ret = wire_get_u64(&r, &req->off); break;
-		case 'p': ret = wire_get_u64(&r, &req->off2); break;
-		case 'l': ret = wire_get_u64(&r, &req->len); break;
-		case 'f': ret = wire_get_u32(&r, &req->flags); break;
-		case 'a': ret = wire_get_u32(&r, &req->mode); break;
-		case 'U': ret = wire_get_u32(&r, &req->umask); break;
-		case 'k': ret = wire_get_u32(&r, &req->mask); break;
-		case 'r': ret = wire_get_u64(&r, &req->rdev); break;
+		case 'F':
+			ret = get_fh(&r, &req->fh);
+			break;
+		case 'G':
+			ret = get_fh(&r, &req->fh2);
+			break;
+		case 'o':
+			ret = wire_get_u64(&r, &req->off);
+			break;
+		case 'p':
+			ret = wire_get_u64(&r, &req->off2);
+			break;
+		case 'l':
+			ret = wire_get_u64(&r, &req->len);
+			break;
+		case 'f':
+			ret = wire_get_u32(&r, &req->flags);
+			break;
+		case 'a':
+			ret = wire_get_u32(&r, &req->mode);
+			break;
+		case 'U':
+			ret = wire_get_u32(&r, &req->umask);
+			break;
+		case 'k':
+			ret = wire_get_u32(&r, &req->mask);
+			break;
+		case 'r':
+			ret = wire_get_u64(&r, &req->rdev);
+			break;
 		case 'S':
 			wire_get_u32(&r, &req->valid);
 			wire_get_u32(&r, &req->mode);
@@ -399,8 +468,12 @@ int qtfs_req_decode(const uint8_t *p, size_t len, struct qtfs_req *req)
 			wire_get_u64(&r, &req->lk_start);
 			ret = wire_get_u64(&r, &req->lk_end);
 			break;
-		case 'w': ret = wire_get_u64(&r, &req->owner); break;
-		default: ret = -EBADMSG; break;
+		case 'w':
+			ret = wire_get_u64(&r, &req->owner);
+			break;
+		default:
+			ret = -EBADMSG;
+			break;
 		}
 	}
 	if (ret || r.err)
@@ -452,7 +525,9 @@ int qtfs_rep_decode(uint16_t op, const uint8_t *p, size_t len, struct qtfs_rep *
 			ret = get_attr(&r, &rep->attr);
 			rep->has_attr = true;
 			break;
-		case 'q': ret = wire_get_u64(&r, &rep->value); break;
+		case 'q':
+			ret = wire_get_u64(&r, &rep->value);
+			break;
 		case 'd':
 			ret = wire_get_bytes(&r, &bp, &n);
 			if (!ret && n > QTFS_IO_MAX)
@@ -477,7 +552,9 @@ int qtfs_rep_decode(uint16_t op, const uint8_t *p, size_t len, struct qtfs_rep *
 			wire_get_u64(&r, &rep->lk_start);
 			ret = wire_get_u64(&r, &rep->lk_end);
 			break;
-		default: ret = -EBADMSG; break;
+		default:
+			ret = -EBADMSG;
+			break;
 		}
 	}
 	if (ret || r.err || wire_reader_done(&r))

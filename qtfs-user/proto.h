@@ -10,10 +10,10 @@
 
 #include "wire.h"
 
-#define QTFS_PROTO_NAME "qtfs"
+#define QTFS_PROTO_NAME	   "qtfs"
 #define QTFS_PROTO_VERSION 1
-#define QTFS_ROLE_SERVER 1
-#define QTFS_ROLE_CLIENT 2
+#define QTFS_ROLE_SERVER   1
+#define QTFS_ROLE_CLIENT   2
 
 /* Frame types (wire.h reserves 0-15). request = the request id. */
 enum {
@@ -23,13 +23,13 @@ enum {
 };
 
 /* Largest node blob, name, link target, xattr name/value, I/O size, group list. */
-#define QTFS_BLOB_MAX 512
-#define QTFS_NAME_MAX 255
-#define QTFS_PATH_MAX 4096
-#define QTFS_XATTR_NAME_MAX 255
+#define QTFS_BLOB_MAX	     512
+#define QTFS_NAME_MAX	     255
+#define QTFS_PATH_MAX	     4096
+#define QTFS_XATTR_NAME_MAX  255
 #define QTFS_XATTR_VALUE_MAX 65536
-#define QTFS_IO_MAX (4u * 1024 * 1024)
-#define QTFS_GROUPS_MAX 32
+#define QTFS_IO_MAX	     (4u * 1024 * 1024)
+#define QTFS_GROUPS_MAX	     32
 
 enum qtfs_op {
 	QTFS_OP_ATTACH = 1,

@@ -16,16 +16,17 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: qtfsd [-c FILE] [-l ADDR]... [-e PATH[:opts]]... [--test-mode]\n"
-		"             [--whitelist FILE] [--handle-key FILE] [--tls-cert F --tls-key F --tls-ca F]\n"
-		"             [-w N] [-D [FILE]] [-v]\n"
-		"  -c FILE        configuration (default " QTFSD_DEFAULT_CONF " if present)\n"
-		"  -l ADDR        listen on tls:HOST:PORT, tcp:HOST:PORT (needs --test-mode),\n"
-		"                 vsock:CID:PORT or unix:/path\n"
-		"  -e PATH[:opts] export PATH; opts: ro,caller,root_squash,proc,sys,devices\n"
-		"  --test-mode    allow cleartext, unauthenticated tcp: (the offload guide's test mode)\n"
-		"  -D [FILE]      log to FILE (stderr without one)   -v  debug logging\n");
+	fprintf(f, "usage: qtfsd [-c FILE] [-l ADDR]... [-e PATH[:opts]]... [--test-mode]\n"
+		   "             [--whitelist FILE] [--handle-key FILE] [--tls-cert F --tls-key F "
+		   "--tls-ca F]\n"
+		   "             [-w N] [-D [FILE]] [-v]\n"
+		   "  -c FILE        configuration (default " QTFSD_DEFAULT_CONF " if present)\n"
+		   "  -l ADDR        listen on tls:HOST:PORT, tcp:HOST:PORT (needs --test-mode),\n"
+		   "                 vsock:CID:PORT or unix:/path\n"
+		   "  -e PATH[:opts] export PATH; opts: ro,caller,root_squash,proc,sys,devices\n"
+		   "  --test-mode    allow cleartext, unauthenticated tcp: (the offload guide's "
+		   "test mode)\n"
+		   "  -D [FILE]      log to FILE (stderr without one)   -v  debug logging\n");
 }
 
 static struct qtfsd g_srv;
@@ -51,14 +52,18 @@ static int set_opt(char **dst, const char *v)
 int main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
-		{ "test-mode", no_argument, NULL, 'T' },   { "whitelist", required_argument, NULL, 'W' },
-		{ "handle-key", required_argument, NULL, 'K' }, { "tls-cert", required_argument, NULL, 1 },
-		{ "tls-key", required_argument, NULL, 2 },  { "tls-ca", required_argument, NULL, 3 },
-		{ "log", optional_argument, NULL, 'D' },    { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{"test-mode", no_argument, NULL, 'T'},
+		{"whitelist", required_argument, NULL, 'W'},
+		{"handle-key", required_argument, NULL, 'K'},
+		{"tls-cert", required_argument, NULL, 1},
+		{"tls-key", required_argument, NULL, 2},
+		{"tls-ca", required_argument, NULL, 3},
+		{"log", optional_argument, NULL, 'D'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	struct qtfsd_conf conf;
-	struct errmsg e = { { 0 } };
+	struct errmsg e = {{0}};
 	const char *conf_path = NULL, *log_file = NULL;
 	char *cli_listen[QTFSD_MAX_LISTEN];
 	size_t ncli_listen = 0, i;
@@ -75,17 +80,21 @@ int main(int argc, char **argv)
 	conf.log_level = -1;
 	while ((opt = getopt_long(argc, argv, "c:l:e:w:D::vh", lopts, NULL)) != -1) {
 		switch (opt) {
-		case 'c': conf_path = optarg; break;
+		case 'c':
+			conf_path = optarg;
+			break;
 		case 'l':
 			if (ncli_listen == QTFSD_MAX_LISTEN) {
-				fprintf(stderr, "qtfsd: -l: at most %d addresses\n", QTFSD_MAX_LISTEN);
+				fprintf(stderr, "qtfsd: -l: at most %d addresses\n",
+					QTFSD_MAX_LISTEN);
 				return 2;
 			}
 			cli_listen[ncli_listen++] = optarg;
 			break;
 		case 'e':
 			if (ncli_exports == QTFSD_MAX_EXPORTS) {
-				fprintf(stderr, "qtfsd: -e: at most %d exports\n", QTFSD_MAX_EXPORTS);
+				fprintf(stderr, "qtfsd: -e: at most %d exports\n",
+					QTFSD_MAX_EXPORTS);
 				return 2;
 			}
 			cli_exports[ncli_exports++] = optarg;
@@ -96,20 +105,38 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 'T': test_mode = true; break;
-		case 'W': wl = optarg; break;
-		case 'K': key = optarg; break;
-		case 1: cert = optarg; break;
-		case 2: tkey = optarg; break;
-		case 3: ca = optarg; break;
+		case 'T':
+			test_mode = true;
+			break;
+		case 'W':
+			wl = optarg;
+			break;
+		case 'K':
+			key = optarg;
+			break;
+		case 1:
+			cert = optarg;
+			break;
+		case 2:
+			tkey = optarg;
+			break;
+		case 3:
+			ca = optarg;
+			break;
 		case 'D':
 			if (!optarg && optind < argc && argv[optind][0] != '-')
 				optarg = argv[optind++];
 			log_file = optarg;
 			break;
-		case 'v': verbose = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'v':
+			verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (optind != argc) {
@@ -149,8 +176,9 @@ int main(int argc, char **argv)
 	if (!log_file)
 		log_file = conf.log_file;
 	ret = log_init("qtfsd", log_file,
-		       verbose ? LOG_LVL_DEBUG
-		       : conf.log_level >= 0 ? (enum log_level)conf.log_level : LOG_LVL_INFO);
+		       verbose		     ? LOG_LVL_DEBUG
+		       : conf.log_level >= 0 ? (enum log_level)conf.log_level
+					     : LOG_LVL_INFO);
 	if (ret) {
 		fprintf(stderr, "qtfsd: -D %s: %s\n", log_file, strerror(-ret));
 		return 1;

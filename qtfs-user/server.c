@@ -86,7 +86,8 @@ static void qtfsd_run_job(struct qtfsd_job *j)
 		goto out;
 	}
 	qtfsd_execute(c, j, rq, &rp, &to_free);
-	log_debug("%s: request %u %s: %d", c->peer, j->f.h.request, qtfs_op_name(rq->op), rp.status);
+	log_debug("%s: request %u %s: %d", c->peer, j->f.h.request, qtfs_op_name(rq->op),
+		  rp.status);
 	if (rp.status)
 		log_debug("%s: %s: %s", c->peer, qtfs_op_name(rq->op), strerror(-rp.status));
 	wire_buf_init(&b);
@@ -240,7 +241,7 @@ static void qtfsd_on_frame(struct qtfs_link *l, struct wire_frame *f, void *arg)
 		break;
 	case WIRE_T_PING: {
 		uint8_t *pong = malloc(WIRE_HEADER_SIZE);
-		struct wire_header h = { WIRE_VERSION, WIRE_T_PONG, 0, f->h.request, 0 };
+		struct wire_header h = {WIRE_VERSION, WIRE_T_PONG, 0, f->h.request, 0};
 
 		if (pong) {
 			wire_header_encode(&h, pong);
@@ -280,8 +281,8 @@ static void *qtfsd_conn_thread(void *arg)
 {
 	struct qtfsd_conn *c = arg;
 	struct xport_conn *xc = c->xc;
-	struct wire_hello mine = { 0 }, peer;
-	struct errmsg e = { { 0 } };
+	struct wire_hello mine = {0}, peer;
+	struct errmsg e = {{0}};
 	int ret;
 
 	c->xc = NULL;
@@ -340,8 +341,9 @@ static int qtfsd_open_exports(struct qtfsd *s, struct errmsg *e)
 		x->hs_ready = true;
 		log_info("export %s: %s%s%s%s", x->name, x->path, x->ro ? " ro" : "",
 			 x->idmode == QTFSD_ID_CALLER ? " identity=caller" : "",
-			 x->kind == QTFSD_KIND_PROC ? " kind=proc"
-			 : x->kind == QTFSD_KIND_SYS ? " kind=sys" : "");
+			 x->kind == QTFSD_KIND_PROC  ? " kind=proc"
+			 : x->kind == QTFSD_KIND_SYS ? " kind=sys"
+						     : "");
 	}
 	return 0;
 }
@@ -375,7 +377,8 @@ int qtfsd_start(struct qtfsd *s, struct qtfsd_conf *conf, struct errmsg *e)
 		if (!s->wl)
 			return -errno ? -errno : -EINVAL;
 	}
-	ret = qh_load_key(conf->handle_key ? conf->handle_key : "/var/lib/qtfs/handle.key", s->key, e);
+	ret = qh_load_key(conf->handle_key ? conf->handle_key : "/var/lib/qtfs/handle.key", s->key,
+			  e);
 	if (ret)
 		return ret;
 	ret = qtfsd_open_exports(s, e);
@@ -434,7 +437,7 @@ int qtfsd_serve(struct qtfsd *s, struct errmsg *e)
 			break;
 		}
 		for (i = 0; i < n; i++) {
-			struct errmsg ae = { { 0 } };
+			struct errmsg ae = {{0}};
 			struct qtfsd_conn *c;
 			struct xport_conn *xc;
 			pthread_t t;
@@ -444,7 +447,8 @@ int qtfsd_serve(struct qtfsd *s, struct errmsg *e)
 			xc = xport_accept(ls[i], &ae);
 			if (!xc) {
 				if (errno != EAGAIN)
-					log_warn("accept on %s: %s", s->conf->listen[i], errmsg_str(&ae));
+					log_warn("accept on %s: %s", s->conf->listen[i],
+						 errmsg_str(&ae));
 				continue;
 			}
 			c = calloc(1, sizeof(*c));

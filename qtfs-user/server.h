@@ -32,7 +32,7 @@ struct qtfsd_export {
 };
 
 #define QTFSD_MAX_EXPORTS 64
-#define QTFSD_MAX_LISTEN 8
+#define QTFSD_MAX_LISTEN  8
 
 struct qtfsd_conf {
 	char *listen[QTFSD_MAX_LISTEN];
@@ -88,14 +88,14 @@ struct qtfsd_conn {
 	struct qtfsd_fh *fhs[256];
 	struct qtfsd_job *jobs; /* in flight, for interrupts */
 	struct qtfsd_lockfd *lockfds;
-	unsigned refs;		/* queued or running jobs */
-	bool dead;		/* the link closed */
+	unsigned refs; /* queued or running jobs */
+	bool dead;     /* the link closed */
 	char peer[256];
 	struct xport_conn *xc; /* until the connection thread has done the handshake */
 };
 
 struct qtfsd_job {
-	struct qtfsd_job *next;	     /* pool queue */
+	struct qtfsd_job *next;		 /* pool queue */
 	struct qtfsd_job *cnext, *cprev; /* conn's in-flight list */
 	struct qtfsd_conn *conn;
 	struct wire_frame f;

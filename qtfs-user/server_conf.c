@@ -10,8 +10,8 @@
 #include "util.h"
 
 static const char *const qtfsd_server_keys[] = {
-	"Listen", "TestMode", "TlsCert", "TlsKey", "TlsCa", "Whitelist", "HandleKey",
-	"Workers", "MaxWorkers", "LogLevel", "LogFile", NULL,
+	"Listen",    "TestMode", "TlsCert",    "TlsKey",   "TlsCa",   "Whitelist",
+	"HandleKey", "Workers",	 "MaxWorkers", "LogLevel", "LogFile", NULL,
 };
 static const char *const qtfsd_export_keys[] = {
 	"Path", "ReadOnly", "Kind", "Identity", "User", "Group", "RootSquash", "AllowDevices", NULL,
@@ -124,7 +124,8 @@ static int qtfsd_server_set(struct qtfsd_conf *c, const char *k, const char *v)
 	if (!strcmp(k, "Workers"))
 		return parse_u32(v, 10, &u) || u < 1 || u > 256 ? -EINVAL : (c->workers = u, 0);
 	if (!strcmp(k, "MaxWorkers"))
-		return parse_u32(v, 10, &u) || u < 1 || u > 1024 ? -EINVAL : (c->max_workers = u, 0);
+		return parse_u32(v, 10, &u) || u < 1 || u > 1024 ? -EINVAL
+								 : (c->max_workers = u, 0);
 	return -EINVAL;
 }
 
@@ -156,16 +157,17 @@ int qtfsd_conf_load(struct qtfsd_conf *c, const char *path, struct errmsg *e)
 
 		if (!strcmp(ce->section, "server")) {
 			if (!qtfsd_key_known(qtfsd_server_keys, ce->key)) {
-				errmsg_set(e, "%s:%u: [server] unknown key '%s'", path, ce->line, ce->key);
+				errmsg_set(e, "%s:%u: [server] unknown key '%s'", path, ce->line,
+					   ce->key);
 				ret = -EINVAL;
 			} else if ((ret = qtfsd_server_set(c, ce->key, ce->value))) {
-				errmsg_set(e, "%s:%u: [server] %s=%s: invalid value", path, ce->line,
-					   ce->key, ce->value);
+				errmsg_set(e, "%s:%u: [server] %s=%s: invalid value", path,
+					   ce->line, ce->key, ce->value);
 			}
 		} else if (!strncmp(ce->section, "export ", 7) && ce->section[7]) {
 			if (!qtfsd_key_known(qtfsd_export_keys, ce->key)) {
-				errmsg_set(e, "%s:%u: [%s] unknown key '%s'", path, ce->line, ce->section,
-					   ce->key);
+				errmsg_set(e, "%s:%u: [%s] unknown key '%s'", path, ce->line,
+					   ce->section, ce->key);
 				ret = -EINVAL;
 				break;
 			}
@@ -183,8 +185,10 @@ int qtfsd_conf_load(struct qtfsd_conf *c, const char *path, struct errmsg *e)
 				errmsg_set(e, "%s:%u: [%s] %s=%s: invalid value", path, ce->line,
 					   ce->section, ce->key, ce->value);
 		} else {
-			errmsg_set(e, "%s:%u: unknown section [%s] (expected [server] or [export NAME])",
-				   path, ce->line, ce->section);
+			errmsg_set(
+				e,
+				"%s:%u: unknown section [%s] (expected [server] or [export NAME])",
+				path, ce->line, ce->section);
 			ret = -EINVAL;
 		}
 	}
@@ -219,7 +223,8 @@ int qtfsd_conf_add_export(struct qtfsd_conf *c, const char *spec, struct errmsg 
 		errmsg_set(e, "-e %s: the path must be absolute", spec);
 		return -EINVAL;
 	}
-	for (tok = opts ? strtok_r(opts, ",", &save) : NULL; tok; tok = strtok_r(NULL, ",", &save)) {
+	for (tok = opts ? strtok_r(opts, ",", &save) : NULL; tok;
+	     tok = strtok_r(NULL, ",", &save)) {
 		if (!strcmp(tok, "ro"))
 			x->ro = true;
 		else if (!strcmp(tok, "rw"))

@@ -29,7 +29,7 @@
 static __thread struct qtfsd_job *qtfsd_cur_job;
 
 /* Bits of open flags a client may ask for on a reopen. */
-#define QTFSD_OPEN_FLAGS                                                                       \
+#define QTFSD_OPEN_FLAGS \
 	(O_ACCMODE | O_APPEND | O_NONBLOCK | O_DIRECTORY | O_SYNC | O_DSYNC | O_LARGEFILE)
 
 static void proc_fd(char *buf, int fd)
@@ -214,7 +214,7 @@ static int qtfsd_open_node(struct qtfsd_conn *c, const struct qtfs_ident *id, in
 static int qtfsd_fh_get(struct qtfsd_conn *c, const struct qtfs_ident *id,
 			const struct qtfs_fhref *ref, struct qtfsd_fh **out)
 {
-	struct qh_ref nref = { 0 };
+	struct qh_ref nref = {0};
 	struct qtfsd_fh *fh;
 	int ret, fd;
 
@@ -395,17 +395,18 @@ static int qtfsd_setattr(struct qtfsd_conn *c, const struct qtfs_ident *id, stru
 		if (ret)
 			goto leave;
 	}
-	if (rq->valid & (QTFS_SET_ATIME | QTFS_SET_MTIME | QTFS_SET_ATIME_NOW | QTFS_SET_MTIME_NOW)) {
-		struct timespec ts[2] = { { 0, UTIME_OMIT }, { 0, UTIME_OMIT } };
+	if (rq->valid &
+	    (QTFS_SET_ATIME | QTFS_SET_MTIME | QTFS_SET_ATIME_NOW | QTFS_SET_MTIME_NOW)) {
+		struct timespec ts[2] = {{0, UTIME_OMIT}, {0, UTIME_OMIT}};
 
 		if (rq->valid & QTFS_SET_ATIME_NOW)
 			ts[0].tv_nsec = UTIME_NOW;
 		else if (rq->valid & QTFS_SET_ATIME)
-			ts[0] = (struct timespec){ rq->atime, rq->atime_ns };
+			ts[0] = (struct timespec){rq->atime, rq->atime_ns};
 		if (rq->valid & QTFS_SET_MTIME_NOW)
 			ts[1].tv_nsec = UTIME_NOW;
 		else if (rq->valid & QTFS_SET_MTIME)
-			ts[1] = (struct timespec){ rq->mtime, rq->mtime_ns };
+			ts[1] = (struct timespec){rq->mtime, rq->mtime_ns};
 		if (utimensat(fd, "", ts, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
 			ret = -errno;
 			goto leave;
@@ -621,7 +622,8 @@ static int qtfsd_fh_op(struct qtfsd_conn *c, const struct qtfs_ident *id, struct
 			n = pread(fh->fd, buf, rq->len, (off_t)rq->off);
 			if (n < 0 && errno == ESPIPE)
 				n = read(fh->fd, buf, rq->len);
-		} while (n < 0 && errno == EINTR && !(qtfsd_cur_job && atomic_load(&qtfsd_cur_job->intr)));
+		} while (n < 0 && errno == EINTR &&
+			 !(qtfsd_cur_job && atomic_load(&qtfsd_cur_job->intr)));
 		if (n < 0) {
 			ret = -errno;
 			free(buf);
@@ -688,7 +690,7 @@ static int qtfsd_fh_op(struct qtfsd_conn *c, const struct qtfs_ident *id, struct
 		break;
 	}
 	case QTFS_OP_POLL: {
-		struct pollfd pfd = { .fd = fh->fd, .events = (short)(rq->flags & 0xffff) };
+		struct pollfd pfd = {.fd = fh->fd, .events = (short)(rq->flags & 0xffff)};
 		bool wait = rq->flags & QTFS_POLL_WAIT;
 
 		/* a waiting poll re-checks every 200 ms whether it was interrupted or its file
@@ -881,7 +883,7 @@ static int qtfsd_node_op(struct qtfsd_conn *c, const struct qtfs_ident *id, stru
 static int qtfsd_dir_op(struct qtfsd_conn *c, const struct qtfs_ident *id, struct qtfs_req *rq,
 			struct qh_ref *dir, struct qtfs_rep *rp)
 {
-	struct qh_ref other = { 0 };
+	struct qh_ref other = {0};
 	int dfd = dir->fd, ret, fd;
 
 	if (!dir->is_dir)
@@ -909,7 +911,8 @@ static int qtfsd_dir_op(struct qtfsd_conn *c, const struct qtfs_ident *id, struc
 		ret = qtfs_ident_enter(id);
 		if (ret)
 			return ret;
-		ret = mknodat(dfd, rq->name, rq->mode & ~rq->umask, (dev_t)rq->rdev) < 0 ? -errno : 0;
+		ret = mknodat(dfd, rq->name, rq->mode & ~rq->umask, (dev_t)rq->rdev) < 0 ? -errno
+											 : 0;
 		qtfs_ident_leave();
 		break;
 	case QTFS_OP_MKDIR:
@@ -941,8 +944,9 @@ static int qtfsd_dir_op(struct qtfsd_conn *c, const struct qtfs_ident *id, struc
 		ret = qtfs_ident_enter(id);
 		if (ret)
 			return ret;
-		ret = unlinkat(dfd, rq->name, rq->op == QTFS_OP_RMDIR ? AT_REMOVEDIR : 0) < 0 ? -errno
-											 : 0;
+		ret = unlinkat(dfd, rq->name, rq->op == QTFS_OP_RMDIR ? AT_REMOVEDIR : 0) < 0
+			      ? -errno
+			      : 0;
 		qtfs_ident_leave();
 		return ret;
 	case QTFS_OP_RENAME:
@@ -965,7 +969,7 @@ static int qtfsd_dir_op(struct qtfsd_conn *c, const struct qtfs_ident *id, struc
 			goto out_other;
 		ret = renameat2(dfd, rq->name, other.fd, rq->name2, rq->flags) < 0 ? -errno : 0;
 		qtfs_ident_leave();
-out_other:
+	out_other:
 		qh_put(&c->exp->hs, &other);
 		return ret;
 	case QTFS_OP_CREATE: {
@@ -987,7 +991,8 @@ out_other:
 		qtfs_ident_leave();
 		if (ret)
 			return ret;
-		if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, (int)(fl & (O_APPEND | O_DSYNC))) < 0) {
+		if (!(fl & O_NONBLOCK) &&
+		    fcntl(fd, F_SETFL, (int)(fl & (O_APPEND | O_DSYNC))) < 0) {
 			ret = -errno;
 			close(fd);
 			return ret;
@@ -997,7 +1002,8 @@ out_other:
 			close(fd);
 			return ret;
 		}
-		return qtfsd_fh_insert(c, rq->fh.id, fd, fl & ~(uint32_t)(O_CREAT | O_EXCL | O_TRUNC));
+		return qtfsd_fh_insert(c, rq->fh.id, fd,
+				       fl & ~(uint32_t)(O_CREAT | O_EXCL | O_TRUNC));
 	}
 	default:
 		return -ENOSYS;
@@ -1011,7 +1017,7 @@ out_other:
 static int qtfsd_link(struct qtfsd_conn *c, const struct qtfs_ident *id, struct qtfs_req *rq,
 		      struct qh_ref *node, struct qtfs_rep *rp)
 {
-	struct qh_ref dir = { 0 };
+	struct qh_ref dir = {0};
 	char proc[PROC_FD_MAX];
 	int ret;
 
@@ -1049,7 +1055,7 @@ void qtfsd_execute(struct qtfsd_conn *c, struct qtfsd_job *job, struct qtfs_req 
 		   struct qtfs_rep *rp, void **to_free)
 {
 	struct qtfs_ident id;
-	struct qh_ref ref = { 0 };
+	struct qh_ref ref = {0};
 	int ret;
 
 	qtfsd_cur_job = job;

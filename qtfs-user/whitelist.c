@@ -130,14 +130,15 @@ struct qtfs_wl *qtfs_wl_parse(const char *text, size_t len, const char *name, st
 			break;
 		}
 		if (strcasecmp(ce->key, "Path") != 0) {
-			errmsg_set(e, "%s:%u: [%s] unknown key '%s' (expected Path=)", name, ce->line,
-				   ce->section, ce->key);
+			errmsg_set(e, "%s:%u: [%s] unknown key '%s' (expected Path=)", name,
+				   ce->line, ce->section, ce->key);
 			err = -EINVAL;
 			break;
 		}
 		wl->ops[op].present = true;
 		if (qtfs_wl_check_path(ce->value)) {
-			errmsg_set(e, "%s:%u: [%s] Path=%s: must be an absolute path without . or ..",
+			errmsg_set(e,
+				   "%s:%u: [%s] Path=%s: must be an absolute path without . or ..",
 				   name, ce->line, ce->section, ce->value);
 			err = -EINVAL;
 			break;

@@ -171,7 +171,7 @@ static void test_qtfs_handle_cache_evicts_beyond_its_limit(void **state)
 static void test_qtfs_handle_key_file_is_created_once(void **state)
 {
 	uint8_t k1[QTFS_KEY_LEN], k2[QTFS_KEY_LEN];
-	struct errmsg e = { { 0 } };
+	struct errmsg e = {{0}};
 	char p[256];
 	struct stat st;
 

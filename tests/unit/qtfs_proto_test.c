@@ -20,7 +20,7 @@ static void encode(const struct qtfs_req *rq, struct wire_buf *b)
 
 static void test_qtfs_lookup_request_round_trips(void **state)
 {
-	struct qtfs_req rq = { 0 }, *out = malloc(sizeof(*out));
+	struct qtfs_req rq = {0}, *out = malloc(sizeof(*out));
 	struct wire_buf b;
 
 	rq.op = QTFS_OP_LOOKUP;
@@ -48,7 +48,7 @@ static void test_qtfs_lookup_request_round_trips(void **state)
 
 static void test_qtfs_write_request_carries_data_and_fh(void **state)
 {
-	struct qtfs_req rq = { 0 }, *out = malloc(sizeof(*out));
+	struct qtfs_req rq = {0}, *out = malloc(sizeof(*out));
 	struct wire_buf b;
 	static const char data[] = "payload bytes";
 
@@ -73,8 +73,8 @@ static void test_qtfs_write_request_carries_data_and_fh(void **state)
 
 static void test_qtfs_decoder_rejects_dotdot_and_slash_names(void **state)
 {
-	static const char *const bad[] = { "..", ".", "a/b", "/", "" };
-	struct qtfs_req rq = { 0 }, *out = malloc(sizeof(*out));
+	static const char *const bad[] = {"..", ".", "a/b", "/", ""};
+	struct qtfs_req rq = {0}, *out = malloc(sizeof(*out));
 	struct wire_buf b;
 	size_t i;
 
@@ -91,7 +91,7 @@ static void test_qtfs_decoder_rejects_dotdot_and_slash_names(void **state)
 
 static void test_qtfs_decoder_rejects_every_truncation(void **state)
 {
-	struct qtfs_req rq = { 0 }, *out = malloc(sizeof(*out));
+	struct qtfs_req rq = {0}, *out = malloc(sizeof(*out));
 	struct wire_buf b;
 	size_t n;
 
@@ -111,7 +111,7 @@ static void test_qtfs_decoder_rejects_every_truncation(void **state)
 
 static void test_qtfs_decoder_rejects_trailing_bytes_and_unknown_ops(void **state)
 {
-	struct qtfs_req rq = { 0 }, *out = malloc(sizeof(*out));
+	struct qtfs_req rq = {0}, *out = malloc(sizeof(*out));
 	struct wire_buf b;
 
 	rq.op = QTFS_OP_GETATTR;
@@ -133,7 +133,7 @@ static void test_qtfs_decoder_rejects_trailing_bytes_and_unknown_ops(void **stat
 static void test_qtfs_decoder_rejects_oversized_fields(void **state)
 {
 	struct qtfs_req *out = malloc(sizeof(*out));
-	uint8_t big[QTFS_BLOB_MAX + 1] = { 0 };
+	uint8_t big[QTFS_BLOB_MAX + 1] = {0};
 	struct wire_buf b;
 
 	/* a blob longer than the maximum */
@@ -160,7 +160,7 @@ static void test_qtfs_decoder_rejects_oversized_fields(void **state)
 
 static void test_qtfs_read_size_above_limit_is_refused(void **state)
 {
-	struct qtfs_req rq = { 0 }, *out = malloc(sizeof(*out));
+	struct qtfs_req rq = {0}, *out = malloc(sizeof(*out));
 	struct wire_buf b;
 
 	rq.op = QTFS_OP_READ;
@@ -191,7 +191,7 @@ static void test_qtfs_name_with_embedded_nul_is_refused(void **state)
 
 static void test_qtfs_entry_reply_round_trips(void **state)
 {
-	struct qtfs_rep rp = { 0 }, out;
+	struct qtfs_rep rp = {0}, out;
 	struct wire_buf b;
 
 	rp.op = QTFS_OP_LOOKUP;
@@ -215,7 +215,7 @@ static void test_qtfs_entry_reply_round_trips(void **state)
 
 static void test_qtfs_error_reply_has_nothing_after_status(void **state)
 {
-	struct qtfs_rep rp = { 0 }, out;
+	struct qtfs_rep rp = {0}, out;
 	struct wire_buf b;
 
 	rp.op = QTFS_OP_READ;
@@ -232,7 +232,7 @@ static void test_qtfs_error_reply_has_nothing_after_status(void **state)
 
 static void test_qtfs_reply_with_bad_status_or_nsec_is_refused(void **state)
 {
-	struct qtfs_rep rp = { 0 }, out;
+	struct qtfs_rep rp = {0}, out;
 	struct wire_buf b;
 
 	wire_buf_init(&b);
@@ -249,7 +249,7 @@ static void test_qtfs_reply_with_bad_status_or_nsec_is_refused(void **state)
 
 static void test_qtfs_dirents_round_trip_and_reject_bad_names(void **state)
 {
-	struct qtfs_dirent d = { 0 }, o;
+	struct qtfs_dirent d = {0}, o;
 	struct wire_reader r;
 	struct wire_buf b;
 
@@ -280,7 +280,7 @@ static void test_qtfs_dirents_round_trip_and_reject_bad_names(void **state)
 
 static void test_qtfs_appending_writes_are_not_idempotent(void **state)
 {
-	struct qtfs_req rq = { 0 };
+	struct qtfs_req rq = {0};
 
 	rq.op = QTFS_OP_WRITE;
 	assert_true(qtfs_op_idempotent(&rq));

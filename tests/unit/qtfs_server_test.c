@@ -28,7 +28,7 @@ static void path(char *buf, size_t n, const char *rel)
 
 static int setup(void **state)
 {
-	struct errmsg e = { { 0 } };
+	struct errmsg e = {{0}};
 	char p[256], spec[300];
 	int fd;
 

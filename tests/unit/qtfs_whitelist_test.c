@@ -61,7 +61,7 @@ static void test_qtfs_wl_section_names_are_case_insensitive(void **state)
 
 static void test_qtfs_wl_rejects_unknown_sections_and_keys(void **state)
 {
-	struct errmsg e = { { 0 } };
+	struct errmsg e = {{0}};
 
 	assert_null(parse("[Chmod]\nPath=/a\n", &e));
 	assert_non_null(strstr(errmsg_str(&e), "whitelist:2: unknown section [Chmod]"));
@@ -71,7 +71,7 @@ static void test_qtfs_wl_rejects_unknown_sections_and_keys(void **state)
 
 static void test_qtfs_wl_rejects_relative_and_dotdot_paths(void **state)
 {
-	struct errmsg e = { { 0 } };
+	struct errmsg e = {{0}};
 
 	assert_null(parse("[Open]\nPath=home/VMs\n", &e));
 	assert_non_null(strstr(errmsg_str(&e), "absolute"));
@@ -91,7 +91,7 @@ static void test_qtfs_wl_never_matches_unresolved_paths(void **state)
 static void test_qtfs_wl_load_refuses_a_world_writable_file(void **state)
 {
 	char path[] = "/tmp/qtfs_wl_XXXXXX";
-	struct errmsg e = { { 0 } };
+	struct errmsg e = {{0}};
 	struct qtfs_wl *wl;
 	int fd = mkstemp(path);
 

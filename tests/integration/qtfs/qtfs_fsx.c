@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #define MAXLEN (512 * 1024)
-#define MAXIO (64 * 1024)
+#define MAXIO  (64 * 1024)
 
 static uint8_t model[MAXLEN], buf[MAXLEN];
 static size_t size;
@@ -42,7 +42,8 @@ static void check(const uint8_t *got, size_t off, size_t len, const char *what)
 
 	for (i = 0; i < len; i++) {
 		if (got[i] != model[off + i]) {
-			fprintf(stderr, "qtfs_fsx: op %ld: %s: byte %zu is %#x, expected %#x (size %zu)\n",
+			fprintf(stderr,
+				"qtfs_fsx: op %ld: %s: byte %zu is %#x, expected %#x (size %zu)\n",
 				op, what, off + i, got[i], model[off + i], size);
 			exit(1);
 		}
@@ -193,7 +194,7 @@ static void verify_all(const char *what)
 
 int main(int argc, char **argv)
 {
-	long ops, counts[8] = { 0 };
+	long ops, counts[8] = {0};
 	FILE *f;
 
 	if (argc < 4) {

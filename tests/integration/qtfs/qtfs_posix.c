@@ -26,11 +26,34 @@ static const char *ename(int e)
 	static char buf[32];
 
 	switch (e) {
-#define E(x) case x: return #x
-	E(EPERM); E(ENOENT); E(EIO); E(EBADF); E(EACCES); E(EEXIST); E(EXDEV); E(ENOTDIR);
-	E(EISDIR); E(EINVAL); E(EFBIG); E(ENOSPC); E(EROFS); E(EMLINK); E(ERANGE);
-	E(ENAMETOOLONG); E(ENOTEMPTY); E(ELOOP); E(ENODATA); E(EOPNOTSUPP); E(ETXTBSY);
-	E(EBUSY); E(ENXIO); E(E2BIG); E(ESTALE);
+#define E(x)    \
+	case x: \
+		return #x
+		E(EPERM);
+		E(ENOENT);
+		E(EIO);
+		E(EBADF);
+		E(EACCES);
+		E(EEXIST);
+		E(EXDEV);
+		E(ENOTDIR);
+		E(EISDIR);
+		E(EINVAL);
+		E(EFBIG);
+		E(ENOSPC);
+		E(EROFS);
+		E(EMLINK);
+		E(ERANGE);
+		E(ENAMETOOLONG);
+		E(ENOTEMPTY);
+		E(ELOOP);
+		E(ENODATA);
+		E(EOPNOTSUPP);
+		E(ETXTBSY);
+		E(EBUSY);
+		E(ENXIO);
+		E(E2BIG);
+		E(ESTALE);
 #undef E
 	}
 	snprintf(buf, sizeof(buf), "errno%d", e);
@@ -194,13 +217,16 @@ static void unprivileged(void)
 		rep(chmod("f", 0777), "nobody: chmod a root file");
 		rep(chown("f", 65534, 65534), "nobody: chown a root file");
 		rep(unlink("rootdir/file"), "nobody: unlink in a root dir");
-		rep(utimensat(AT_FDCWD, "private", NULL, 0), "nobody: utimes now on a 0600 root file");
+		rep(utimensat(AT_FDCWD, "private", NULL, 0),
+		    "nobody: utimes now on a 0600 root file");
 		rep(truncate("private", 0), "nobody: truncate a 0600 root file");
 		rep(open("pub/mine", O_CREAT | O_WRONLY, 0600), "nobody: create in a 0777 dir");
 		st("pub/mine", false);
 		rep(unlink("sticky/rootfile"), "nobody: unlink root's file in a sticky dir");
-		rep(rename("sticky/rootfile", "sticky/x"), "nobody: rename root's file in a sticky dir");
-		rep(setxattr("private", "user.n", "1", 1, 0), "nobody: setxattr on a 0600 root file");
+		rep(rename("sticky/rootfile", "sticky/x"),
+		    "nobody: rename root's file in a sticky dir");
+		rep(setxattr("private", "user.n", "1", 1, 0),
+		    "nobody: setxattr on a 0600 root file");
 		fflush(stdout);
 		_exit(0);
 	}
@@ -348,13 +374,16 @@ int main(int argc, char **argv)
 	wr("g", O_CREAT | O_WRONLY, "gee");
 	rep(rename("f", "f2"), "rename f f2");
 	rep(rename("f2", "f"), "rename f2 f");
-	rep(renameat2(AT_FDCWD, "f", AT_FDCWD, "g", RENAME_NOREPLACE), "rename NOREPLACE onto existing");
+	rep(renameat2(AT_FDCWD, "f", AT_FDCWD, "g", RENAME_NOREPLACE),
+	    "rename NOREPLACE onto existing");
 	rep(renameat2(AT_FDCWD, "f", AT_FDCWD, "h", RENAME_NOREPLACE), "rename NOREPLACE to new");
-	rep(renameat2(AT_FDCWD, "h", AT_FDCWD, "e", RENAME_EXCHANGE), "rename EXCHANGE file and dir");
+	rep(renameat2(AT_FDCWD, "h", AT_FDCWD, "e", RENAME_EXCHANGE),
+	    "rename EXCHANGE file and dir");
 	st("h", false);
 	st("e", false);
 	rep(renameat2(AT_FDCWD, "h", AT_FDCWD, "e", RENAME_EXCHANGE), "rename EXCHANGE back");
-	rep(renameat2(AT_FDCWD, "h", AT_FDCWD, "nothere", RENAME_EXCHANGE), "rename EXCHANGE missing");
+	rep(renameat2(AT_FDCWD, "h", AT_FDCWD, "nothere", RENAME_EXCHANGE),
+	    "rename EXCHANGE missing");
 	rep(renameat2(AT_FDCWD, "h", AT_FDCWD, "x", RENAME_EXCHANGE | RENAME_NOREPLACE),
 	    "rename EXCHANGE|NOREPLACE");
 	rep(rename("h", "f"), "rename h f");
