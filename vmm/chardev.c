@@ -29,11 +29,11 @@ struct chardev {
 	struct loop *l;
 	enum vm_chardev_backend backend;
 	char *id;
-	char *path;	/* socket path (unlinked on close) */
+	char *path; /* socket path (unlinked on close) */
 	char pty_path[64];
-	int listen_fd;	/* socket backend */
-	int pty_slave;	/* kept open so the master never reports hang-up */
-	int kick_fd;	/* eventfd: chardev_input_ready from any thread */
+	int listen_fd; /* socket backend */
+	int pty_slave; /* kept open so the master never reports hang-up */
+	int kick_fd;   /* eventfd: chardev_input_ready from any thread */
 
 	/* Loop thread only. */
 	struct chardev_frontend fe;
@@ -421,8 +421,7 @@ static int pty_open(struct chardev *c, struct errmsg *e)
 
 /* ---- open / close ---------------------------------------------------------------------------- */
 
-struct chardev *chardev_open(struct loop *l, const struct vm_chardev_config *cfg,
-			     struct errmsg *e)
+struct chardev *chardev_open(struct loop *l, const struct vm_chardev_config *cfg, struct errmsg *e)
 {
 	struct chardev *c = calloc(1, sizeof(*c));
 	const char *id = cfg->id ? cfg->id : "?";

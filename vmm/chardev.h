@@ -39,8 +39,7 @@ struct chardev_frontend {
  *   one client at a time, a new one may connect after the previous left.
  * NULL with errno and a one-line message on failure.
  */
-struct chardev *chardev_open(struct loop *l, const struct vm_chardev_config *cfg,
-			     struct errmsg *e);
+struct chardev *chardev_open(struct loop *l, const struct vm_chardev_config *cfg, struct errmsg *e);
 void chardev_close(struct chardev *c);
 
 /* Attaches the frontend (NULL detaches). Loop thread only. */

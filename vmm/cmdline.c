@@ -136,7 +136,8 @@ static int kv_check_unused(struct kv_list *kv, const char *what, struct errmsg *
 				errmsg_set(e, "%s: %s: unknown property '%s'", kv->opt, what,
 					   kv->items[i].key);
 			else
-				errmsg_set(e, "%s: unknown property '%s'", kv->opt, kv->items[i].key);
+				errmsg_set(e, "%s: unknown property '%s'", kv->opt,
+					   kv->items[i].key);
 			return -EINVAL;
 		}
 	}
@@ -227,21 +228,21 @@ static int kv_u32(struct kv_list *kv, const char *key, uint32_t min, uint32_t ma
 }
 
 /* Absent is fine (returns 0 leaving *out alone); any other error is returned. */
-#define OPTIONAL(expr)                                                                            \
-	do {                                                                                      \
-		int _r = (expr);                                                                  \
-		if (_r && _r != -ENOENT)                                                          \
-			return _r;                                                                \
+#define OPTIONAL(expr)                   \
+	do {                             \
+		int _r = (expr);         \
+		if (_r && _r != -ENOENT) \
+			return _r;       \
 	} while (0)
 
 /* Likewise inside functions that own a kv_list and leave through `out`. */
-#define OPTIONAL_GOTO(expr)                                                                       \
-	do {                                                                                      \
-		ret = (expr);                                                                     \
-		if (ret == -ENOENT)                                                               \
-			ret = 0;                                                                  \
-		if (ret)                                                                          \
-			goto out;                                                                 \
+#define OPTIONAL_GOTO(expr)         \
+	do {                        \
+		ret = (expr);       \
+		if (ret == -ENOENT) \
+			ret = 0;    \
+		if (ret)            \
+			goto out;   \
 	} while (0)
 
 static int required(int ret, struct kv_list *kv, const char *what, const char *key,
@@ -444,8 +445,8 @@ static int smp_resolve(const struct smp_in *in, struct vm_smp_config *out, struc
 		threads = maxcpus / (sockets * dies * clusters * cores ?: 1);
 
 	if (maxcpus < in->cpus) {
-		errmsg_set(e, "-smp: maxcpus (%llu) must be >= cpus (%u)", (unsigned long long)maxcpus,
-			   in->cpus);
+		errmsg_set(e, "-smp: maxcpus (%llu) must be >= cpus (%u)",
+			   (unsigned long long)maxcpus, in->cpus);
 		return -EINVAL;
 	}
 	if (maxcpus > VMCFG_MAX_CPUS) {
@@ -525,7 +526,8 @@ static int parse_mem_size(const char *v, uint64_t *out, struct errmsg *e)
 	while (ndig < len && v[ndig] >= '0' && v[ndig] <= '9')
 		ndig++;
 	if (ndig == 0 || ndig >= sizeof(digits) || len - ndig > 1) {
-		errmsg_set(e, "-m: '%s' is not a memory size (an integer with optional unit M or G)",
+		errmsg_set(e,
+			   "-m: '%s' is not a memory size (an integer with optional unit M or G)",
 			   v);
 		return -EINVAL;
 	}
@@ -685,7 +687,9 @@ static int parse_qmp(struct vm_config *cfg, const char *arg, struct errmsg *e)
 	if (ret)
 		goto out;
 	if (!server || !(nowait || !wait)) {
-		errmsg_set(e, "-qmp: only server,nowait sockets are supported (unix:PATH,server,nowait)");
+		errmsg_set(
+			e,
+			"-qmp: only server,nowait sockets are supported (unix:PATH,server,nowait)");
 		ret = -EINVAL;
 		goto out;
 	}
@@ -779,8 +783,9 @@ static int parse_chardev(struct vm_config *cfg, const char *arg, struct errmsg *
 	if (ret)
 		goto out;
 	if (kv.items[0].val) {
-		errmsg_set(e, "-chardev: the first item must be the backend (stdio, pty, socket, "
-			      "file), not '%s='",
+		errmsg_set(e,
+			   "-chardev: the first item must be the backend (stdio, pty, socket, "
+			   "file), not '%s='",
 			   kv.items[0].key);
 		ret = -EINVAL;
 		goto out;
@@ -829,9 +834,11 @@ static int parse_serial(struct vm_config *cfg, struct pending *pend, const char 
 	if (ret)
 		goto out;
 	if (kv.items[0].val) {
-		errmsg_set(e, "-serial: '%s' is not stdio, pty, file,path=, socket,path=,server,nowait "
-			      "or chardev:ID",
-			   arg);
+		errmsg_set(
+			e,
+			"-serial: '%s' is not stdio, pty, file,path=, socket,path=,server,nowait "
+			"or chardev:ID",
+			arg);
 		ret = -EINVAL;
 		goto out;
 	}
@@ -901,7 +908,8 @@ static int parse_drive(struct vm_config *cfg, const char *arg, struct errmsg *e)
 		else if (strcmp(v, "off") == 0)
 			d->aio = VM_AIO_OFF;
 		else {
-			errmsg_set(e, "-drive: aio '%s' is not supported (native, io_uring, off)", v);
+			errmsg_set(e, "-drive: aio '%s' is not supported (native, io_uring, off)",
+				   v);
 			ret = -EINVAL;
 			goto out;
 		}
@@ -939,7 +947,9 @@ static int parse_drive(struct vm_config *cfg, const char *arg, struct errmsg *e)
 		else if (strcmp(v, "off") == 0)
 			d->detect_zeroes = VM_DETECT_ZEROES_OFF;
 		else {
-			errmsg_set(e, "-drive: detect-zeroes '%s' is not supported (unmap, on, off)", v);
+			errmsg_set(e,
+				   "-drive: detect-zeroes '%s' is not supported (unmap, on, off)",
+				   v);
 			ret = -EINVAL;
 			goto out;
 		}
@@ -1092,7 +1102,8 @@ static int parse_object(struct vm_config *cfg, const char *arg, struct errmsg *e
 	}
 	if (strcmp(type, "iothread") == 0) {
 		if (cfg->n_iothreads == VMCFG_MAX_IOTHREADS) {
-			errmsg_set(e, "-object: too many iothreads (at most %u)", VMCFG_MAX_IOTHREADS);
+			errmsg_set(e, "-object: too many iothreads (at most %u)",
+				   VMCFG_MAX_IOTHREADS);
 			ret = -EINVAL;
 			goto out;
 		}
@@ -1142,8 +1153,8 @@ struct device_pending {
 	struct dev_refs refs[VMCFG_MAX_DEVICES];
 };
 
-static int take_ref(struct kv_list *kv, const char *what, const char *key, bool needed,
-		    char **out, struct errmsg *e)
+static int take_ref(struct kv_list *kv, const char *what, const char *key, bool needed, char **out,
+		    struct errmsg *e)
 {
 	const char *v;
 	int ret = kv_str(kv, key, &v, e);
@@ -1203,8 +1214,8 @@ static int parse_dev_blk(struct vm_config *cfg, struct kv_list *kv, struct vm_de
 	OPTIONAL(kv_u32(kv, "num-queues", 1, VMCFG_BLK_MAX_QUEUES, &d->blk.num_queues, e));
 	OPTIONAL(kv_u32(kv, "queue-size", 3, 1024, &d->blk.queue_size, e));
 	if (!is_pow2(d->blk.queue_size)) {
-		errmsg_set(e, "-device: %s: queue-size (%u) must be a power of 2 in (2, 1024]", what,
-			   d->blk.queue_size);
+		errmsg_set(e, "-device: %s: queue-size (%u) must be a power of 2 in (2, 1024]",
+			   what, d->blk.queue_size);
 		return -EINVAL;
 	}
 	ret = kv_u64(kv, "bootindex", 0, 255, &bi, e);
@@ -1272,7 +1283,8 @@ static int parse_dev_vsock(struct vm_config *cfg, struct kv_list *kv, struct vm_
 	ret = kv_str(kv, "uds-path", &v, e);
 	if (ret == 0) {
 		if (strlen(v) >= 100) {
-			errmsg_set(e, "-device: %s: uds-path '%.40s...' is too long for unix sockets",
+			errmsg_set(e,
+				   "-device: %s: uds-path '%.40s...' is too long for unix sockets",
 				   what, v);
 			return -EINVAL;
 		}
@@ -1280,7 +1292,8 @@ static int parse_dev_vsock(struct vm_config *cfg, struct kv_list *kv, struct vm_
 		if (ret)
 			return ret;
 		if (d->vsock.vhostfd >= 0) {
-			errmsg_set(e, "-device: %s: uds-path= and vhostfd= exclude each other", what);
+			errmsg_set(e, "-device: %s: uds-path= and vhostfd= exclude each other",
+				   what);
 			return -EINVAL;
 		}
 	} else if (ret != -ENOENT) {
@@ -1411,10 +1424,11 @@ static int parse_device(struct vm_config *cfg, struct device_pending *dp, const 
 		if (strcmp(device_kinds[k].name, driver) == 0)
 			break;
 	if (k == ARRAY_SIZE(device_kinds)) {
-		errmsg_set(e, "-device: '%s' is not a supported device (virtio-blk-device, "
-			      "virtio-net-device, vhost-vsock-device, virtio-rng-device, "
-			      "virtio-balloon-device, virtio-serial-device, virtconsole, "
-			      "virtserialport)",
+		errmsg_set(e,
+			   "-device: '%s' is not a supported device (virtio-blk-device, "
+			   "virtio-net-device, vhost-vsock-device, virtio-rng-device, "
+			   "virtio-balloon-device, virtio-serial-device, virtconsole, "
+			   "virtserialport)",
 			   driver);
 		ret = -EINVAL;
 		goto out;
@@ -1485,8 +1499,10 @@ static int parse_device(struct vm_config *cfg, struct device_pending *dp, const 
 	case VM_DEV_VIRTIO_SERIAL:
 		for (i = 0; i + 1 < cfg->n_devices; i++) {
 			if (cfg->devices[i].kind == VM_DEV_VIRTIO_SERIAL) {
-				errmsg_set(e, "-device: %s: only one virtio-serial device is supported",
-					   driver);
+				errmsg_set(
+					e,
+					"-device: %s: only one virtio-serial device is supported",
+					driver);
 				ret = -EINVAL;
 				goto out;
 			}
@@ -1542,8 +1558,9 @@ static int resolve_devices(struct vm_config *cfg, struct device_pending *dp, str
 		if (r->iothread) {
 			idx = vm_config_find_iothread(cfg, r->iothread);
 			if (idx < 0) {
-				errmsg_set(e, "-device: %s: iothread '%s' is not defined (-object "
-					      "iothread,id=%s)",
+				errmsg_set(e,
+					   "-device: %s: iothread '%s' is not defined (-object "
+					   "iothread,id=%s)",
 					   name, r->iothread, r->iothread);
 				return -EINVAL;
 			}
@@ -1553,13 +1570,15 @@ static int resolve_devices(struct vm_config *cfg, struct device_pending *dp, str
 		case VM_DEV_VIRTIO_BLK:
 			idx = vm_config_find_drive(cfg, r->drive);
 			if (idx < 0) {
-				errmsg_set(e, "-device: %s: drive '%s' is not defined (-drive id=%s,...)",
-					   name, r->drive, r->drive);
+				errmsg_set(
+					e,
+					"-device: %s: drive '%s' is not defined (-drive id=%s,...)",
+					name, r->drive, r->drive);
 				return -EINVAL;
 			}
 			if (drive_used[idx]) {
-				errmsg_set(e, "-device: %s: drive '%s' is used by another device", name,
-					   r->drive);
+				errmsg_set(e, "-device: %s: drive '%s' is used by another device",
+					   name, r->drive);
 				return -EINVAL;
 			}
 			drive_used[idx] = true;
@@ -1572,8 +1591,9 @@ static int resolve_devices(struct vm_config *cfg, struct device_pending *dp, str
 		case VM_DEV_VIRTIO_NET:
 			idx = vm_config_find_netdev(cfg, r->netdev);
 			if (idx < 0) {
-				errmsg_set(e, "-device: %s: netdev '%s' is not defined (-netdev "
-					      "tap,id=%s,...)",
+				errmsg_set(e,
+					   "-device: %s: netdev '%s' is not defined (-netdev "
+					   "tap,id=%s,...)",
 					   name, r->netdev, r->netdev);
 				return -EINVAL;
 			}
@@ -1593,8 +1613,9 @@ static int resolve_devices(struct vm_config *cfg, struct device_pending *dp, str
 		case VM_DEV_VIRTIO_RNG:
 			idx = vm_config_find_rng(cfg, r->rng);
 			if (idx < 0) {
-				errmsg_set(e, "-device: %s: rng '%s' is not defined (-object "
-					      "rng-random,id=%s,filename=...)",
+				errmsg_set(e,
+					   "-device: %s: rng '%s' is not defined (-object "
+					   "rng-random,id=%s,filename=...)",
 					   name, r->rng, r->rng);
 				return -EINVAL;
 			}
@@ -1607,13 +1628,15 @@ static int resolve_devices(struct vm_config *cfg, struct device_pending *dp, str
 		case VM_DEV_VIRTSERIALPORT:
 			idx = vm_config_find_chardev(cfg, r->chardev);
 			if (idx < 0) {
-				errmsg_set(e, "-device: %s: chardev '%s' is not defined (-chardev "
-					      "...,id=%s)",
+				errmsg_set(e,
+					   "-device: %s: chardev '%s' is not defined (-chardev "
+					   "...,id=%s)",
 					   name, r->chardev, r->chardev);
 				return -EINVAL;
 			}
 			if (chardev_used[idx]) {
-				errmsg_set(e, "-device: %s: chardev '%s' is used by another frontend",
+				errmsg_set(e,
+					   "-device: %s: chardev '%s' is used by another frontend",
 					   name, r->chardev);
 				return -EINVAL;
 			}
@@ -1870,7 +1893,8 @@ static int validate(struct vm_config *cfg, struct pending *pend, struct device_p
 	if (cfg->daemonize) {
 		for (i = 0; i < cfg->n_chardevs; i++) {
 			if (cfg->chardevs[i].backend == VM_CHARDEV_STDIO) {
-				errmsg_set(e, "-daemonize: cannot be used with a stdio chardev (%s)",
+				errmsg_set(e,
+					   "-daemonize: cannot be used with a stdio chardev (%s)",
 					   (int)i == cfg->serial ? "-serial stdio"
 								 : cfg->chardevs[i].id);
 				return -EINVAL;
@@ -1888,8 +1912,9 @@ static int validate(struct vm_config *cfg, struct pending *pend, struct device_p
 		}
 	} else {
 		if (cfg->kernel || cfg->initrd || cfg->n_devices) {
-			errmsg_set(e, "-machine: type none runs no VM; -kernel, -initrd and -device "
-				      "are not allowed");
+			errmsg_set(e,
+				   "-machine: type none runs no VM; -kernel, -initrd and -device "
+				   "are not allowed");
 			return -EINVAL;
 		}
 	}
@@ -1947,7 +1972,8 @@ int vm_config_parse(struct vm_config *cfg, int argc, char *const argv[], struct 
 			if (a[0] == '-')
 				errmsg_set(e, "%s: unknown option (see -h)", a);
 			else
-				errmsg_set(e, "'%s': unexpected argument (options start with '-')", a);
+				errmsg_set(e, "'%s': unexpected argument (options start with '-')",
+					   a);
 			ret = -EINVAL;
 			goto out;
 		}
@@ -2026,15 +2052,15 @@ void vm_config_free(struct vm_config *cfg)
 
 /* ---- lookups and names ------------------------------------------------------------------- */
 
-#define FIND_BY_ID(arr, n, id)                                                                   \
-	do {                                                                                     \
-		size_t _i;                                                                       \
-		if (!(id))                                                                       \
-			return -1;                                                               \
-		for (_i = 0; _i < (n); _i++)                                                     \
-			if ((arr)[_i].id && strcmp((arr)[_i].id, (id)) == 0)                     \
-				return (int)_i;                                                  \
-		return -1;                                                                       \
+#define FIND_BY_ID(arr, n, id)                                               \
+	do {                                                                 \
+		size_t _i;                                                   \
+		if (!(id))                                                   \
+			return -1;                                           \
+		for (_i = 0; _i < (n); _i++)                                 \
+			if ((arr)[_i].id && strcmp((arr)[_i].id, (id)) == 0) \
+				return (int)_i;                              \
+		return -1;                                                   \
 	} while (0)
 
 int vm_config_find_chardev(const struct vm_config *cfg, const char *id)
@@ -2095,7 +2121,8 @@ const char *vm_config_usage(void)
 	return "Usage: splitvm [options]\n"
 	       "  -machine [type=]microvm|none[,dump-guest-core=on|off][,mem-share=on|off]\n"
 	       "           [,accel=kvm][,acpi=on|off]\n"
-	       "  -smp [cpus=]n[,maxcpus=n][,sockets=n][,dies=n][,clusters=n][,cores=n][,threads=n]\n"
+	       "  -smp "
+	       "[cpus=]n[,maxcpus=n][,sockets=n][,dies=n][,clusters=n][,cores=n][,threads=n]\n"
 	       "  -cpu host\n"
 	       "  -m [size=]megs[M|G]        guest RAM, 128M..512G (default 256M)\n"
 	       "  -mem-path PATH             back guest RAM by a file or hugetlbfs directory\n"
@@ -2105,7 +2132,8 @@ const char *vm_config_usage(void)
 	       "  -initrd PATH               initial ramdisk\n"
 	       "  -name NAME                 VM name (query-name)\n"
 	       "  -S                         start with the vCPUs paused (QMP cont starts them)\n"
-	       "  -D [FILE]                  log to FILE or stderr; level from STRATOVIRT_LOG_LEVEL\n"
+	       "  -D [FILE]                  log to FILE or stderr; level from "
+	       "STRATOVIRT_LOG_LEVEL\n"
 	       "  -daemonize                 run in the background\n"
 	       "  -pidfile PATH              write the process id to PATH\n"
 	       "  -disable-seccomp           do not install the syscall allowlist\n"
@@ -2120,7 +2148,8 @@ const char *vm_config_usage(void)
 	       "  -device virtio-net-device,netdev=ID,id=ID[,mac=M][,mq=on|off][,iothread=ID]\n"
 	       "  -device vhost-vsock-device,id=ID,guest-cid=N[,uds-path=P]\n"
 	       "  -device virtio-rng-device,rng=ID[,max-bytes=N,period=MS]\n"
-	       "  -device virtio-balloon-device[,deflate-on-oom=on|off][,free-page-reporting=on|off]\n"
+	       "  -device "
+	       "virtio-balloon-device[,deflate-on-oom=on|off][,free-page-reporting=on|off]\n"
 	       "  -device virtio-serial-device[,id=ID][,max_ports=N]\n"
 	       "  -device virtconsole|virtserialport,id=ID,chardev=ID[,nr=N]\n"
 	       "  -netdev tap,id=ID,ifname=NAME|fd=N[,queues=N][,vhost=on|off][,vhostfd=N]\n"

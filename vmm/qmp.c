@@ -311,8 +311,8 @@ static int cmd_system_reset(struct qmp_server *s, struct json_object *a, struct 
 	return vm_op(s, s->ops ? s->ops->reset : NULL, "system_reset", e);
 }
 
-static int cmd_system_powerdown(struct qmp_server *s, struct json_object *a,
-				struct json_object **r, struct errmsg *e, void *o)
+static int cmd_system_powerdown(struct qmp_server *s, struct json_object *a, struct json_object **r,
+				struct errmsg *e, void *o)
 {
 	return vm_op(s, s->ops ? s->ops->powerdown : NULL, "system_powerdown", e);
 }
@@ -361,8 +361,8 @@ static int cmd_query_kvm(struct qmp_server *s, struct json_object *a, struct jso
 	return 0;
 }
 
-static int cmd_query_cpus_fast(struct qmp_server *s, struct json_object *a,
-			       struct json_object **r, struct errmsg *e, void *o)
+static int cmd_query_cpus_fast(struct qmp_server *s, struct json_object *a, struct json_object **r,
+			       struct errmsg *e, void *o)
 {
 	struct qmp_cpu_info *cpus;
 	size_t n = 0, i;
@@ -383,7 +383,8 @@ static int cmd_query_cpus_fast(struct qmp_server *s, struct json_object *a,
 		return ret;
 	}
 	for (i = 0; i < n && i < 256; i++) {
-		struct json_object *cpu = json_object_new_object(), *props = json_object_new_object();
+		struct json_object *cpu = json_object_new_object(),
+				   *props = json_object_new_object();
 		char qom[64];
 
 		snprintf(qom, sizeof(qom), "/machine/unattached/device[%u]", cpus[i].cpu_index);
@@ -391,7 +392,8 @@ static int cmd_query_cpus_fast(struct qmp_server *s, struct json_object *a,
 		json_object_object_add(cpu, "thread-id", json_object_new_int64(cpus[i].thread_id));
 		json_object_object_add(cpu, "qom-path", json_object_new_string(qom));
 		json_object_object_add(cpu, "target", json_object_new_string("x86_64"));
-		json_object_object_add(props, "socket-id", json_object_new_int64(cpus[i].socket_id));
+		json_object_object_add(props, "socket-id",
+				       json_object_new_int64(cpus[i].socket_id));
 		json_object_object_add(props, "die-id", json_object_new_int64(cpus[i].die_id));
 		json_object_object_add(props, "cluster-id",
 				       json_object_new_int64(cpus[i].cluster_id));
@@ -405,8 +407,8 @@ static int cmd_query_cpus_fast(struct qmp_server *s, struct json_object *a,
 	return 0;
 }
 
-static int cmd_query_commands(struct qmp_server *s, struct json_object *a,
-			      struct json_object **r, struct errmsg *e, void *o)
+static int cmd_query_commands(struct qmp_server *s, struct json_object *a, struct json_object **r,
+			      struct errmsg *e, void *o)
 {
 	const struct qmp_cmd *cmd;
 
@@ -432,8 +434,8 @@ static int cmd_quit(struct qmp_server *s, struct json_object *a, struct json_obj
 }
 
 /* qmp_capabilities is handled by dispatch (it depends on the client); listed here. */
-static int cmd_qmp_capabilities(struct qmp_server *s, struct json_object *a,
-				struct json_object **r, struct errmsg *e, void *o)
+static int cmd_qmp_capabilities(struct qmp_server *s, struct json_object *a, struct json_object **r,
+				struct errmsg *e, void *o)
 {
 	return 0;
 }
@@ -741,7 +743,8 @@ static int client_input(struct qmp_client *c, const char *buf, size_t len)
 		json_tokener_reset(c->tok);
 		if (!obj) {
 			/* A JSON null: not an object. */
-			ret = send_error(c, NULL, "GenericError", "QMP input must be a JSON object");
+			ret = send_error(c, NULL, "GenericError",
+					 "QMP input must be a JSON object");
 		} else {
 			ret = dispatch(c, obj);
 			json_object_put(obj);

@@ -63,8 +63,8 @@ struct qmp_vm_ops {
 };
 
 struct qmp_server_info {
-	const char *name;    /* -name (query-name), may be NULL */
-	int version_major;   /* query-version and the greeting */
+	const char *name;  /* -name (query-name), may be NULL */
+	int version_major; /* query-version and the greeting */
 	int version_minor;
 	int version_micro;
 	const char *package; /* e.g. "splitvirt", may be NULL */
@@ -79,14 +79,14 @@ struct qmp_server_info {
  * return -errno with a message in e; the error class is "DeviceNotFound" for
  * -ENOENT, "DeviceNotActive" for -ENODEV, else "GenericError".
  */
-typedef int (*qmp_cmd_fn)(struct qmp_server *s, struct json_object *args,
-			  struct json_object **ret, struct errmsg *e, void *opaque);
+typedef int (*qmp_cmd_fn)(struct qmp_server *s, struct json_object *args, struct json_object **ret,
+			  struct errmsg *e, void *opaque);
 
 /* Bounds that protect the server from a hostile client. */
 #define QMP_MAX_CLIENTS 8
-#define QMP_MAX_INPUT 65536 /* bytes of one pending (incomplete) JSON value */
-#define QMP_MAX_OUTPUT (1u << 20) /* queued output per client before it is dropped */
-#define QMP_MAX_DEPTH 32
+#define QMP_MAX_INPUT	65536	   /* bytes of one pending (incomplete) JSON value */
+#define QMP_MAX_OUTPUT	(1u << 20) /* queued output per client before it is dropped */
+#define QMP_MAX_DEPTH	32
 
 /*
  * Creates a server on loop l (the server's callbacks and all functions below

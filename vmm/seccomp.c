@@ -32,29 +32,83 @@
  * io_submit/io_getevents) name them in vmm_seccomp_opts.extra.
  */
 static const char *const base_allowlist[] = {
-	"read",	    "write",	   "close",	   "epoll_wait",      "epoll_ctl",
-	"poll",	    "recvfrom",	   "sendto",	   "accept4",	      "ioctl",
-	"fcntl",    "futex",	   "rt_sigreturn", "rt_sigprocmask",  "tgkill",
-	"getpid",   "exit",	   "exit_group",   "brk",	      "mmap",
-	"munmap",   "mremap",	   "mprotect",	   "madvise",	      "clock_gettime",
-	"timerfd_settime", "unlink", "restart_syscall", NULL,
+	"read",
+	"write",
+	"close",
+	"epoll_wait",
+	"epoll_ctl",
+	"poll",
+	"recvfrom",
+	"sendto",
+	"accept4",
+	"ioctl",
+	"fcntl",
+	"futex",
+	"rt_sigreturn",
+	"rt_sigprocmask",
+	"tgkill",
+	"getpid",
+	"exit",
+	"exit_group",
+	"brk",
+	"mmap",
+	"munmap",
+	"mremap",
+	"mprotect",
+	"madvise",
+	"clock_gettime",
+	"timerfd_settime",
+	"unlink",
+	"restart_syscall",
+	NULL,
 };
 
 /* ioctl requests the running VMM issues: vCPU run/state (pause, reset), irq lines, device
  * notifications, and the tty calls that restore stdin. Anything else is fatal. */
 static const unsigned long allowed_ioctls[] = {
-	KVM_RUN,	      KVM_IRQ_LINE,	   KVM_IRQ_LINE_STATUS, KVM_IOEVENTFD,
-	KVM_IRQFD,	      KVM_SIGNAL_MSI,	   KVM_GET_REGS,	KVM_SET_REGS,
-	KVM_GET_SREGS,	      KVM_SET_SREGS,	   KVM_GET_FPU,		KVM_SET_FPU,
-	KVM_GET_LAPIC,	      KVM_SET_LAPIC,	   KVM_GET_MP_STATE,	KVM_SET_MP_STATE,
-	KVM_GET_MSRS,	      KVM_SET_MSRS,	   KVM_GET_VCPU_EVENTS, KVM_SET_VCPU_EVENTS,
-	KVM_GET_IRQCHIP,      KVM_SET_IRQCHIP,	   KVM_GET_PIT2,	KVM_SET_PIT2,
-	KVM_SET_CPUID2,	      KVM_GET_XSAVE,	   KVM_SET_XSAVE,	KVM_GET_XCRS,
-	KVM_SET_XCRS,	      KVM_GET_CLOCK,	   KVM_SET_CLOCK,	KVM_SET_GSI_ROUTING,
-	KVM_KVMCLOCK_CTRL,    TCGETS,		   TCSETS,		TCSETSW,
-	TCSETSF,	      TIOCGWINSZ,	   FIONBIO,		FIONREAD,
+	KVM_RUN,
+	KVM_IRQ_LINE,
+	KVM_IRQ_LINE_STATUS,
+	KVM_IOEVENTFD,
+	KVM_IRQFD,
+	KVM_SIGNAL_MSI,
+	KVM_GET_REGS,
+	KVM_SET_REGS,
+	KVM_GET_SREGS,
+	KVM_SET_SREGS,
+	KVM_GET_FPU,
+	KVM_SET_FPU,
+	KVM_GET_LAPIC,
+	KVM_SET_LAPIC,
+	KVM_GET_MP_STATE,
+	KVM_SET_MP_STATE,
+	KVM_GET_MSRS,
+	KVM_SET_MSRS,
+	KVM_GET_VCPU_EVENTS,
+	KVM_SET_VCPU_EVENTS,
+	KVM_GET_IRQCHIP,
+	KVM_SET_IRQCHIP,
+	KVM_GET_PIT2,
+	KVM_SET_PIT2,
+	KVM_SET_CPUID2,
+	KVM_GET_XSAVE,
+	KVM_SET_XSAVE,
+	KVM_GET_XCRS,
+	KVM_SET_XCRS,
+	KVM_GET_CLOCK,
+	KVM_SET_CLOCK,
+	KVM_SET_GSI_ROUTING,
+	KVM_KVMCLOCK_CTRL,
+	TCGETS,
+	TCSETS,
+	TCSETSW,
+	TCSETSF,
+	TIOCGWINSZ,
+	FIONBIO,
+	FIONREAD,
 	/* virtio-net: offloads follow the guest's features, tap queues its active pairs */
-	TUNSETOFFLOAD,	      TUNSETQUEUE,
+	TUNSETOFFLOAD,
+	TUNSETQUEUE,
 };
 
 /* Added by devices at set-up (vmm_seccomp_allow); main thread only. */
@@ -76,7 +130,7 @@ int vmm_seccomp_allow(const char *name)
 }
 
 #define SECCOMP_NAME_MAX 24
-#define SECCOMP_MAX_NR 512
+#define SECCOMP_MAX_NR	 512
 
 /* Filled before the filter is loaded, read by the SIGSYS handler (no allocation there). */
 static char syscall_names[SECCOMP_MAX_NR][SECCOMP_NAME_MAX];

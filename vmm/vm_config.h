@@ -11,23 +11,23 @@
 
 #include "errmsg.h"
 
-#define VMCFG_MAX_CPUS 254u
-#define VMCFG_MEM_MIN (128ull << 20)
-#define VMCFG_MEM_MAX (512ull << 30)
+#define VMCFG_MAX_CPUS	  254u
+#define VMCFG_MEM_MIN	  (128ull << 20)
+#define VMCFG_MEM_MAX	  (512ull << 30)
 #define VMCFG_MEM_DEFAULT (256ull << 20)
 /* microvm on x86_64: at most 11 user-creatable (virtio-mmio) devices; the
  * devices array also holds virtconsole/virtserialport ports, which take no slot. */
 #define VMCFG_MAX_MMIO_DEVICES 11u
-#define VMCFG_MAX_DEVICES 24u
-#define VMCFG_MAX_DRIVES 11u
-#define VMCFG_MAX_NETDEVS 11u
-#define VMCFG_MAX_CHARDEVS 16u
-#define VMCFG_MAX_IOTHREADS 8u
-#define VMCFG_MAX_RNGS 4u
+#define VMCFG_MAX_DEVICES      24u
+#define VMCFG_MAX_DRIVES       11u
+#define VMCFG_MAX_NETDEVS      11u
+#define VMCFG_MAX_CHARDEVS     16u
+#define VMCFG_MAX_IOTHREADS    8u
+#define VMCFG_MAX_RNGS	       4u
 /* Longest id= accepted (bytes, without the NUL). */
-#define VMCFG_ID_MAX 63u
-#define VMCFG_BLK_MAX_QUEUES 32u
-#define VMCFG_NET_MAX_QUEUES 16u
+#define VMCFG_ID_MAX	       63u
+#define VMCFG_BLK_MAX_QUEUES   32u
+#define VMCFG_NET_MAX_QUEUES   16u
 #define VMCFG_SERIAL_MAX_PORTS 31u
 
 /* The id -serial stdio|pty|file|socket gives the chardev it creates. */
@@ -94,8 +94,8 @@ enum vm_detect_zeroes {
 struct vm_drive_config {
 	char *id;
 	char *file;
-	bool readonly;	/* default off */
-	bool direct;	/* default on (O_DIRECT) */
+	bool readonly;	 /* default off */
+	bool direct;	 /* default on (O_DIRECT) */
 	enum vm_aio aio; /* default native if direct, else off */
 	enum vm_discard discard;
 	enum vm_detect_zeroes detect_zeroes;
@@ -105,8 +105,8 @@ struct vm_drive_config {
 /* -netdev tap,id=,ifname=|fd=[,queues=N][,vhost=on|off][,vhostfd=N] */
 struct vm_netdev_config {
 	char *id;
-	char *ifname; /* NULL when fd is used */
-	int fd;	      /* -1 unless fd= */
+	char *ifname;	 /* NULL when fd is used */
+	int fd;		 /* -1 unless fd= */
 	uint32_t queues; /* default 1, at most VMCFG_NET_MAX_QUEUES */
 	bool vhost;
 	int vhostfd; /* -1 unless vhostfd= */
@@ -124,14 +124,14 @@ struct vm_rng_config {
 };
 
 enum vm_device_kind {
-	VM_DEV_VIRTIO_BLK = 0,	/* virtio-blk-device */
-	VM_DEV_VIRTIO_NET,	/* virtio-net-device */
-	VM_DEV_VHOST_VSOCK,	/* vhost-vsock-device */
-	VM_DEV_VIRTIO_RNG,	/* virtio-rng-device */
-	VM_DEV_VIRTIO_BALLOON,	/* virtio-balloon-device */
-	VM_DEV_VIRTIO_SERIAL,	/* virtio-serial-device */
-	VM_DEV_VIRTCONSOLE,	/* virtconsole (a port of the virtio-serial-device) */
-	VM_DEV_VIRTSERIALPORT,	/* virtserialport (likewise) */
+	VM_DEV_VIRTIO_BLK = 0, /* virtio-blk-device */
+	VM_DEV_VIRTIO_NET,     /* virtio-net-device */
+	VM_DEV_VHOST_VSOCK,    /* vhost-vsock-device */
+	VM_DEV_VIRTIO_RNG,     /* virtio-rng-device */
+	VM_DEV_VIRTIO_BALLOON, /* virtio-balloon-device */
+	VM_DEV_VIRTIO_SERIAL,  /* virtio-serial-device */
+	VM_DEV_VIRTCONSOLE,    /* virtconsole (a port of the virtio-serial-device) */
+	VM_DEV_VIRTSERIALPORT, /* virtserialport (likewise) */
 };
 
 /*
@@ -178,7 +178,7 @@ struct vm_device_config {
 		} serial;
 		struct {
 			int chardev;
-			int nr; /* -1: unset (then assigned in order: console 0, ports from 1) */
+			int nr;	 /* -1: unset (then assigned in order: console 0, ports from 1) */
 			int bus; /* index of the virtio-serial-device in devices */
 		} port;
 	};
@@ -206,7 +206,7 @@ struct vm_config {
 	char *log_file;	   /* -D FILE; NULL: stderr */
 	bool daemonize;
 	char *pidfile;
-	bool seccomp; /* default true; -disable-seccomp clears it */
+	bool seccomp;	/* default true; -disable-seccomp clears it */
 	char *qmp_path; /* -qmp unix:PATH,server,nowait; NULL: no QMP socket */
 	int serial;	/* index into chardevs, -1: no serial backend */
 

@@ -28,17 +28,18 @@ static void check_invariants(const struct vm_config *c)
 
 		if (!d->id)
 			abort();
-		if (d->kind == VM_DEV_VIRTIO_BLK && (d->blk.drive < 0 ||
-						     d->blk.drive >= (int)c->n_drives))
+		if (d->kind == VM_DEV_VIRTIO_BLK &&
+		    (d->blk.drive < 0 || d->blk.drive >= (int)c->n_drives))
 			abort();
-		if (d->kind == VM_DEV_VIRTIO_NET && (d->net.netdev < 0 ||
-						     d->net.netdev >= (int)c->n_netdevs))
+		if (d->kind == VM_DEV_VIRTIO_NET &&
+		    (d->net.netdev < 0 || d->net.netdev >= (int)c->n_netdevs))
 			abort();
-		if (d->kind == VM_DEV_VIRTIO_RNG && (d->rng.rng < 0 || d->rng.rng >= (int)c->n_rngs))
+		if (d->kind == VM_DEV_VIRTIO_RNG &&
+		    (d->rng.rng < 0 || d->rng.rng >= (int)c->n_rngs))
 			abort();
 		if ((d->kind == VM_DEV_VIRTCONSOLE || d->kind == VM_DEV_VIRTSERIALPORT) &&
-		    (d->port.chardev < 0 || d->port.chardev >= (int)c->n_chardevs || d->port.nr < 0 ||
-		     d->port.bus < 0))
+		    (d->port.chardev < 0 || d->port.chardev >= (int)c->n_chardevs ||
+		     d->port.nr < 0 || d->port.bus < 0))
 			abort();
 		if (d->iothread >= (int)c->n_iothreads)
 			abort();

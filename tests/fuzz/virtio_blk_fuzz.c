@@ -16,11 +16,11 @@
 #include "vmm/virtio/mmio.h"
 
 #define RAM_SIZE 0x20000u
-#define QSIZE 16u
-#define DESC 0x0u
-#define AVAIL 0x1000u
-#define USED 0x2000u
-#define BASE 0xd0000000ull
+#define QSIZE	 16u
+#define DESC	 0x0u
+#define AVAIL	 0x1000u
+#define USED	 0x2000u
+#define BASE	 0xd0000000ull
 
 static struct {
 	uint8_t *ram;
@@ -75,7 +75,9 @@ static void init(void)
 		abort();
 	close(fd);
 	atexit(cleanup);
-	g.drive = (struct vm_drive_config){.id = "d0", .file = g.img, .aio = VM_AIO_IO_URING,
+	g.drive = (struct vm_drive_config){.id = "d0",
+					   .file = g.img,
+					   .aio = VM_AIO_IO_URING,
 					   .discard = VM_DISCARD_UNMAP,
 					   .detect_zeroes = VM_DETECT_ZEROES_UNMAP};
 	g.dev.kind = VM_DEV_VIRTIO_BLK;
@@ -84,8 +86,12 @@ static void init(void)
 	g.dev.blk.serial = "fuzz";
 	g.dev.blk.num_queues = 1;
 	g.dev.blk.queue_size = QSIZE;
-	p = (struct virtio_blk_params){.mem = &g.mem, .mmio = g.bus, .base = BASE,
-				       .irq = {.vm_fd = -1}, .loop = g.l, .drive = &g.drive,
+	p = (struct virtio_blk_params){.mem = &g.mem,
+				       .mmio = g.bus,
+				       .base = BASE,
+				       .irq = {.vm_fd = -1},
+				       .loop = g.l,
+				       .drive = &g.drive,
 				       .dev = &g.dev};
 	g.blk = virtio_blk_create(&p, &e);
 	if (!g.blk) {

@@ -14,13 +14,13 @@
 #include "vmm/virtio/mmio.h"
 
 #define VD_RAM_SIZE (1u << 20)
-#define VD_BASE 0xd0000000ull
-#define VD_QSIZE 16u
+#define VD_BASE	    0xd0000000ull
+#define VD_QSIZE    16u
 /* Per queue q: descriptors at q*0x4000, avail +0x1000, used +0x2000. Buffers from 0x80000. */
-#define VD_DESC(q) (0x4000u * (q))
+#define VD_DESC(q)  (0x4000u * (q))
 #define VD_AVAIL(q) (0x4000u * (q) + 0x1000u)
-#define VD_USED(q) (0x4000u * (q) + 0x2000u)
-#define VD_BUF 0x80000u
+#define VD_USED(q)  (0x4000u * (q) + 0x2000u)
+#define VD_BUF	    0x80000u
 
 struct vdrv {
 	struct gmem mem;

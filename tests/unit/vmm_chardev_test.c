@@ -102,8 +102,8 @@ static void pump(struct fixture *f, int ms)
 
 static struct chardev *open_cd(struct fixture *f, enum vm_chardev_backend b, const char *path)
 {
-	struct vm_chardev_config cfg = {.id = "c0", .backend = b, .path = (char *)path,
-					.server = true, .nowait = true};
+	struct vm_chardev_config cfg = {
+		.id = "c0", .backend = b, .path = (char *)path, .server = true, .nowait = true};
 	struct errmsg e;
 	struct chardev *c = chardev_open(f->l, &cfg, &e);
 
@@ -158,8 +158,8 @@ static void test_chardev_file_appends_output(void **state)
 static void test_chardev_file_in_missing_directory_is_refused(void **state)
 {
 	struct fixture *f = *state;
-	struct vm_chardev_config cfg = {.id = "ser", .backend = VM_CHARDEV_FILE,
-					.path = "/nonexistent/dir/out"};
+	struct vm_chardev_config cfg = {
+		.id = "ser", .backend = VM_CHARDEV_FILE, .path = "/nonexistent/dir/out"};
 	struct errmsg e;
 
 	assert_null(chardev_open(f->l, &cfg, &e));

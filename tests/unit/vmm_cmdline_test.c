@@ -59,30 +59,29 @@ static int parse_raw(struct vm_config *cfg, struct errmsg *e, ...)
 }
 
 /* Parses ARGS (with a kernel) and expects success. */
-#define OK(cfg, ...)                                                                             \
-	do {                                                                                     \
-		struct errmsg _e;                                                                \
-		int _r = parse_with_kernel(cfg, &_e, __VA_ARGS__, NULL);                         \
-		if (_r)                                                                          \
-			fail_msg("unexpected error: %s", errmsg_str(&_e));                       \
+#define OK(cfg, ...)                                                       \
+	do {                                                               \
+		struct errmsg _e;                                          \
+		int _r = parse_with_kernel(cfg, &_e, __VA_ARGS__, NULL);   \
+		if (_r)                                                    \
+			fail_msg("unexpected error: %s", errmsg_str(&_e)); \
 	} while (0)
 
 /* Parses ARGS (with a kernel) and expects exactly the error message msg. */
-#define ERR(msg, ...)                                                                            \
-	do {                                                                                     \
-		struct vm_config _c;                                                             \
-		struct errmsg _e;                                                                \
-		int _r = parse_with_kernel(&_c, &_e, __VA_ARGS__, NULL);                         \
-		assert_int_not_equal(_r, 0);                                                     \
-		assert_string_equal(errmsg_str(&_e), msg);                                       \
-		vm_config_free(&_c);                                                             \
+#define ERR(msg, ...)                                                    \
+	do {                                                             \
+		struct vm_config _c;                                     \
+		struct errmsg _e;                                        \
+		int _r = parse_with_kernel(&_c, &_e, __VA_ARGS__, NULL); \
+		assert_int_not_equal(_r, 0);                             \
+		assert_string_equal(errmsg_str(&_e), msg);               \
+		vm_config_free(&_c);                                     \
 	} while (0)
 
 /* ---- -smp ----------------------------------------------------------------------------- */
 
-static void assert_smp(const struct vm_config *c, uint32_t cpus, uint32_t maxcpus,
-		       uint32_t sockets, uint32_t dies, uint32_t clusters, uint32_t cores,
-		       uint32_t threads)
+static void assert_smp(const struct vm_config *c, uint32_t cpus, uint32_t maxcpus, uint32_t sockets,
+		       uint32_t dies, uint32_t clusters, uint32_t cores, uint32_t threads)
 {
 	assert_int_equal(c->smp.cpus, cpus);
 	assert_int_equal(c->smp.maxcpus, maxcpus);
@@ -272,9 +271,9 @@ static void test_mem_default_unit_is_m_and_g_is_allowed(void **state)
 		const char *arg;
 		uint64_t bytes;
 	} cases[] = {
-		{"512", 512ull << 20},	 {"512m", 512ull << 20}, {"512M", 512ull << 20},
-		{"1G", 1ull << 30},	 {"2g", 2ull << 30},	 {"size=1G", 1ull << 30},
-		{"128", 128ull << 20},	 {"512G", 512ull << 30}, {"524288M", 512ull << 30},
+		{"512", 512ull << 20}, {"512m", 512ull << 20}, {"512M", 512ull << 20},
+		{"1G", 1ull << 30},    {"2g", 2ull << 30},     {"size=1G", 1ull << 30},
+		{"128", 128ull << 20}, {"512G", 512ull << 30}, {"524288M", 512ull << 30},
 	};
 	size_t i;
 
@@ -299,14 +298,12 @@ static void test_mem_rejects_above_512g(void **state)
 	ERR("-m: '524289M' is above the maximum of 512G", "-m", "524289M");
 	ERR("-m: '99999999999999999999G' is above the maximum of 512G", "-m",
 	    "99999999999999999999G");
-	ERR("-m: '18014398509481984G' is above the maximum of 512G", "-m",
-	    "18014398509481984G");
+	ERR("-m: '18014398509481984G' is above the maximum of 512G", "-m", "18014398509481984G");
 }
 
 static void test_mem_rejects_non_integers_and_other_units(void **state)
 {
-	ERR("-m: '1.5G' is not a memory size (an integer with optional unit M or G)", "-m",
-	    "1.5G");
+	ERR("-m: '1.5G' is not a memory size (an integer with optional unit M or G)", "-m", "1.5G");
 	ERR("-m: 'abc' is not a memory size (an integer with optional unit M or G)", "-m", "abc");
 	ERR("-m: '256MB' is not a memory size (an integer with optional unit M or G)", "-m",
 	    "256MB");
@@ -351,9 +348,9 @@ static void test_machine_none_needs_no_kernel_and_refuses_one(void **state)
 	struct vm_config c;
 	struct errmsg e;
 
-	assert_int_equal(parse_raw(&c, &e, "-machine", "none", "-qmp", "unix:/tmp/q,server,nowait",
-				   NULL),
-			 0);
+	assert_int_equal(
+		parse_raw(&c, &e, "-machine", "none", "-qmp", "unix:/tmp/q,server,nowait", NULL),
+		0);
 	assert_int_equal(c.machine.type, VM_MACHINE_NONE);
 	assert_string_equal(c.qmp_path, "/tmp/q");
 	vm_config_free(&c);
@@ -373,8 +370,7 @@ static void test_machine_rejects_other_types_and_bad_properties(void **state)
 	ERR("-machine: accel 'tcg' is not supported (kvm)", "-machine", "microvm,accel=tcg");
 	ERR("-machine: usb=on is not supported (off)", "-machine", "microvm,usb=on");
 	ERR("-machine: acpi: 'y' is not on/off or true/false", "-machine", "microvm,acpi=y");
-	ERR("-machine: unknown property 'kernel-irqchip'", "-machine",
-	    "microvm,kernel-irqchip=on");
+	ERR("-machine: unknown property 'kernel-irqchip'", "-machine", "microvm,kernel-irqchip=on");
 	ERR("-machine: duplicate property 'acpi'", "-machine", "microvm,acpi=on,acpi=off");
 	ERR("-machine: given more than once", "-machine", "microvm", "-machine", "microvm");
 }
@@ -385,8 +381,8 @@ static void test_plain_options_are_stored(void **state)
 {
 	struct vm_config c;
 
-	OK(&c, "-append", "console=ttyS0 reboot=k", "-initrd", "/tmp/initrd", "-name", "web1",
-	   "-S", "-D", "/tmp/log", "-pidfile", "/tmp/pid", "-disable-seccomp", "-mem-path",
+	OK(&c, "-append", "console=ttyS0 reboot=k", "-initrd", "/tmp/initrd", "-name", "web1", "-S",
+	   "-D", "/tmp/log", "-pidfile", "/tmp/pid", "-disable-seccomp", "-mem-path",
 	   "/dev/hugepages", "-mem-prealloc", "-cpu", "host", "-daemonize");
 	assert_string_equal(c.kernel, "/boot/vmlinuz");
 	assert_string_equal(c.append, "console=ttyS0 reboot=k");
@@ -535,7 +531,8 @@ static void test_qmp_rejects_other_forms(void **state)
 	memset(longp, 'a', sizeof(longp));
 	memcpy(longp, "unix:/", 6);
 	strcpy(longp + 150, ",server,nowait");
-	ERR("-qmp: socket path '/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...' is longer than 107 bytes",
+	ERR("-qmp: socket path '/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...' is longer than 107 "
+	    "bytes",
 	    "-qmp", longp);
 }
 
@@ -660,9 +657,8 @@ static void test_blk_device_resolves_drive_and_defaults_queues_to_cpus(void **st
 	struct vm_config c;
 	const struct vm_device_config *d;
 
-	OK(&c, "-smp", "4", "-device", "virtio-blk-device,drive=d0,id=blk0,serial=abc",
-	   "-drive", "id=d0,file=/a", "-object", "iothread,id=io1", "-drive", "id=d1,file=/b",
-	   "-device",
+	OK(&c, "-smp", "4", "-device", "virtio-blk-device,drive=d0,id=blk0,serial=abc", "-drive",
+	   "id=d0,file=/a", "-object", "iothread,id=io1", "-drive", "id=d1,file=/b", "-device",
 	   "virtio-blk-device,drive=d1,id=blk1,num-queues=2,queue-size=1024,iothread=io1,"
 	   "bootindex=1");
 	assert_int_equal(c.n_devices, 2);
@@ -723,8 +719,8 @@ static void test_net_device_and_tap_netdev(void **state)
 	struct vm_config c;
 	const struct vm_device_config *d;
 
-	OK(&c, "-netdev", "tap,id=n0,ifname=tap0", "-netdev", "tap,id=n1,fd=5,queues=4",
-	   "-device", "virtio-net-device,id=net0,netdev=n0,mac=52:54:00:12:34:56", "-device",
+	OK(&c, "-netdev", "tap,id=n0,ifname=tap0", "-netdev", "tap,id=n1,fd=5,queues=4", "-device",
+	   "virtio-net-device,id=net0,netdev=n0,mac=52:54:00:12:34:56", "-device",
 	   "virtio-net-device,id=net1,netdev=n1,mq=on,queue-size=4096");
 	assert_int_equal(c.n_netdevs, 2);
 	assert_string_equal(c.netdevs[0].ifname, "tap0");
@@ -764,12 +760,13 @@ static void test_net_errors(void **state)
 	ERR("-device: virtio-net-device: netdev 'n9' is not defined (-netdev tap,id=n9,...)",
 	    "-device", "virtio-net-device,id=net0,netdev=n9");
 	ERR("-device: virtio-net-device: mac '52:54:00:12:34' is not xx:xx:xx:xx:xx:xx", "-netdev",
-	    "tap,id=n0,ifname=t", "-device", "virtio-net-device,id=net0,netdev=n0,mac=52:54:00:12:34");
+	    "tap,id=n0,ifname=t", "-device",
+	    "virtio-net-device,id=net0,netdev=n0,mac=52:54:00:12:34");
 	ERR("-device: virtio-net-device: mac '52:54:00:12:34:zz' is not xx:xx:xx:xx:xx:xx",
 	    "-netdev", "tap,id=n0,ifname=t", "-device",
 	    "virtio-net-device,id=net0,netdev=n0,mac=52:54:00:12:34:zz");
-	ERR("-device: virtio-net-device: mac '01:00:5e:00:00:01' is a multicast address",
-	    "-netdev", "tap,id=n0,ifname=t", "-device",
+	ERR("-device: virtio-net-device: mac '01:00:5e:00:00:01' is a multicast address", "-netdev",
+	    "tap,id=n0,ifname=t", "-device",
 	    "virtio-net-device,id=net0,netdev=n0,mac=01:00:5e:00:00:01");
 	ERR("-device: queue-size (128) must be between 256 and 4096", "-netdev",
 	    "tap,id=n0,ifname=t", "-device", "virtio-net-device,id=net0,netdev=n0,queue-size=128");
@@ -814,7 +811,8 @@ static void test_vsock_rng_balloon_errors(void **state)
 	ERR("-device: vhost-vsock-device: guest-cid= is required", "-device",
 	    "vhost-vsock-device,id=v");
 	ERR("-device: vhost-vsock-device: only one vsock device is supported", "-device",
-	    "vhost-vsock-device,id=v,guest-cid=3", "-device", "vhost-vsock-device,id=w,guest-cid=4");
+	    "vhost-vsock-device,id=v,guest-cid=3", "-device",
+	    "vhost-vsock-device,id=w,guest-cid=4");
 	ERR("-device: virtio-rng-device: rng 'r' is not defined (-object "
 	    "rng-random,id=r,filename=...)",
 	    "-device", "virtio-rng-device,rng=r");
@@ -832,8 +830,8 @@ static void test_vsock_rng_balloon_errors(void **state)
 	    "rng-random,id=r,filename=/dev/random", "-device",
 	    "virtio-rng-device,rng=r,max-bytes=100,period=0");
 	ERR("-object: rng-random: filename= is required", "-object", "rng-random,id=r");
-	ERR("-object: type 'memory-backend-ram' is not supported (iothread, rng-random)",
-	    "-object", "memory-backend-ram,id=m,size=1G");
+	ERR("-object: type 'memory-backend-ram' is not supported (iothread, rng-random)", "-object",
+	    "memory-backend-ram,id=m,size=1G");
 	ERR("-object: duplicate id 'x'", "-object", "iothread,id=x", "-object",
 	    "rng-random,id=x,filename=/dev/random");
 	ERR("-object: iothread: unknown property 'poll-max-ns'", "-object",
@@ -938,7 +936,8 @@ int main(void)
 		cmocka_unit_test(test_smp_cores_derived_from_maxcpus_sockets_and_threads),
 		cmocka_unit_test(test_smp_sockets_derived_when_cores_given),
 		cmocka_unit_test(test_smp_threads_derived_when_sockets_and_cores_given),
-		cmocka_unit_test(test_smp_dies_and_clusters_default_to_one_and_count_in_the_product),
+		cmocka_unit_test(
+			test_smp_dies_and_clusters_default_to_one_and_count_in_the_product),
 		cmocka_unit_test(test_smp_accepts_254_cpus),
 		cmocka_unit_test(test_smp_rejects_maxcpus_below_cpus),
 		cmocka_unit_test(test_smp_rejects_more_than_254_cpus),

@@ -310,8 +310,8 @@ static void test_qmp_greets_with_version_and_no_capabilities(void **state)
 	assert_string_equal(jstr(o, "QMP.version.qemu.major"), "7");
 	assert_string_equal(jstr(o, "QMP.version.qemu.minor"), "1");
 	assert_string_equal(jstr(o, "QMP.version.package"), "splitvirt");
-	assert_true(json_object_object_get_ex(json_object_object_get(o, "QMP"), "capabilities",
-					      &caps));
+	assert_true(
+		json_object_object_get_ex(json_object_object_get(o, "QMP"), "capabilities", &caps));
 	assert_true(json_object_is_type(caps, json_type_array));
 	json_object_put(o);
 	client_free(c);
@@ -435,7 +435,7 @@ static void test_qmp_query_commands_lists_core_and_registered(void **state)
 	json_object_put(r);
 	r = command(f, c, "{\"execute\":\"x-echo\",\"arguments\":{\"value\":[1,\"two\"]}}");
 	assert_string_equal(json_object_to_json_string_ext(json_object_object_get(r, "value"),
-							    JSON_C_TO_STRING_PLAIN),
+							   JSON_C_TO_STRING_PLAIN),
 			    "[1,\"two\"]");
 	json_object_put(r);
 	send_str(c, "{\"execute\":\"x-echo\"}");
@@ -565,7 +565,7 @@ static void test_qmp_echoes_any_id(void **state)
 	send_str(c, "{\"execute\":\"query-name\",\"id\":{\"n\":[1,2]}}");
 	o = recv_json(f, c);
 	assert_string_equal(json_object_to_json_string_ext(json_object_object_get(o, "id"),
-							    JSON_C_TO_STRING_PLAIN),
+							   JSON_C_TO_STRING_PLAIN),
 			    "{\"n\":[1,2]}");
 	json_object_put(o);
 	send_str(c, "{\"execute\":\"nope\",\"id\":7}");
@@ -859,7 +859,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_qmp_query_cpus_fast_lists_vcpus, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(
-			test_qmp_vm_commands_call_ops_and_events_reach_every_client, setup, teardown),
+			test_qmp_vm_commands_call_ops_and_events_reach_every_client, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(test_qmp_quit_replies_then_quits_and_closes, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_qmp_echoes_any_id, setup, teardown),
@@ -872,8 +873,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_qmp_answers_several_commands_in_one_write,
 						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_qmp_refuses_oversized_and_too_deep_input, setup,
-						teardown),
+		cmocka_unit_test_setup_teardown(test_qmp_refuses_oversized_and_too_deep_input,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_qmp_client_can_disconnect_and_another_connect,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_qmp_socketpair_client_is_served, setup,
@@ -884,7 +885,8 @@ int main(void)
 			test_qmp_machine_none_answers_queries_and_refuses_vm_commands, setup_none,
 			teardown),
 		cmocka_unit_test_setup_teardown(
-			test_qmp_listen_replaces_stale_socket_and_refuses_live_one, setup, teardown),
+			test_qmp_listen_replaces_stale_socket_and_refuses_live_one, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(test_qmp_feed_for_test_matches_socket_behaviour,
 						setup, teardown),
 		cmocka_unit_test(test_qmp_preregistered_commands_join_new_servers),

@@ -33,8 +33,8 @@ static int run_child(enum vmm_seccomp_action mode, enum child_action act, char *
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		struct vmm_seccomp_opts o = {.action = mode, .log_fd = p[1],
-					     .extra = act == DO_EXTRA ? extra : NULL};
+		struct vmm_seccomp_opts o = {
+			.action = mode, .log_fd = p[1], .extra = act == DO_EXTRA ? extra : NULL};
 		struct errmsg e;
 		char c = 'x';
 		int pp[2];
@@ -160,8 +160,8 @@ static void test_seccomp_unknown_extra_is_refused(void **state)
 	assert_int_equal(pipe(p), 0);
 	pid = fork();
 	if (pid == 0) {
-		struct vmm_seccomp_opts o = {.action = VMM_SECCOMP_TRAP_LOG, .log_fd = -1,
-					     .extra = extra};
+		struct vmm_seccomp_opts o = {
+			.action = VMM_SECCOMP_TRAP_LOG, .log_fd = -1, .extra = extra};
 		struct errmsg e;
 		int r = vmm_seccomp_install(&o, &e);
 

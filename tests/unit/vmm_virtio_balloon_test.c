@@ -48,8 +48,12 @@ static int teardown(void **state)
 
 static void create(struct fx *f)
 {
-	struct virtio_balloon_params p = {.mem = &f->d.mem, .mmio = f->d.bus, .base = VD_BASE,
-					  .irq = {.vm_fd = -1}, .loop = f->d.l, .dev = &f->dev};
+	struct virtio_balloon_params p = {.mem = &f->d.mem,
+					  .mmio = f->d.bus,
+					  .base = VD_BASE,
+					  .irq = {.vm_fd = -1},
+					  .loop = f->d.l,
+					  .dev = &f->dev};
 	struct errmsg e;
 
 	f->b = virtio_balloon_create(&p, &e);

@@ -23,21 +23,21 @@
 #include "vmm/virtio/mmio.h"
 
 #define RAM_SIZE (8u << 20)
-#define DESC 0x0u
-#define AVAIL 0x4000u
-#define USED 0x8000u
-#define HDR 0x10000u  /* 16 bytes per slot */
-#define STAT 0x12000u /* 1 byte per slot */
-#define DATA 0x100000u
-#define QSIZE 64u
-#define BASE 0xd0000000ull
+#define DESC	 0x0u
+#define AVAIL	 0x4000u
+#define USED	 0x8000u
+#define HDR	 0x10000u /* 16 bytes per slot */
+#define STAT	 0x12000u /* 1 byte per slot */
+#define DATA	 0x100000u
+#define QSIZE	 64u
+#define BASE	 0xd0000000ull
 #define IMG_SIZE (4u << 20)
 
-#define T_IN 0
-#define T_OUT 1
-#define T_FLUSH 4
-#define T_GET_ID 8
-#define T_DISCARD 11
+#define T_IN	       0
+#define T_OUT	       1
+#define T_FLUSH	       4
+#define T_GET_ID       8
+#define T_DISCARD      11
 #define T_WRITE_ZEROES 13
 
 struct fx {
@@ -80,8 +80,8 @@ static int setup(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(ftruncate(fd, IMG_SIZE), 0);
 	close(fd);
-	f->drive = (struct vm_drive_config){.id = "d0", .file = f->img, .direct = true,
-					    .aio = VM_AIO_OFF};
+	f->drive = (struct vm_drive_config){
+		.id = "d0", .file = f->img, .direct = true, .aio = VM_AIO_OFF};
 	f->dev.kind = VM_DEV_VIRTIO_BLK;
 	f->dev.id = "blk0";
 	f->dev.iothread = -1;
@@ -123,9 +123,13 @@ static void wr(struct fx *f, uint64_t off, uint32_t v)
 
 static void create_blk(struct fx *f)
 {
-	struct virtio_blk_params p = {.mem = &f->mem, .mmio = f->bus, .base = BASE,
-				      .irq = {.vm_fd = -1, .gsi = 5}, .loop = f->l,
-				      .drive = &f->drive, .dev = &f->dev};
+	struct virtio_blk_params p = {.mem = &f->mem,
+				      .mmio = f->bus,
+				      .base = BASE,
+				      .irq = {.vm_fd = -1, .gsi = 5},
+				      .loop = f->l,
+				      .drive = &f->drive,
+				      .dev = &f->dev};
 	struct errmsg e;
 
 	f->blk = virtio_blk_create(&p, &e);
@@ -170,8 +174,9 @@ static uint32_t driver_init(struct fx *f, uint64_t want, uint16_t qsize)
 	wr(f, 0xa0, USED);
 	wr(f, 0xa4, 0);
 	wr(f, 0x44, 1);
-	wr(f, 0x70, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
-			    VIRTIO_STATUS_DRIVER_OK);
+	wr(f, 0x70,
+	   VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
+		   VIRTIO_STATUS_DRIVER_OK);
 	return rd(f, 0x70);
 }
 
@@ -635,8 +640,12 @@ static void test_blk_reset_with_io_in_flight(void **state)
 static void test_blk_missing_image_is_refused_with_its_name(void **state)
 {
 	struct fx *f = *state;
-	struct virtio_blk_params p = {.mem = &f->mem, .mmio = f->bus, .base = BASE,
-				      .irq = {.vm_fd = -1}, .loop = f->l, .drive = &f->drive,
+	struct virtio_blk_params p = {.mem = &f->mem,
+				      .mmio = f->bus,
+				      .base = BASE,
+				      .irq = {.vm_fd = -1},
+				      .loop = f->l,
+				      .drive = &f->drive,
 				      .dev = &f->dev};
 	struct errmsg e;
 

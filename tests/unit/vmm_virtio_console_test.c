@@ -32,8 +32,8 @@ struct fx {
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct vm_chardev_config cc = {.id = "con0", .backend = VM_CHARDEV_SOCKET, .server = true,
-				       .nowait = true};
+	struct vm_chardev_config cc = {
+		.id = "con0", .backend = VM_CHARDEV_SOCKET, .server = true, .nowait = true};
 	struct virtio_console_params p;
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct errmsg e;
@@ -46,8 +46,12 @@ static int setup(void **state)
 	f->chr = chardev_open(f->d.l, &cc, &e);
 	assert_non_null(f->chr);
 	assert_ptr_equal(chardev_lookup("con0"), f->chr);
-	p = (struct virtio_console_params){.mem = &f->d.mem, .mmio = f->d.bus, .base = VD_BASE,
-					   .irq = {.vm_fd = -1}, .loop = f->d.l, .id = "con0",
+	p = (struct virtio_console_params){.mem = &f->d.mem,
+					   .mmio = f->d.bus,
+					   .base = VD_BASE,
+					   .irq = {.vm_fd = -1},
+					   .loop = f->d.l,
+					   .id = "con0",
 					   .chr = f->chr};
 	f->con = virtio_console_create(&p, &e);
 	assert_non_null(f->con);

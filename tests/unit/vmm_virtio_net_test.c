@@ -25,7 +25,7 @@
 #include "tests/unit/virtio_driver.h"
 #include "vmm/virtio/net.h"
 
-#define TAP "svtest0"
+#define TAP	   "svtest0"
 #define ETH_P_TEST 0x88b5 /* IEEE local experimental */
 
 static bool have_netns;
@@ -66,16 +66,20 @@ static int setup(void **state)
 	if (!have_netns)
 		return 0;
 	vd_init(&f->d);
-	f->nd = (struct vm_netdev_config){.id = "n0", .ifname = TAP, .fd = -1, .queues = 1,
-					  .vhostfd = -1};
+	f->nd = (struct vm_netdev_config){
+		.id = "n0", .ifname = TAP, .fd = -1, .queues = 1, .vhostfd = -1};
 	f->dev.kind = VM_DEV_VIRTIO_NET;
 	f->dev.id = "net0";
 	f->dev.iothread = -1;
 	f->dev.net.queue_size = VD_QSIZE;
 	memcpy(f->dev.net.mac, "\x52\x54\x00\x12\x34\x56", 6);
 	f->dev.net.mac_set = true;
-	p = (struct virtio_net_params){.mem = &f->d.mem, .mmio = f->d.bus, .base = VD_BASE,
-				       .irq = {.vm_fd = -1}, .loop = f->d.l, .netdev = &f->nd,
+	p = (struct virtio_net_params){.mem = &f->d.mem,
+				       .mmio = f->d.bus,
+				       .base = VD_BASE,
+				       .irq = {.vm_fd = -1},
+				       .loop = f->d.l,
+				       .netdev = &f->nd,
 				       .dev = &f->dev};
 	f->net = virtio_net_create(&p, &e);
 	if (!f->net)
@@ -263,11 +267,15 @@ static void test_net_multiqueue_pairs_and_control_queue(void **state)
 	/* a second device on a two-queue tap */
 	virtio_net_destroy(f->net);
 	close(f->pkt);
-	f->nd = (struct vm_netdev_config){.id = "n0", .ifname = "svtest1", .fd = -1, .queues = 2,
-					  .vhostfd = -1};
+	f->nd = (struct vm_netdev_config){
+		.id = "n0", .ifname = "svtest1", .fd = -1, .queues = 2, .vhostfd = -1};
 	f->dev.net.mq = true;
-	p = (struct virtio_net_params){.mem = &f->d.mem, .mmio = f->d.bus, .base = VD_BASE,
-				       .irq = {.vm_fd = -1}, .loop = f->d.l, .netdev = &f->nd,
+	p = (struct virtio_net_params){.mem = &f->d.mem,
+				       .mmio = f->d.bus,
+				       .base = VD_BASE,
+				       .irq = {.vm_fd = -1},
+				       .loop = f->d.l,
+				       .netdev = &f->nd,
 				       .dev = &f->dev};
 	f->net = virtio_net_create(&p, &e);
 	if (!f->net)
@@ -275,14 +283,15 @@ static void test_net_multiqueue_pairs_and_control_queue(void **state)
 	assert_int_equal(link_up("svtest1"), 0);
 	f->pkt = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_TEST));
 	{
-		struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_TEST),
+		struct sockaddr_ll sll = {.sll_family = AF_PACKET,
+					  .sll_protocol = htons(ETH_P_TEST),
 					  .sll_ifindex = (int)if_nametoindex("svtest1")};
 
 		assert_int_equal(bind(f->pkt, (struct sockaddr *)&sll, sizeof(sll)), 0);
 	}
 	vd_wr(&f->d, 0x14, 0);
-	assert_true(vd_rd(&f->d, 0x10) & (1u << 22)); /* MQ */
-	assert_true(vd_rd(&f->d, 0x10) & (1u << 17)); /* CTRL_VQ */
+	assert_true(vd_rd(&f->d, 0x10) & (1u << 22));	   /* MQ */
+	assert_true(vd_rd(&f->d, 0x10) & (1u << 17));	   /* CTRL_VQ */
 	assert_int_equal(vd_rd(&f->d, 0x108) & 0xffff, 2); /* max_virtqueue_pairs */
 	assert_true(vd_start(&f->d, 5) & VIRTIO_STATUS_DRIVER_OK);
 	ctrl_cmd(f, 0, 4, 0, 2, 1); /* VQ_PAIRS_SET 2 */
@@ -314,8 +323,12 @@ static void test_net_fd_that_is_not_a_tap_is_refused(void **state)
 
 	(void)f;
 	vd_init(&d);
-	p = (struct virtio_net_params){.mem = &d.mem, .mmio = d.bus, .base = VD_BASE,
-				       .irq = {.vm_fd = -1}, .loop = d.l, .netdev = &nd,
+	p = (struct virtio_net_params){.mem = &d.mem,
+				       .mmio = d.bus,
+				       .base = VD_BASE,
+				       .irq = {.vm_fd = -1},
+				       .loop = d.l,
+				       .netdev = &nd,
 				       .dev = &dev};
 	assert_null(virtio_net_create(&p, &e));
 	assert_non_null(strstr(errmsg_str(&e), "-netdev n1: fd 0 is not a tap"));

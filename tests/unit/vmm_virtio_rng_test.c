@@ -44,8 +44,12 @@ static int teardown(void **state)
 
 static void create(struct fx *f, const char *file)
 {
-	struct virtio_rng_params p = {.mem = &f->d.mem, .mmio = f->d.bus, .base = VD_BASE,
-				      .irq = {.vm_fd = -1}, .loop = f->d.l, .filename = file,
+	struct virtio_rng_params p = {.mem = &f->d.mem,
+				      .mmio = f->d.bus,
+				      .base = VD_BASE,
+				      .irq = {.vm_fd = -1},
+				      .loop = f->d.l,
+				      .filename = file,
 				      .dev = &f->dev};
 	struct errmsg e;
 
@@ -98,9 +102,13 @@ static void test_rng_respects_the_byte_budget(void **state)
 static void test_rng_bad_file_is_refused(void **state)
 {
 	struct fx *f = *state;
-	struct virtio_rng_params p = {.mem = &f->d.mem, .mmio = f->d.bus, .base = VD_BASE,
-				      .irq = {.vm_fd = -1}, .loop = f->d.l,
-				      .filename = "/nonexistent/random", .dev = &f->dev};
+	struct virtio_rng_params p = {.mem = &f->d.mem,
+				      .mmio = f->d.bus,
+				      .base = VD_BASE,
+				      .irq = {.vm_fd = -1},
+				      .loop = f->d.l,
+				      .filename = "/nonexistent/random",
+				      .dev = &f->dev};
 	struct errmsg e;
 
 	assert_null(virtio_rng_create(&p, &e));

@@ -21,7 +21,7 @@
 #include "vmm/virtio/vsock.h"
 
 #define GUEST_CID 3
-#define RXBUF 0x1100u /* bytes per receive buffer: header + 4 KiB */
+#define RXBUF	  0x1100u /* bytes per receive buffer: header + 4 KiB */
 
 struct pkt {
 	uint64_t src_cid, dst_cid;
@@ -60,9 +60,14 @@ static int setup(void **state)
 	strcpy(f->dir, "/tmp/vsock_test.XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->path, sizeof(f->path), "%.31s/v.sock", f->dir);
-	p = (struct virtio_vsock_params){.mem = &f->d.mem, .mmio = f->d.bus, .base = VD_BASE,
-					 .irq = {.vm_fd = -1}, .loop = f->d.l, .id = "vs0",
-					 .guest_cid = GUEST_CID, .uds_path = f->path};
+	p = (struct virtio_vsock_params){.mem = &f->d.mem,
+					 .mmio = f->d.bus,
+					 .base = VD_BASE,
+					 .irq = {.vm_fd = -1},
+					 .loop = f->d.l,
+					 .id = "vs0",
+					 .guest_cid = GUEST_CID,
+					 .uds_path = f->path};
 	f->v = virtio_vsock_create(&p, &e);
 	if (!f->v)
 		fail_msg("virtio_vsock_create: %s", errmsg_str(&e));

@@ -15,10 +15,10 @@
 #include "vmm/virtio/queue.h"
 
 #define RAM_SIZE 0x100000u
-#define DESC 0x0u
-#define AVAIL 0x10000u
-#define USED 0x20000u
-#define BUF 0x40000u
+#define DESC	 0x0u
+#define AVAIL	 0x10000u
+#define USED	 0x20000u
+#define BUF	 0x40000u
 
 struct fx {
 	struct gmem mem;

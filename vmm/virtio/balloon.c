@@ -14,12 +14,12 @@
 #include "vmm/virtio/mmio.h"
 
 #define VIRTIO_BALLOON_F_DEFLATE_ON_OOM 2
-#define VIRTIO_BALLOON_F_REPORTING 5
-#define BALLOON_PAGE 4096u
-#define BALLOON_CONFIG_SIZE 16u
-#define Q_INFLATE 0
-#define Q_DEFLATE 1
-#define Q_REPORTING 2
+#define VIRTIO_BALLOON_F_REPORTING	5
+#define BALLOON_PAGE			4096u
+#define BALLOON_CONFIG_SIZE		16u
+#define Q_INFLATE			0
+#define Q_DEFLATE			1
+#define Q_REPORTING			2
 
 struct virtio_balloon {
 	struct virtio_balloon_params p;
@@ -59,7 +59,8 @@ static void inflate(struct virtio_balloon *b, const struct vq_elem *e)
 
 			/* A PFN outside RAM is the guest's mistake: skip it. */
 			if (gmem_discard(b->p.mem, gpa, BALLOON_PAGE))
-				log_debug("%s: pfn 0x%x is not guest RAM", b->name, le32toh(pfns[i]));
+				log_debug("%s: pfn 0x%x is not guest RAM", b->name,
+					  le32toh(pfns[i]));
 		}
 		off += n - n % sizeof(uint32_t);
 		if (n < sizeof(pfns))
@@ -180,7 +181,8 @@ static int qmp_balloon(struct qmp_server *s, struct json_object *args, struct js
 	struct json_object *v;
 	int64_t bytes;
 
-	if (!json_object_object_get_ex(args, "value", &v) || !json_object_is_type(v, json_type_int)) {
+	if (!json_object_object_get_ex(args, "value", &v) ||
+	    !json_object_is_type(v, json_type_int)) {
 		errmsg_set(e, "Parameter 'value' expects an integer");
 		return -EINVAL;
 	}
@@ -240,8 +242,12 @@ struct virtio_balloon *virtio_balloon_create(const struct virtio_balloon_params 
 		.reset = balloon_reset,
 		.queue_notify = balloon_queue_notify,
 	};
-	mp = (struct virtio_mmio_params){.mem = p->mem, .mmio = p->mmio, .base = p->base,
-					 .irq = p->irq, .loop = p->loop, .ops = &b->ops,
+	mp = (struct virtio_mmio_params){.mem = p->mem,
+					 .mmio = p->mmio,
+					 .base = p->base,
+					 .irq = p->irq,
+					 .loop = p->loop,
+					 .ops = &b->ops,
 					 .opaque = b};
 	b->vdev = virtio_mmio_create(&mp, e);
 	if (!b->vdev) {

@@ -28,31 +28,31 @@
 #include "vmm/virtio/mmio.h"
 
 /* Feature bits (virtio 1.2, 5.2.3). */
-#define VIRTIO_BLK_F_SEG_MAX 2
-#define VIRTIO_BLK_F_RO 5
-#define VIRTIO_BLK_F_BLK_SIZE 6
-#define VIRTIO_BLK_F_FLUSH 9
-#define VIRTIO_BLK_F_MQ 12
-#define VIRTIO_BLK_F_DISCARD 13
+#define VIRTIO_BLK_F_SEG_MAX	  2
+#define VIRTIO_BLK_F_RO		  5
+#define VIRTIO_BLK_F_BLK_SIZE	  6
+#define VIRTIO_BLK_F_FLUSH	  9
+#define VIRTIO_BLK_F_MQ		  12
+#define VIRTIO_BLK_F_DISCARD	  13
 #define VIRTIO_BLK_F_WRITE_ZEROES 14
 
-#define VIRTIO_BLK_T_IN 0
-#define VIRTIO_BLK_T_OUT 1
-#define VIRTIO_BLK_T_FLUSH 4
-#define VIRTIO_BLK_T_GET_ID 8
-#define VIRTIO_BLK_T_DISCARD 11
+#define VIRTIO_BLK_T_IN		  0
+#define VIRTIO_BLK_T_OUT	  1
+#define VIRTIO_BLK_T_FLUSH	  4
+#define VIRTIO_BLK_T_GET_ID	  8
+#define VIRTIO_BLK_T_DISCARD	  11
 #define VIRTIO_BLK_T_WRITE_ZEROES 13
 
-#define VIRTIO_BLK_S_OK 0
-#define VIRTIO_BLK_S_IOERR 1
+#define VIRTIO_BLK_S_OK	    0
+#define VIRTIO_BLK_S_IOERR  1
 #define VIRTIO_BLK_S_UNSUPP 2
 
-#define VIRTIO_BLK_ID_BYTES 20
+#define VIRTIO_BLK_ID_BYTES	 20
 #define VIRTIO_BLK_WZ_FLAG_UNMAP 1
 
-#define SECTOR 512u
-#define BLK_CONFIG_SIZE 60u
-#define BLK_REQ_HDR 16u
+#define SECTOR		 512u
+#define BLK_CONFIG_SIZE	 60u
+#define BLK_REQ_HDR	 16u
 #define BLK_MAX_INFLIGHT 1024u
 #define BLK_POOL_THREADS 4u
 /* Discard/write-zeroes: one range per request, at most this many sectors. */
@@ -232,7 +232,7 @@ static long pool_do(struct virtio_blk *b, struct blk_req *r)
 
 			while (done < r->len) {
 				size_t chunk = r->len - done < sizeof(zero) ? r->len - done
-									   : sizeof(zero);
+									    : sizeof(zero);
 
 				n = pwrite(b->fd, zero, chunk, (off_t)(r->offset + done));
 				if (n <= 0)
@@ -740,7 +740,7 @@ static bool handle_request(struct virtio_blk *b, uint32_t q, struct vq_elem *e)
 		return false;
 	case VIRTIO_BLK_T_GET_ID: {
 		size_t n = e->in_bytes - 1 < VIRTIO_BLK_ID_BYTES ? e->in_bytes - 1
-								  : VIRTIO_BLK_ID_BYTES;
+								 : VIRTIO_BLK_ID_BYTES;
 		uint8_t st;
 
 		/* The status byte may share a buffer with the id: write the id first. */
@@ -777,9 +777,9 @@ static bool handle_request(struct virtio_blk *b, uint32_t q, struct vq_elem *e)
 		s = le64toh(s);
 		n = le32toh(n);
 		flags = le32toh(flags);
-		if ((flags & ~(uint32_t)VIRTIO_BLK_WZ_FLAG_UNMAP) ||
-		    (discard && flags) || n > BLK_MAX_DISCARD_SECTORS ||
-		    s > b->capacity / SECTOR || (uint64_t)n * SECTOR > b->capacity - s * SECTOR) {
+		if ((flags & ~(uint32_t)VIRTIO_BLK_WZ_FLAG_UNMAP) || (discard && flags) ||
+		    n > BLK_MAX_DISCARD_SECTORS || s > b->capacity / SECTOR ||
+		    (uint64_t)n * SECTOR > b->capacity - s * SECTOR) {
 			req_done(b, r, VIRTIO_BLK_S_IOERR);
 			return true;
 		}
@@ -1032,9 +1032,10 @@ struct virtio_blk *virtio_blk_create(const struct virtio_blk_params *p, struct e
 	ret = open_image(b, e);
 	if (ret)
 		goto err;
-	ret = engine_init(b, dev->blk.queue_size * b->num_queues > 1024
-				     ? 1024
-				     : dev->blk.queue_size * b->num_queues,
+	ret = engine_init(b,
+			  dev->blk.queue_size * b->num_queues > 1024
+				  ? 1024
+				  : dev->blk.queue_size * b->num_queues,
 			  e);
 	if (ret)
 		goto err;
@@ -1052,7 +1053,7 @@ struct virtio_blk *virtio_blk_create(const struct virtio_blk_params *p, struct e
 	}
 
 	seg_max = dev->blk.queue_size - 2 < VQ_MAX_SEGS - 2 ? dev->blk.queue_size - 2
-							     : VQ_MAX_SEGS - 2;
+							    : VQ_MAX_SEGS - 2;
 	features = (1ull << VIRTIO_BLK_F_SEG_MAX) | (1ull << VIRTIO_BLK_F_BLK_SIZE) |
 		   (1ull << VIRTIO_BLK_F_FLUSH);
 	if (b->readonly)
@@ -1100,8 +1101,8 @@ struct virtio_blk *virtio_blk_create(const struct virtio_blk_params *p, struct e
 		goto err;
 	}
 	log_info("%s: %s, %llu bytes, aio=%s%s%s", b->name, p->drive->file,
-		 (unsigned long long)b->capacity, vm_aio_name(b->aio), b->direct ? ", O_DIRECT" : "",
-		 b->readonly ? ", read-only" : "");
+		 (unsigned long long)b->capacity, vm_aio_name(b->aio),
+		 b->direct ? ", O_DIRECT" : "", b->readonly ? ", read-only" : "");
 	return b;
 
 err:

@@ -12,8 +12,8 @@
 #include "vmm/virtio/console.h"
 #include "vmm/virtio/mmio.h"
 
-#define CONSOLE_RX 0
-#define CONSOLE_TX 1
+#define CONSOLE_RX	    0
+#define CONSOLE_TX	    1
 #define CONSOLE_CONFIG_SIZE 12 /* cols, rows, max_nr_ports, emerg_wr */
 
 struct virtio_console {
@@ -58,7 +58,8 @@ static void console_tx(struct virtio_console *c)
 				goto out;
 			}
 			for (i = 0; i < c->tx->n_out && c->p.chr; i++)
-				chardev_write(c->p.chr, c->tx->iov[i].iov_base, c->tx->iov[i].iov_len);
+				chardev_write(c->p.chr, c->tx->iov[i].iov_base,
+					      c->tx->iov[i].iov_len);
 			vq_push(vq, c->tx->head, 0);
 			pushed = true;
 		}
@@ -181,8 +182,12 @@ struct virtio_console *virtio_console_create(const struct virtio_console_params 
 		.reset = console_reset,
 		.queue_notify = console_queue_notify,
 	};
-	mp = (struct virtio_mmio_params){.mem = p->mem, .mmio = p->mmio, .base = p->base,
-					 .irq = p->irq, .loop = p->loop, .ops = &c->ops,
+	mp = (struct virtio_mmio_params){.mem = p->mem,
+					 .mmio = p->mmio,
+					 .base = p->base,
+					 .irq = p->irq,
+					 .loop = p->loop,
+					 .ops = &c->ops,
 					 .opaque = c};
 	c->vdev = virtio_mmio_create(&mp, e);
 	if (!c->vdev) {

@@ -235,8 +235,7 @@ static int create_vsock(struct machine *m, const struct vm_device_config *d, str
 	return announce_device(m, d->id, p.base, &p.irq, virtio_vsock_transport(devs.vsock), e);
 }
 
-static int create_balloon(struct machine *m, const struct vm_device_config *d,
-			  struct errmsg *e)
+static int create_balloon(struct machine *m, const struct vm_device_config *d, struct errmsg *e)
 {
 	struct virtio_balloon_params p = {
 		.mem = &m->mem,
@@ -252,8 +251,7 @@ static int create_balloon(struct machine *m, const struct vm_device_config *d,
 	devs.balloon = virtio_balloon_create(&p, e);
 	if (!devs.balloon)
 		return errno ? -errno : -EIO;
-	return announce_device(m, d->id, p.base, &p.irq, virtio_balloon_transport(devs.balloon),
-			       e);
+	return announce_device(m, d->id, p.base, &p.irq, virtio_balloon_transport(devs.balloon), e);
 }
 
 /* virtio-serial-device and its port (one, as in StratoVirt's microvm). */
@@ -279,8 +277,9 @@ static int create_console(struct machine *m, size_t idx, struct errmsg *e)
 		    pd->port.bus != (int)idx)
 			continue;
 		if (port) {
-			errmsg_set(e, "-device %s: only one port per virtio-serial-device is "
-				      "supported on microvm (%s and %s)",
+			errmsg_set(e,
+				   "-device %s: only one port per virtio-serial-device is "
+				   "supported on microvm (%s and %s)",
 				   pd->id, port->id, pd->id);
 			return -ENOTSUP;
 		}

@@ -17,41 +17,41 @@
 #include "vmm/virtio/mmio.h"
 
 /* Register offsets (virtio 1.2, 4.2.2). */
-#define REG_MAGIC 0x000
-#define REG_VERSION 0x004
-#define REG_DEVICE_ID 0x008
-#define REG_VENDOR_ID 0x00c
-#define REG_DEVICE_FEATURES 0x010
+#define REG_MAGIC		0x000
+#define REG_VERSION		0x004
+#define REG_DEVICE_ID		0x008
+#define REG_VENDOR_ID		0x00c
+#define REG_DEVICE_FEATURES	0x010
 #define REG_DEVICE_FEATURES_SEL 0x014
-#define REG_DRIVER_FEATURES 0x020
+#define REG_DRIVER_FEATURES	0x020
 #define REG_DRIVER_FEATURES_SEL 0x024
-#define REG_QUEUE_SEL 0x030
-#define REG_QUEUE_NUM_MAX 0x034
-#define REG_QUEUE_NUM 0x038
-#define REG_QUEUE_READY 0x044
-#define REG_QUEUE_NOTIFY 0x050
-#define REG_INTERRUPT_STATUS 0x060
-#define REG_INTERRUPT_ACK 0x064
-#define REG_STATUS 0x070
-#define REG_QUEUE_DESC_LOW 0x080
-#define REG_QUEUE_DESC_HIGH 0x084
-#define REG_QUEUE_DRIVER_LOW 0x090
-#define REG_QUEUE_DRIVER_HIGH 0x094
-#define REG_QUEUE_DEVICE_LOW 0x0a0
-#define REG_QUEUE_DEVICE_HIGH 0x0a4
-#define REG_SHM_LEN_LOW 0x0b0
-#define REG_SHM_LEN_HIGH 0x0b4
-#define REG_SHM_BASE_LOW 0x0b8
-#define REG_SHM_BASE_HIGH 0x0bc
-#define REG_CONFIG_GENERATION 0x0fc
-#define REG_CONFIG 0x100
+#define REG_QUEUE_SEL		0x030
+#define REG_QUEUE_NUM_MAX	0x034
+#define REG_QUEUE_NUM		0x038
+#define REG_QUEUE_READY		0x044
+#define REG_QUEUE_NOTIFY	0x050
+#define REG_INTERRUPT_STATUS	0x060
+#define REG_INTERRUPT_ACK	0x064
+#define REG_STATUS		0x070
+#define REG_QUEUE_DESC_LOW	0x080
+#define REG_QUEUE_DESC_HIGH	0x084
+#define REG_QUEUE_DRIVER_LOW	0x090
+#define REG_QUEUE_DRIVER_HIGH	0x094
+#define REG_QUEUE_DEVICE_LOW	0x0a0
+#define REG_QUEUE_DEVICE_HIGH	0x0a4
+#define REG_SHM_LEN_LOW		0x0b0
+#define REG_SHM_LEN_HIGH	0x0b4
+#define REG_SHM_BASE_LOW	0x0b8
+#define REG_SHM_BASE_HIGH	0x0bc
+#define REG_CONFIG_GENERATION	0x0fc
+#define REG_CONFIG		0x100
 
-#define VIRTIO_MMIO_MAGIC 0x74726976u /* "virt" */
+#define VIRTIO_MMIO_MAGIC  0x74726976u /* "virt" */
 #define VIRTIO_MMIO_VENDOR 0x54525653u /* "SVRT" */
 
 /* What the transport itself offers on top of the device's bits. */
-#define TRANSPORT_FEATURES                                                                        \
-	((1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_EVENT_IDX) |                            \
+#define TRANSPORT_FEATURES                                             \
+	((1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_EVENT_IDX) | \
 	 (1ull << VIRTIO_F_INDIRECT_DESC))
 
 struct mmio_queue {

@@ -17,28 +17,28 @@
 
 struct loop;
 
-#define VIRTIO_MMIO_SIZE 0x200u
+#define VIRTIO_MMIO_SIZE       0x200u
 #define VIRTIO_MMIO_MAX_QUEUES 33u /* blk: 32 request queues; net: 16 pairs + control */
 
 /* Device status bits. */
 #define VIRTIO_STATUS_ACKNOWLEDGE 1u
-#define VIRTIO_STATUS_DRIVER 2u
-#define VIRTIO_STATUS_DRIVER_OK 4u
+#define VIRTIO_STATUS_DRIVER	  2u
+#define VIRTIO_STATUS_DRIVER_OK	  4u
 #define VIRTIO_STATUS_FEATURES_OK 8u
 #define VIRTIO_STATUS_NEEDS_RESET 0x40u
-#define VIRTIO_STATUS_FAILED 0x80u
+#define VIRTIO_STATUS_FAILED	  0x80u
 
 /* Interrupt status bits. */
-#define VIRTIO_MMIO_INT_VRING 1u
+#define VIRTIO_MMIO_INT_VRING  1u
 #define VIRTIO_MMIO_INT_CONFIG 2u
 
 /* Device IDs. */
-#define VIRTIO_ID_NET 1
-#define VIRTIO_ID_BLOCK 2
+#define VIRTIO_ID_NET	  1
+#define VIRTIO_ID_BLOCK	  2
 #define VIRTIO_ID_CONSOLE 3
-#define VIRTIO_ID_RNG 4
+#define VIRTIO_ID_RNG	  4
 #define VIRTIO_ID_BALLOON 5
-#define VIRTIO_ID_VSOCK 19
+#define VIRTIO_ID_VSOCK	  19
 
 struct virtio_mmio;
 
@@ -70,9 +70,9 @@ struct virtio_dev_ops {
 struct virtio_mmio_params {
 	const struct gmem *mem;
 	struct bus *mmio;
-	uint64_t base;		/* VIRTIO_MMIO_SIZE bytes are claimed from here */
-	struct irq_line irq;	/* vm_fd -1: no KVM (unit tests) */
-	struct loop *loop;	/* where kicks are handled */
+	uint64_t base;	     /* VIRTIO_MMIO_SIZE bytes are claimed from here */
+	struct irq_line irq; /* vm_fd -1: no KVM (unit tests) */
+	struct loop *loop;   /* where kicks are handled */
 	const struct virtio_dev_ops *ops;
 	void *opaque;
 };

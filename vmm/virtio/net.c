@@ -24,33 +24,33 @@
 #include "vmm/virtio/mmio.h"
 #include "vmm/virtio/net.h"
 
-#define VIRTIO_NET_F_CSUM 0
+#define VIRTIO_NET_F_CSUM	0
 #define VIRTIO_NET_F_GUEST_CSUM 1
-#define VIRTIO_NET_F_MAC 5
+#define VIRTIO_NET_F_MAC	5
 #define VIRTIO_NET_F_GUEST_TSO4 7
 #define VIRTIO_NET_F_GUEST_TSO6 8
-#define VIRTIO_NET_F_GUEST_ECN 9
-#define VIRTIO_NET_F_HOST_TSO4 11
-#define VIRTIO_NET_F_HOST_TSO6 12
-#define VIRTIO_NET_F_HOST_ECN 13
-#define VIRTIO_NET_F_MRG_RXBUF 15
-#define VIRTIO_NET_F_STATUS 16
-#define VIRTIO_NET_F_CTRL_VQ 17
-#define VIRTIO_NET_F_MQ 22
+#define VIRTIO_NET_F_GUEST_ECN	9
+#define VIRTIO_NET_F_HOST_TSO4	11
+#define VIRTIO_NET_F_HOST_TSO6	12
+#define VIRTIO_NET_F_HOST_ECN	13
+#define VIRTIO_NET_F_MRG_RXBUF	15
+#define VIRTIO_NET_F_STATUS	16
+#define VIRTIO_NET_F_CTRL_VQ	17
+#define VIRTIO_NET_F_MQ		22
 
-#define VIRTIO_NET_CTRL_RX 0
-#define VIRTIO_NET_CTRL_MAC 1
-#define VIRTIO_NET_CTRL_VLAN 2
-#define VIRTIO_NET_CTRL_MQ 4
+#define VIRTIO_NET_CTRL_RX		0
+#define VIRTIO_NET_CTRL_MAC		1
+#define VIRTIO_NET_CTRL_VLAN		2
+#define VIRTIO_NET_CTRL_MQ		4
 #define VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET 0
-#define VIRTIO_NET_OK 0
-#define VIRTIO_NET_ERR 1
+#define VIRTIO_NET_OK			0
+#define VIRTIO_NET_ERR			1
 
-#define NET_HDR_LEN 12 /* struct virtio_net_hdr_v1: num_buffers always present in 1.x */
+#define NET_HDR_LEN	12 /* struct virtio_net_hdr_v1: num_buffers always present in 1.x */
 #define NET_CONFIG_SIZE 12
-#define NET_FRAME_MAX (65536 + NET_HDR_LEN)
+#define NET_FRAME_MAX	(65536 + NET_HDR_LEN)
 #define NET_MAX_RX_BUFS 64 /* elements one merged frame may use */
-#define NET_MAX_PAIRS 16
+#define NET_MAX_PAIRS	16
 
 struct virtio_net;
 
@@ -74,8 +74,8 @@ struct virtio_net {
 	char name[64];
 	bool own_tap;
 	bool mq;
-	uint32_t npairs;	/* tap queues opened */
-	uint32_t active_pairs;	/* pairs the driver uses (VQ_PAIRS_SET) */
+	uint32_t npairs;       /* tap queues opened */
+	uint32_t active_pairs; /* pairs the driver uses (VQ_PAIRS_SET) */
 	uint8_t config[NET_CONFIG_SIZE];
 	struct net_pair pairs[NET_MAX_PAIRS];
 	struct vq_elem *ctrl;
@@ -573,8 +573,12 @@ struct virtio_net *virtio_net_create(const struct virtio_net_params *p, struct e
 		.reset = net_reset,
 		.queue_notify = net_queue_notify,
 	};
-	mp = (struct virtio_mmio_params){.mem = p->mem, .mmio = p->mmio, .base = p->base,
-					 .irq = p->irq, .loop = p->loop, .ops = &n->ops,
+	mp = (struct virtio_mmio_params){.mem = p->mem,
+					 .mmio = p->mmio,
+					 .base = p->base,
+					 .irq = p->irq,
+					 .loop = p->loop,
+					 .ops = &n->ops,
 					 .opaque = n};
 	n->vdev = virtio_mmio_create(&mp, e);
 	if (!n->vdev) {

@@ -9,11 +9,11 @@
 #include "vmm/virtio/queue.h"
 
 /* Ring field offsets (virtio 1.x split ring, little endian). */
-#define DESC_SIZE 16u
-#define AVAIL_IDX 2u
-#define AVAIL_RING 4u
-#define USED_IDX 2u
-#define USED_RING 4u
+#define DESC_SIZE      16u
+#define AVAIL_IDX      2u
+#define AVAIL_RING     4u
+#define USED_IDX       2u
+#define USED_RING      4u
 #define USED_ELEM_SIZE 8u
 
 struct vq_desc {

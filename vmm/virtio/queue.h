@@ -15,15 +15,15 @@
 
 /* Feature bits the queue code understands (virtio 1.x numbering). */
 #define VIRTIO_F_INDIRECT_DESC 28
-#define VIRTIO_F_EVENT_IDX 29
-#define VIRTIO_F_VERSION_1 32
-#define VIRTIO_F_RING_RESET 40
+#define VIRTIO_F_EVENT_IDX     29
+#define VIRTIO_F_VERSION_1     32
+#define VIRTIO_F_RING_RESET    40
 
-#define VIRTQ_DESC_F_NEXT 1
-#define VIRTQ_DESC_F_WRITE 2
-#define VIRTQ_DESC_F_INDIRECT 4
+#define VIRTQ_DESC_F_NEXT	   1
+#define VIRTQ_DESC_F_WRITE	   2
+#define VIRTQ_DESC_F_INDIRECT	   4
 #define VIRTQ_AVAIL_F_NO_INTERRUPT 1
-#define VIRTQ_USED_F_NO_NOTIFY 1
+#define VIRTQ_USED_F_NO_NOTIFY	   1
 
 #define VIRTQ_MAX_SIZE 32768u
 /* Most buffers one request may have (direct chain or indirect table). */
@@ -60,8 +60,8 @@ struct virtq {
 	volatile uint8_t *desc;	 /* size * 16 bytes */
 	volatile uint8_t *avail; /* 4 + 2 * size (+ 2 used_event) */
 	volatile uint8_t *used;	 /* 4 + 8 * size (+ 2 avail_event) */
-	uint16_t last_avail; /* next avail ring slot to consume */
-	uint16_t used_idx;   /* shadow of used->idx */
+	uint16_t last_avail;	 /* next avail ring slot to consume */
+	uint16_t used_idx;	 /* shadow of used->idx */
 	uint16_t signalled_used;
 	bool signalled_valid;
 	bool broken; /* a malformed ring was seen; the device needs a reset */

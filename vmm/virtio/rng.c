@@ -159,8 +159,12 @@ struct virtio_rng *virtio_rng_create(const struct virtio_rng_params *p, struct e
 		.reset = rng_reset,
 		.queue_notify = rng_queue_notify,
 	};
-	mp = (struct virtio_mmio_params){.mem = p->mem, .mmio = p->mmio, .base = p->base,
-					 .irq = p->irq, .loop = p->loop, .ops = &r->ops,
+	mp = (struct virtio_mmio_params){.mem = p->mem,
+					 .mmio = p->mmio,
+					 .base = p->base,
+					 .irq = p->irq,
+					 .loop = p->loop,
+					 .ops = &r->ops,
 					 .opaque = r};
 	r->vdev = virtio_mmio_create(&mp, e);
 	if (!r->vdev) {

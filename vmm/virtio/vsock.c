@@ -21,27 +21,27 @@
 #include "vmm/virtio/mmio.h"
 #include "vmm/virtio/vsock.h"
 
-#define VSOCK_RX 0
-#define VSOCK_TX 1
-#define VSOCK_EVENT 2
-#define VSOCK_HOST_CID 2
-#define VSOCK_HDR 44
+#define VSOCK_RX	  0
+#define VSOCK_TX	  1
+#define VSOCK_EVENT	  2
+#define VSOCK_HOST_CID	  2
+#define VSOCK_HDR	  44
 #define VSOCK_TYPE_STREAM 1
-#define OP_REQUEST 1
-#define OP_RESPONSE 2
-#define OP_RST 3
-#define OP_SHUTDOWN 4
-#define OP_RW 5
-#define OP_CREDIT_UPDATE 6
+#define OP_REQUEST	  1
+#define OP_RESPONSE	  2
+#define OP_RST		  3
+#define OP_SHUTDOWN	  4
+#define OP_RW		  5
+#define OP_CREDIT_UPDATE  6
 #define OP_CREDIT_REQUEST 7
-#define SHUT_F_RCV 1
-#define SHUT_F_SEND 2
+#define SHUT_F_RCV	  1
+#define SHUT_F_SEND	  2
 
-#define VSOCK_BUF_ALLOC (256u * 1024) /* what we let the guest send us unforwarded */
-#define VSOCK_MAX_PAYLOAD 4096u
-#define VSOCK_MAX_CONNS 256u
-#define VSOCK_CTRL_MAX 512u
-#define VSOCK_LINE_MAX 64u
+#define VSOCK_BUF_ALLOC	      (256u * 1024) /* what we let the guest send us unforwarded */
+#define VSOCK_MAX_PAYLOAD     4096u
+#define VSOCK_MAX_CONNS	      256u
+#define VSOCK_CTRL_MAX	      512u
+#define VSOCK_LINE_MAX	      64u
 #define VSOCK_EPHEMERAL_FIRST (1u << 30)
 
 struct vsock_hdr {
@@ -52,8 +52,8 @@ struct vsock_hdr {
 };
 
 enum conn_state {
-	C_LINE,	       /* host client connected, reading "CONNECT <port>\n" */
-	C_REQUESTED,   /* we sent REQUEST to the guest, awaiting RESPONSE */
+	C_LINE,	     /* host client connected, reading "CONNECT <port>\n" */
+	C_REQUESTED, /* we sent REQUEST to the guest, awaiting RESPONSE */
 	C_ESTABLISHED,
 };
 
@@ -519,8 +519,7 @@ static int connect_host(struct virtio_vsock *v, uint32_t port)
 	return fd;
 }
 
-static void guest_packet(struct virtio_vsock *v, const struct vsock_hdr *h,
-			 const struct vq_elem *e)
+static void guest_packet(struct virtio_vsock *v, const struct vsock_hdr *h, const struct vq_elem *e)
 {
 	struct vconn *c;
 	struct vsock_hdr r;
@@ -735,8 +734,9 @@ struct virtio_vsock *virtio_vsock_create(const struct virtio_vsock_params *p, st
 	snprintf(v->name, sizeof(v->name), "vhost-vsock %s", p->id);
 	if (!p->uds_path) {
 		/* The kernel backend needs /dev/vhost-vsock, which this build does not drive. */
-		errmsg_set(e, "-device vhost-vsock-device %s: only the unix-socket backend "
-			      "(uds-path=) is supported",
+		errmsg_set(e,
+			   "-device vhost-vsock-device %s: only the unix-socket backend "
+			   "(uds-path=) is supported",
 			   p->id);
 		free(v);
 		errno = ENOTSUP;
@@ -762,8 +762,12 @@ struct virtio_vsock *virtio_vsock_create(const struct virtio_vsock_params *p, st
 		.reset = vsock_reset,
 		.queue_notify = vsock_queue_notify,
 	};
-	mp = (struct virtio_mmio_params){.mem = p->mem, .mmio = p->mmio, .base = p->base,
-					 .irq = p->irq, .loop = p->loop, .ops = &v->ops,
+	mp = (struct virtio_mmio_params){.mem = p->mem,
+					 .mmio = p->mmio,
+					 .base = p->base,
+					 .irq = p->irq,
+					 .loop = p->loop,
+					 .ops = &v->ops,
 					 .opaque = v};
 	v->vdev = virtio_mmio_create(&mp, e);
 	if (!v->vdev) {
