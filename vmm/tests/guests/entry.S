@@ -27,14 +27,19 @@ common32:
 	movl %edi, %ebp
 	movl %esi, %edx
 	movl $__bss_start, %edi
-	movl $_end, %ecx
+	movl $__bss_end, %ecx
 	subl %edi, %ecx
 	xorl %eax, %eax
 	cld
 	rep stosb
 	movl %ebp, boot_mode
 	movl %edx, boot_ptr
-	/* Identity map 0..4 GiB: PML4[0] -> PDPT, PDPT[0..3] -> PD[0..3] of 2 MiB pages. */
+	/* Identity map 0..4 GiB: PML4[0] -> PDPT, PDPT[0..3] -> PD[0..3] of 2 MiB pages.
+	 * The tables live in .noinit (not zeroed with .bss): clear PML4 and PDPT here. */
+	movl $pml4, %edi
+	movl $2048, %ecx
+	xorl %eax, %eax
+	rep stosl
 	movl $pml4, %edi
 	movl $pdpt, %eax
 	orl $3, %eax
@@ -83,7 +88,7 @@ startup_64:
 	cli
 	movq %rsi, %rdx
 	movq $__bss_start, %rdi
-	movq $_end, %rcx
+	movq $__bss_end, %rcx
 	subq %rdi, %rcx
 	xorl %eax, %eax
 	cld
@@ -196,14 +201,18 @@ gdt_desc:
 	.long pvh_start
 
 	.section .bss
+	.globl boot_mode, boot_ptr
+boot_mode: .skip 8
+boot_ptr: .skip 8
+
+	/* Not zeroed at entry (page tables are filled, stacks need no zeroes): every page the
+	 * guest touches before its first output costs time under an emulating KVM. */
+	.section .noinit, "aw", @nobits
 	.balign 4096
 	.globl pml4, pdpt, pd
 pml4:	.skip 4096
 pdpt:	.skip 4096
 pd:	.skip 4 * 4096
-	.globl boot_mode, boot_ptr
-boot_mode: .skip 8
-boot_ptr: .skip 8
 	.balign 16
 	.skip 16384
 	.globl stack_top

@@ -33,7 +33,7 @@ static volatile uint32_t print_lock;
 static volatile uint32_t aps_up;
 static int failures;
 static char cmdline[2048];
-static uint8_t ap_stacks[8][4096] __attribute__((aligned(16)));
+static uint8_t ap_stacks[8][4096] __attribute__((aligned(16), section(".noinit")));
 static volatile uint32_t rx_count;
 
 /* ---- port and MMIO access ---- */
@@ -252,6 +252,8 @@ void build_page_tables(void)
 {
 	uint64_t i;
 
+	memset(pml4, 0, 4096);
+	memset(pdpt, 0, 4096);
 	pml4[0] = (uint64_t)pdpt | 3;
 	for (i = 0; i < 4; i++)
 		pdpt[i] = ((uint64_t)pd + i * 4096) | 3;
@@ -532,7 +534,7 @@ struct idt_entry {
 	uint16_t off1;
 	uint32_t off2, zero;
 } __attribute__((packed));
-static struct idt_entry idt[256] __attribute__((aligned(16)));
+static struct idt_entry idt[256] __attribute__((aligned(16), section(".noinit")));
 
 __attribute__((interrupt)) static void serial_isr(void *frame)
 {

@@ -198,6 +198,11 @@ int vd_queue_setup(struct vd_dev *d, uint32_t idx, struct vd_queue *q)
 	return vd_read32(d, REG_QUEUE_READY) == 1 ? 0 : -1;
 }
 
+void vd_release_rings(void)
+{
+	slots_used = 0;
+}
+
 void vd_driver_ok(struct vd_dev *d)
 {
 	vd_write32(d, REG_STATUS, ST_ACK | ST_DRIVER | ST_FEATURES_OK | ST_DRIVER_OK);

@@ -103,6 +103,8 @@ int vd_init(struct vd_dev *d, uint64_t want);
 /* Sets up queue idx (slot must be a distinct static index < 8). 0 or -1. */
 int vd_queue_setup(struct vd_dev *d, uint32_t idx, struct vd_queue *q);
 void vd_driver_ok(struct vd_dev *d);
+/* Forgets every queue's ring memory (after the devices using it were reset). */
+void vd_release_rings(void);
 /* Adds one chain; returns its head or -1 when the ring is full. */
 int vd_add(struct vd_queue *q, const struct vd_buf *bufs, int n);
 void vd_kick(const struct vd_dev *d, const struct vd_queue *q);

@@ -175,6 +175,15 @@ void g_power_off(int failed)
 		__asm__ volatile("cli; hlt");
 }
 
+/* Busy-waits on the TSC: a pause loop would exit to the hypervisor on every pause. */
+static void delay_tsc(uint64_t cycles)
+{
+	uint64_t t = g_rdtsc();
+
+	while (g_rdtsc() - t < cycles)
+		;
+}
+
 static void idle_forever(void)
 {
 	g_puts("SVTEST idle\n");
@@ -817,6 +826,225 @@ static void test_vsock(void)
 	g_power_off(failures);
 }
 
+/* ---- hostile driver ---- */
+enum hostile_case {
+	H_NOTIFY_BEFORE_OK,
+	H_QUEUE_NOT_POW2,
+	H_DESC_LOOP,
+	H_OUTSIDE_RAM,
+	H_ZERO_LEN,
+	H_HUGE_LEN,
+	H_AVAIL_JUMP,
+	H_HEAD_RANGE,
+	H_INDIRECT_LOOP,
+	H_WRITABLE_FIRST,
+	H_PAYLOAD, /* device-specific garbage in well-formed buffers */
+	H_COUNT,
+};
+
+static const char *const hostile_names[H_COUNT] = {
+	"notify-before-driver-ok", "queue-size-3", "descriptor-loop", "buffer-outside-ram",
+	"zero-length-buffer", "oversized-buffer", "avail-idx-jump", "head-out-of-range",
+	"indirect-loop", "writable-before-readable", "garbage-payload",
+};
+
+static uint8_t hbuf[4][8192] __attribute__((aligned(16)));
+
+static const char *dev_name(uint32_t id)
+{
+	switch (id) {
+	case VD_ID_NET:
+		return "net";
+	case VD_ID_CONSOLE:
+		return "console";
+	case VD_ID_RNG:
+		return "rng";
+	case VD_ID_BALLOON:
+		return "balloon";
+	case VD_ID_VSOCK:
+		return "vsock";
+	default:
+		return "other";
+	}
+}
+
+/* Device-specific nonsense in well-formed buffers, on the device's "transmit" queue. */
+static void hostile_payload(struct vd_dev *d)
+{
+	struct vd_queue q;
+	struct vd_buf b[2];
+	uint32_t qi = d->device_id == VD_ID_NET || d->device_id == VD_ID_CONSOLE ||
+				      d->device_id == VD_ID_VSOCK
+			      ? 1
+			      : 0;
+	uint32_t *w = (uint32_t *)hbuf[0];
+
+	if (vd_queue_setup(d, qi, &q))
+		return;
+	vd_driver_ok(d);
+	memset(hbuf, 0xa5, sizeof(hbuf));
+	switch (d->device_id) {
+	case VD_ID_BALLOON: /* PFNs past RAM, at 4 GiB, the last PFN; a 3-byte buffer */
+		w[0] = 0xffffffffu;
+		w[1] = 0x100000u;
+		w[2] = 0xfffffu;
+		b[0] = (struct vd_buf){ hbuf[0], 12, 0 };
+		vd_add(&q, b, 1);
+		b[0] = (struct vd_buf){ hbuf[1], 3, 0 };
+		vd_add(&q, b, 1);
+		break;
+	case VD_ID_VSOCK: /* len far beyond the buffer, unknown op, datagram type */
+		memset(hbuf[0], 0, 44);
+		wr64(hbuf[0], 3);
+		wr64(hbuf[0] + 8, 2);
+		wr32(hbuf[0] + 24, 0xffffffffu);
+		wr16(hbuf[0] + 28, 1);
+		wr16(hbuf[0] + 30, VS_OP_RW);
+		b[0] = (struct vd_buf){ hbuf[0], 64, 0 };
+		vd_add(&q, b, 1);
+		wr16(hbuf[1] + 28, 2);
+		wr16(hbuf[1] + 30, 99);
+		b[0] = (struct vd_buf){ hbuf[1], 44, 0 };
+		vd_add(&q, b, 1);
+		b[0] = (struct vd_buf){ hbuf[2], 10, 0 }; /* shorter than a header */
+		vd_add(&q, b, 1);
+		break;
+	case VD_ID_NET: /* shorter than the vnet header; header claiming GSO on junk */
+		b[0] = (struct vd_buf){ hbuf[0], 5, 0 };
+		vd_add(&q, b, 1);
+		hbuf[1][0] = 1; /* NEEDS_CSUM */
+		hbuf[1][1] = 4; /* GSO TCPv6 */
+		b[0] = (struct vd_buf){ hbuf[1], 12, 0 };
+		b[1] = (struct vd_buf){ hbuf[2], 8000, 0 };
+		vd_add(&q, b, 2);
+		break;
+	default: /* rng: a read-only buffer where it must write; console: empty output */
+		b[0] = (struct vd_buf){ hbuf[0], 64, 0 };
+		vd_add(&q, b, 1);
+		break;
+	}
+	vd_kick(d, &q);
+	delay_tsc(TSC_SEC / 50);
+}
+
+static void hostile_one(struct vd_dev *d, int c)
+{
+	struct vd_queue q;
+	struct vd_buf b = { hbuf[0], 64, 1 };
+	uint32_t st;
+	int head;
+
+	vd_release_rings();
+	if (vd_init(d, 0)) {
+		g_report("hostile: device accepts a plain feature set", 0, dev_name(d->device_id));
+		return;
+	}
+	if (c == H_PAYLOAD) {
+		hostile_payload(d);
+		goto out;
+	}
+	if (c == H_QUEUE_NOT_POW2) {
+		vd_write32(d, 0x030, 0);
+		vd_write32(d, 0x038, 3);
+		vd_write32(d, 0x044, 1);
+		vd_driver_ok(d);
+		vd_write32(d, 0x050, 0);
+		goto out;
+	}
+	if (vd_queue_setup(d, 0, &q))
+		return;
+	if (c != H_NOTIFY_BEFORE_OK)
+		vd_driver_ok(d);
+	head = vd_add(&q, &b, 1);
+	if (head < 0)
+		return;
+	switch (c) {
+	case H_DESC_LOOP:
+		q.desc[head].flags = VQ_F_NEXT | VQ_F_WRITE;
+		q.desc[head].next = (uint16_t)head;
+		break;
+	case H_OUTSIDE_RAM:
+		q.desc[head].addr = 0x7fff00000000ull;
+		break;
+	case H_ZERO_LEN:
+		q.desc[head].len = 0;
+		break;
+	case H_HUGE_LEN:
+		q.desc[head].addr = 0x1000000;
+		q.desc[head].len = 0xffffffffu;
+		break;
+	case H_AVAIL_JUMP:
+		q.avail[1] = (uint16_t)(q.avail_idx + 1000);
+		break;
+	case H_HEAD_RANGE:
+		q.avail[2] = 5000;
+		break;
+	case H_INDIRECT_LOOP: {
+		/* An indirect table whose one entry chains to itself. */
+		struct vd_desc *t = (struct vd_desc *)hbuf[1];
+
+		t[0] = (struct vd_desc){ (uint64_t)hbuf[0], 64, VQ_F_NEXT | VQ_F_WRITE, 0 };
+		q.desc[head].addr = (uint64_t)t;
+		q.desc[head].len = 16;
+		q.desc[head].flags = 4; /* INDIRECT */
+		break;
+	}
+	case H_WRITABLE_FIRST: {
+		struct vd_buf two[2] = { { hbuf[0], 64, 1 }, { hbuf[1], 64, 0 } };
+
+		head = vd_add(&q, two, 2);
+		break;
+	}
+	default:
+		break;
+	}
+	vd_kick(d, &q);
+	if (c == H_NOTIFY_BEFORE_OK) {
+		/* Now let it run: the early kick must not have consumed garbage. */
+		vd_driver_ok(d);
+		vd_kick(d, &q);
+	}
+out:
+	delay_tsc(TSC_SEC / 50);
+	st = vd_read32(d, 0x070);
+	vd_ack(d);
+	g_puts("SVTEST hostile ");
+	g_puts(dev_name(d->device_id));
+	g_puts(" ");
+	g_puts(hostile_names[c]);
+	g_puts(" status=");
+	g_put_hex(st);
+	g_puts("\n");
+	vd_write32(d, 0x070, 0); /* reset for the next case */
+	if (vd_read32(d, 0x070) != 0)
+		g_report("hostile: device resets after abuse", 0, dev_name(d->device_id));
+}
+
+static void test_hostile(void)
+{
+	struct vd_dev devs[16];
+	int n = vd_find(devs, 16), i, c;
+
+	for (i = 0; i < n; i++) {
+		/* Features the device never offered must not be accepted. */
+		vd_write32(&devs[i], 0x070, 0);
+		vd_write32(&devs[i], 0x070, 3);
+		vd_write32(&devs[i], 0x024, 1);
+		vd_write32(&devs[i], 0x020, 0xffffffffu);
+		vd_write32(&devs[i], 0x024, 0);
+		vd_write32(&devs[i], 0x020, 0xffffffffu);
+		vd_write32(&devs[i], 0x070, 3 | 8);
+		g_report("hostile: unoffered features refused", !(vd_read32(&devs[i], 0x070) & 8),
+			 dev_name(devs[i].device_id));
+		for (c = 0; c < H_COUNT; c++)
+			hostile_one(&devs[i], c);
+		vd_write32(&devs[i], 0x070, 0);
+	}
+	put_line_kv("SVTEST hostile done devices=", "", (uint64_t)n, 0, 0);
+	/* Stay up: the host checks the VMM still answers QMP, then quits it. */
+	idle_forever();
+}
+
 void guest_main(void)
 {
 	char test[32] = "none";
@@ -839,6 +1067,8 @@ void guest_main(void)
 		test_balloon();
 	if (!g_strncmp(test, "vsock", 6))
 		test_vsock();
+	if (!g_strncmp(test, "hostile", 8))
+		test_hostile();
 	if (!g_strncmp(test, "idle", 5))
 		idle_forever();
 	g_report("known sv.test", 0, test);
