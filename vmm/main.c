@@ -401,6 +401,8 @@ static int setup(struct splitvm *vm, struct errmsg *e)
 			errmsg_prefix(e, "seccomp");
 			return ret;
 		}
+		log_info("seccomp: allowlist on, %zu base syscalls (plus any a device registered)",
+			 vmm_seccomp_allowlist_count());
 	}
 	return 0;
 }
