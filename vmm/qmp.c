@@ -32,6 +32,7 @@ struct qmp_client {
 	char *out;
 	size_t out_len, out_cap;
 	bool want_out; /* EPOLLOUT registered */
+	bool dead;     /* to be closed when its callback returns */
 };
 
 struct qmp_cmd {
@@ -51,6 +52,9 @@ struct qmp_server {
 	int listen_fd;
 	char *path;
 	struct qmp_client *clients[QMP_MAX_CLIENTS];
+	/* The client whose input is being handled: an event that fails for it marks it dead
+	 * instead of freeing it under its own callback. */
+	struct qmp_client *current;
 	struct qmp_cmd *cmds; /* registered and core commands, newest first */
 };
 
@@ -235,16 +239,21 @@ int qmp_server_event(struct qmp_server *s, const char *name, struct json_object 
 	for (i = 0; i < QMP_MAX_CLIENTS; i++) {
 		struct qmp_client *c = s->clients[i];
 
-		if (!c || !c->negotiated)
+		bool failed = false;
+
+		if (!c || !c->negotiated || c->dead)
 			continue;
 		if (client_queue(c, ev) == 0) {
 			n++;
-			if (client_flush(c))
-				client_close(c);
+			failed = client_flush(c) != 0;
 		} else {
 			log_warn("qmp: client fd %d: output queue full, disconnecting", c->fd);
-			client_close(c);
+			failed = true;
 		}
+		if (failed && c == s->current)
+			c->dead = true;
+		else if (failed)
+			client_close(c);
 	}
 	json_object_put(ev);
 	return n;
@@ -804,6 +813,7 @@ static void client_cb(struct loop *l, int fd, uint32_t events, void *arg)
 	struct qmp_client *c = arg;
 	char buf[QMP_READ_CHUNK];
 	ssize_t n;
+	int ret;
 
 	if (events & EPOLLOUT) {
 		if (client_flush(c)) {
@@ -830,11 +840,10 @@ static void client_cb(struct loop *l, int fd, uint32_t events, void *arg)
 		client_close(c);
 		return;
 	}
-	if (client_input(c, buf, (size_t)n)) {
-		client_close(c);
-		return;
-	}
-	if (c->close_after_flush && c->out_len == 0)
+	c->s->current = c;
+	ret = client_input(c, buf, (size_t)n);
+	c->s->current = NULL;
+	if (ret || c->dead || (c->close_after_flush && c->out_len == 0))
 		client_close(c);
 }
 

@@ -811,6 +811,83 @@ static void test_qmp_feed_for_test_matches_socket_behaviour(void **state)
 	free(out);
 }
 
+/* An event payload large enough to overflow a client that does not read. */
+static struct json_object *big_data(void)
+{
+	static char blob[64 * 1024];
+	struct json_object *d = json_object_new_object();
+
+	memset(blob, 'x', sizeof(blob) - 1);
+	json_object_object_add(d, "blob", json_object_new_string(blob));
+	return d;
+}
+
+static int fake_pause_flood(void *o)
+{
+	struct fake_vm *vm = o;
+	int i;
+
+	/* a guest that makes the VM emit far more than the client reads */
+	for (i = 0; i < 64; i++)
+		qmp_server_event(vm->s, "FLOOD", big_data());
+	return 0;
+}
+
+static void test_qmp_client_that_does_not_read_is_dropped_safely(void **state)
+{
+	struct fixture *f = *state;
+	struct client *a = ready_client(f), *b = ready_client(f);
+	struct qmp_vm_ops ops = fake_ops;
+	struct qmp_server *s2, *orig = f->vm.s;
+	struct json_object *r;
+	struct errmsg e;
+	int i;
+
+	/* b never reads: events pile up until it is disconnected; a is unaffected */
+	for (i = 0; i < 64; i++)
+		qmp_server_event(f->vm.s, "FLOOD", big_data());
+	pump(f, 20);
+	assert_true(qmp_server_client_count(f->vm.s) <= 2);
+	client_free(b);
+	client_free(a);
+	pump(f, 20);
+	assert_int_equal(qmp_server_client_count(f->vm.s), 0);
+
+	/* the client whose own command floods it is dropped after its command, not during */
+	ops.pause = fake_pause_flood;
+	s2 = qmp_server_new(f->l, &ops, &f->vm, NULL, &e);
+	assert_non_null(s2);
+	{
+		int sv[2];
+		struct client *c = calloc(1, sizeof(*c));
+
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+		c->fd = sv[0];
+		f->vm.s = s2;
+		assert_int_equal(qmp_server_add_client(s2, sv[1]), 0);
+		send_str(c, "{\"execute\":\"qmp_capabilities\"}{\"execute\":\"stop\"}");
+		pump(f, 100);
+		assert_int_equal(qmp_server_client_count(s2), 0);
+		client_free(c);
+	}
+	/* the server still serves new clients */
+	{
+		int sv[2];
+		struct client *c = calloc(1, sizeof(*c));
+
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+		c->fd = sv[0];
+		assert_int_equal(qmp_server_add_client(s2, sv[1]), 0);
+		json_object_put(recv_json(f, c));
+		json_object_put(command(f, c, "{\"execute\":\"qmp_capabilities\"}"));
+		r = command(f, c, "{\"execute\":\"query-status\"}");
+		json_object_put(r);
+		client_free(c);
+	}
+	qmp_server_free(s2);
+	f->vm.s = orig;
+}
+
 static int cmd_pre(struct qmp_server *s, struct json_object *args, struct json_object **ret,
 		   struct errmsg *e, void *opaque)
 {
@@ -889,6 +966,8 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(test_qmp_feed_for_test_matches_socket_behaviour,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_qmp_client_that_does_not_read_is_dropped_safely, setup, teardown),
 		cmocka_unit_test(test_qmp_preregistered_commands_join_new_servers),
 	};
 
