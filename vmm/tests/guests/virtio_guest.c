@@ -165,6 +165,15 @@ uint64_t g_rdtsc(void)
 	return (uint64_t)hi << 32 | lo;
 }
 
+/* Busy-waits on the TSC: a pause loop would exit to the hypervisor on every pause. */
+static void delay_tsc(uint64_t cycles)
+{
+	uint64_t t = g_rdtsc();
+
+	while (g_rdtsc() - t < cycles)
+		;
+}
+
 void g_power_off(int failed)
 {
 	g_puts(failed ? "SVTEST result fail\n" : "SVTEST result pass\n");
@@ -173,15 +182,6 @@ void g_power_off(int failed)
 	__asm__ volatile("outl %0, %1" : : "a"((uint32_t)(failed ? 1 : 0)), "Nd"((uint16_t)0xf4));
 	for (;;)
 		__asm__ volatile("cli; hlt");
-}
-
-/* Busy-waits on the TSC: a pause loop would exit to the hypervisor on every pause. */
-static void delay_tsc(uint64_t cycles)
-{
-	uint64_t t = g_rdtsc();
-
-	while (g_rdtsc() - t < cycles)
-		;
 }
 
 static void idle_forever(void)
@@ -554,12 +554,8 @@ static void test_net(void)
 			if (frames == 1)
 				net_send(&d, &tx, mac, "SVNET echo first", 16);
 		}
-		if (slow) {
-			uint64_t t = g_rdtsc();
-
-			while (g_rdtsc() - t < slow * 1000)
-				g_relax();
-		}
+		if (slow)
+			delay_tsc(slow * 1000);
 		net_post(&rx, b);
 		vd_kick(&d, &rx);
 	}
@@ -631,11 +627,8 @@ static void test_balloon(void)
 			put_line_kv("SVTEST balloon actual=", "", actual, 0, 0);
 			last_print = actual;
 		} else {
-			uint64_t t = g_rdtsc();
-
 			vd_ack(&d);
-			while (g_rdtsc() - t < TSC_SEC / 100)
-				g_relax();
+			delay_tsc(TSC_SEC / 100);
 		}
 	}
 }
@@ -868,15 +861,22 @@ static const char *dev_name(uint32_t id)
 	}
 }
 
+/* The queue a device consumes as soon as it is kicked: transmit for net, console and vsock
+ * (their receive queues are only read when host data arrives), else queue 0. */
+static uint32_t kicked_queue(const struct vd_dev *d)
+{
+	return d->device_id == VD_ID_NET || d->device_id == VD_ID_CONSOLE ||
+			       d->device_id == VD_ID_VSOCK
+		       ? 1
+		       : 0;
+}
+
 /* Device-specific nonsense in well-formed buffers, on the device's "transmit" queue. */
 static void hostile_payload(struct vd_dev *d)
 {
 	struct vd_queue q;
 	struct vd_buf b[2];
-	uint32_t qi = d->device_id == VD_ID_NET || d->device_id == VD_ID_CONSOLE ||
-				      d->device_id == VD_ID_VSOCK
-			      ? 1
-			      : 0;
+	uint32_t qi = kicked_queue(d);
 	uint32_t *w = (uint32_t *)hbuf[0];
 
 	if (vd_queue_setup(d, qi, &q))
@@ -930,8 +930,10 @@ static void hostile_payload(struct vd_dev *d)
 static void hostile_one(struct vd_dev *d, int c)
 {
 	struct vd_queue q;
-	struct vd_buf b = { hbuf[0], 64, 1 };
-	uint32_t st;
+	uint32_t qi = kicked_queue(d), st;
+	/* Device-readable on transmit queues and the balloon's, writable on the rng's. */
+	int wr = d->device_id == VD_ID_RNG;
+	struct vd_buf b = { hbuf[0], 64, wr };
 	int head;
 
 	vd_release_rings();
@@ -944,14 +946,15 @@ static void hostile_one(struct vd_dev *d, int c)
 		goto out;
 	}
 	if (c == H_QUEUE_NOT_POW2) {
-		vd_write32(d, 0x030, 0);
+		vd_write32(d, 0x030, qi);
 		vd_write32(d, 0x038, 3);
 		vd_write32(d, 0x044, 1);
 		vd_driver_ok(d);
-		vd_write32(d, 0x050, 0);
+		vd_write32(d, 0x050, qi);
 		goto out;
 	}
-	if (vd_queue_setup(d, 0, &q))
+	memset(hbuf, 0, sizeof(hbuf));
+	if (vd_queue_setup(d, qi, &q))
 		return;
 	if (c != H_NOTIFY_BEFORE_OK)
 		vd_driver_ok(d);
@@ -960,7 +963,7 @@ static void hostile_one(struct vd_dev *d, int c)
 		return;
 	switch (c) {
 	case H_DESC_LOOP:
-		q.desc[head].flags = VQ_F_NEXT | VQ_F_WRITE;
+		q.desc[head].flags = (uint16_t)(VQ_F_NEXT | (wr ? VQ_F_WRITE : 0));
 		q.desc[head].next = (uint16_t)head;
 		break;
 	case H_OUTSIDE_RAM:
@@ -983,7 +986,8 @@ static void hostile_one(struct vd_dev *d, int c)
 		/* An indirect table whose one entry chains to itself. */
 		struct vd_desc *t = (struct vd_desc *)hbuf[1];
 
-		t[0] = (struct vd_desc){ (uint64_t)hbuf[0], 64, VQ_F_NEXT | VQ_F_WRITE, 0 };
+		t[0] = (struct vd_desc){ (uint64_t)hbuf[0], 64,
+					 (uint16_t)(VQ_F_NEXT | (wr ? VQ_F_WRITE : 0)), 0 };
 		q.desc[head].addr = (uint64_t)t;
 		q.desc[head].len = 16;
 		q.desc[head].flags = 4; /* INDIRECT */

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Hostile guest against every device of this issue's set (rng, console, balloon, net, vsock):
+# the device test guest offers unoffered features, kicks before DRIVER_OK, sets a queue
+# size of 3, and hands each device descriptor loops, buffers outside RAM, zero-length and
+# 4 GiB buffers, an avail index 1000 ahead, a head out of range, an indirect loop, a writable
+# buffer before a readable one, and device-specific garbage (PFNs past RAM, vsock headers
+# with absurd lengths and ops, runt and fake-GSO frames). splitvm must keep running, keep
+# answering QMP throughout, let the guest reset every device, and quit cleanly.
+source "$(dirname "$0")/../../lib/tap.sh"
+source "$(dirname "$0")/vmmdev-lib.bash"
+vmmdev_require
+NS=svdhost$$
+ip netns add "$NS" || { tap_fail "netns $NS" "ip netns add failed"; tap_done; exit 1; }
+h_cleanup() {
+	vmm_cleanup
+	ip netns del "$NS" 2>/dev/null
+}
+trap h_cleanup EXIT
+
+qsock=$T/qmp.sock
+ip netns exec "$NS" "$SPLITVM" -m 128 -kernel "$VGUEST_BZ" -append "sv.test=hostile" \
+	-serial "file,path=$T/h.serial" -qmp "unix:$qsock,server,nowait" \
+	-object rng-random,id=r0,filename=/dev/urandom -device virtio-rng-device,rng=r0,id=rng0 \
+	-device virtio-serial-device,id=vser0 -chardev "file,id=c0,path=$T/con.out" \
+	-device virtconsole,chardev=c0,id=con0 \
+	-device virtio-balloon-device,id=bal0,free-page-reporting=true \
+	-netdev tap,id=n0,ifname=svtap0 -device virtio-net-device,netdev=n0,id=net0 \
+	-device "vhost-vsock-device,id=vs0,guest-cid=5,uds-path=$T/v.sock" \
+	</dev/null >"$T/h.out" 2>"$T/h.err" &
+VM_PID=$!
+_vm_pids+=("$VM_PID")
+qmp_open "$qsock" || tap_fail "QMP connects" "$(cat "$T/h.err")"
+# Poll QMP while the guest attacks: every answer must come.
+polls=0 bad=0
+for ((i = 0; i < 600; i++)); do
+	grep -q 'SVTEST hostile done' "$T/h.serial" 2>/dev/null && break
+	kill -0 "$VM_PID" 2>/dev/null || break
+	if qmp_alive >/dev/null; then polls=$((polls + 1)); else bad=$((bad + 1)); fi
+	sleep 0.1
+done
+tap_check "guest went through every case" grep -q 'SVTEST hostile done devices=5' "$T/h.serial"
+tap_check "splitvm is still running" kill -0 "$VM_PID"
+tap_expect_eq "QMP answered every poll during the attack ($polls answered)" 0 "$bad"
+r=$(qmp '{"execute":"query-status"}')
+tap_expect_eq "query-status: running" '{"return":{"status":"running","singlestep":false,"running":true}}' "$r"
+for dev in rng console balloon net vsock; do
+	n=$(grep -c "^SVTEST hostile $dev " "$T/h.serial")
+	tap_expect_eq "$dev: all 11 cases ran and the device was reset after each" 11 "$n"
+done
+tap_check "no device refused a reset or accepted unoffered features" \
+	bash -c "! grep -q 'SVTEST FAIL' '$T/h.serial'"
+# Malformed rings on the queue each device consumes when kicked (transmit for net, console
+# and vsock; queue 0 for rng and balloon) set DEVICE_NEEDS_RESET (0x40); well-formed
+# requests with odd contents (zero-length, garbage payloads) are only dropped.
+nr=$(grep -E 'queue-size-3|descriptor-loop|buffer-outside-ram|oversized-buffer|avail-idx-jump|head-out-of-range|indirect-loop|writable-before-readable' "$T/h.serial" |
+	grep -c 'status=0x00000000000000[4-7c-f]')
+tap_expect_eq "malformed rings set DEVICE_NEEDS_RESET (8 cases x 5 devices)" 40 "$nr"
+ok=$(grep -E 'notify-before-driver-ok|zero-length-buffer|garbage-payload' "$T/h.serial" |
+	grep -c 'status=0x000000000000000f')
+tap_expect_eq "odd but well-formed requests leave the device running (3 cases x 5 devices)" 15 "$ok"
+qmp '{"execute":"quit"}' >/dev/null
+vm_wait "$VM_PID" 10
+tap_expect_eq "quit: splitvm exits 0" 0 "$VM_STATUS"
+tap_check "no crash or sanitizer report in splitvm's stderr" \
+	bash -c "! grep -qE 'AddressSanitizer|runtime error|Segmentation|Aborted' '$T/h.err'"
+tap_done
