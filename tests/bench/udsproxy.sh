@@ -67,7 +67,10 @@ daemons() { # KIND ARGS...
 	lab_bg dpu "$UDSPD" --listen $kind:$DPU_ADDR:12121 --peer $kind:$HOST_ADDR:12121 \
 		--conf-dir "$T" "$@" ${TLS_DPU[@]+"${TLS_DPU[@]}"} -D "$T/dpu-$kind.log"
 	D=$LAB_BG_PID
-	wait_for 10 sh -c "'$LAB' exec dpu '$UDSPD' --status | grep -q '^link: up'"
+	if ! wait_for 30 sh -c "'$LAB' exec dpu '$UDSPD' --status | grep -q '^link: up'"; then
+		echo "udsproxy bench: the $kind link did not come up:" >&2
+		tail -n 5 "$T/host-$kind.log" "$T/dpu-$kind.log" >&2
+	fi
 }
 daemons tcp --test-mode
 SOCK=/run/bench/b.sock measure udsproxy_tcp dpu LD_PRELOAD="$PRELOAD" UDSPROXY_PATHS=/run/bench
