@@ -159,7 +159,7 @@ static void xopts(const struct server *sv, struct xport_opts *o)
 	o->tls_key = sv->tls_key;
 	o->tls_ca = sv->tls_ca;
 	o->unix_mode = (unsigned)sv->unix_mode;
-	o->timeout_ms = 5000;
+	o->timeout_ms = 10000;
 }
 
 /* The parent's copy of an accepted connection is dropped without touching the stream
@@ -344,6 +344,122 @@ static void on_signal(struct loop *l, int signo, void *arg)
 	}
 }
 
+/* Everything after option parsing; resources stay in sv for server_free(). */
+static int server_run(struct server *sv)
+{
+	struct errmsg e = {{0}};
+	struct xport_opts xo;
+	enum log_level lvl = LOG_LVL_INFO;
+	size_t i;
+	int ret;
+
+	if (load_config(sv))
+		return 1;
+	if (!sv->ctx.search_path)
+		sv->ctx.search_path = REXEC_DEFAULT_PATH;
+	if (!sv->env_allow)
+		sv->env_allow = REXEC_DEFAULT_ENV_ALLOW;
+	if (!sv->whitelist)
+		sv->whitelist = REXEC_DEFAULT_WHITELIST;
+	if (sv->max_sessions < 0)
+		sv->max_sessions = 256;
+	if (!sv->nlisten)
+		sv->listen[sv->nlisten++] = DEFAULT_LISTEN;
+	if (sv->log_level && log_level_parse(sv->log_level, &lvl)) {
+		fprintf(stderr,
+			"rexec_server: log level '%s': expected error, warn, info or debug\n",
+			sv->log_level);
+		return 2;
+	}
+	ret = log_init("rexec_server", sv->log_file, lvl);
+	if (ret) {
+		fprintf(stderr, "rexec_server: log file %s: %s\n", sv->log_file, strerror(-ret));
+		return 1;
+	}
+	if (rexec_envpolicy_init(&sv->ctx.env, sv->env_allow, sv->env_refuse, &e)) {
+		fprintf(stderr, "rexec_server: %s: %s\n", sv->config_path, errmsg_str(&e));
+		return 1;
+	}
+	sv->rules = rexec_rules_load(sv->whitelist, true, &e);
+	if (!sv->rules) {
+		fprintf(stderr, "rexec_server: %s\n", errmsg_str(&e));
+		log_error("%s", errmsg_str(&e));
+		return 1;
+	}
+	sv->ctx.rules = sv->rules;
+	sv->ctx.procs_dir = REXEC_PROCS_DIR;
+	sv->ctx.window = REXEC_WINDOW;
+	sv->ctx.handshake_timeout_ms = 10000;
+	if (sv->check_only) {
+		printf("rexec_server: %s: %zu entries; configuration ok\n", sv->whitelist,
+		       sv->rules->n);
+		return 0;
+	}
+	ret = mkdir_p(REXEC_RUN_DIR, 0755);
+	if (!ret)
+		ret = mkdir_p(REXEC_PROCS_DIR, 0700);
+	if (ret) {
+		fprintf(stderr, "rexec_server: %s: %s\n", REXEC_RUN_DIR, strerror(-ret));
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	sv->loop = loop_new();
+	if (!sv->loop) {
+		fprintf(stderr, "rexec_server: event loop: %s\n", strerror(errno));
+		return 1;
+	}
+	xopts(sv, &xo);
+	for (i = 0; i < sv->nlisten; i++) {
+		struct xport_listener *l = xport_listen(sv->listen[i], &xo, &e);
+
+		if (!l) {
+			fprintf(stderr, "rexec_server: %s\n", errmsg_str(&e));
+			log_error("%s", errmsg_str(&e));
+			return 1;
+		}
+		sv->resume[sv->nls] = loop_add_timer(sv->loop, 0, 0, on_resume, sv);
+		if (!sv->resume[sv->nls]) {
+			fprintf(stderr, "rexec_server: timer: %s\n", strerror(errno));
+			return 1;
+		}
+		sv->ls[sv->nls++] = l;
+		(void)fd_set_nonblock(xport_listener_fd(l), true);
+		if (loop_add_fd(sv->loop, xport_listener_fd(l), EPOLLIN, on_accept, sv) < 0) {
+			fprintf(stderr, "rexec_server: event loop: %s\n", strerror(errno));
+			return 1;
+		}
+		log_info("listening on %s", sv->listen[i]);
+	}
+	if (loop_add_signal(sv->loop, SIGCHLD, on_signal, sv) ||
+	    loop_add_signal(sv->loop, SIGHUP, on_signal, sv) ||
+	    loop_add_signal(sv->loop, SIGTERM, on_signal, sv) ||
+	    loop_add_signal(sv->loop, SIGINT, on_signal, sv)) {
+		fprintf(stderr, "rexec_server: signals: %s\n", strerror(errno));
+		return 1;
+	}
+	on_prune(sv->loop, NULL, sv);
+	if (!loop_add_timer(sv->loop, 60000, 60000, on_prune, sv)) {
+		fprintf(stderr, "rexec_server: timer: %s\n", strerror(errno));
+		return 1;
+	}
+	log_info("whitelist %s: %zu entries; max %lld sessions", sv->whitelist, sv->rules->n,
+		 (long long)sv->max_sessions);
+	ret = loop_run(sv->loop);
+	return ret ? 1 : 0;
+}
+
+static void server_free(struct server *sv)
+{
+	size_t i;
+
+	for (i = 0; i < sv->nls; i++)
+		xport_listener_close(sv->ls[i]);
+	loop_free(sv->loop);
+	rexec_rules_free(sv->rules);
+	rexec_envpolicy_free(&sv->ctx.env);
+	config_free(sv->cfg);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -362,11 +478,7 @@ int main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct server sv = {.max_sessions = -1, .config_path = DEFAULT_CONFIG};
-	struct errmsg e = {{0}};
-	struct xport_opts xo;
-	enum log_level lvl = LOG_LVL_INFO;
 	uint64_t u;
-	size_t i;
 	int c, ret;
 
 	while ((c = getopt_long(argc, argv, "D::h", opts, NULL)) != -1) {
@@ -433,103 +545,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "rexec_server: unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
-	if (load_config(&sv))
-		return 1;
-	if (!sv.ctx.search_path)
-		sv.ctx.search_path = REXEC_DEFAULT_PATH;
-	if (!sv.env_allow)
-		sv.env_allow = REXEC_DEFAULT_ENV_ALLOW;
-	if (!sv.whitelist)
-		sv.whitelist = REXEC_DEFAULT_WHITELIST;
-	if (sv.max_sessions < 0)
-		sv.max_sessions = 256;
-	if (!sv.nlisten)
-		sv.listen[sv.nlisten++] = DEFAULT_LISTEN;
-	if (sv.log_level && log_level_parse(sv.log_level, &lvl)) {
-		fprintf(stderr,
-			"rexec_server: log level '%s': expected error, warn, info or debug\n",
-			sv.log_level);
-		return 2;
-	}
-	ret = log_init("rexec_server", sv.log_file, lvl);
-	if (ret) {
-		fprintf(stderr, "rexec_server: log file %s: %s\n", sv.log_file, strerror(-ret));
-		return 1;
-	}
-	if (rexec_envpolicy_init(&sv.ctx.env, sv.env_allow, sv.env_refuse, &e)) {
-		fprintf(stderr, "rexec_server: %s: %s\n", sv.config_path, errmsg_str(&e));
-		return 1;
-	}
-	sv.rules = rexec_rules_load(sv.whitelist, true, &e);
-	if (!sv.rules) {
-		fprintf(stderr, "rexec_server: %s\n", errmsg_str(&e));
-		log_error("%s", errmsg_str(&e));
-		return 1;
-	}
-	sv.ctx.rules = sv.rules;
-	sv.ctx.procs_dir = REXEC_PROCS_DIR;
-	sv.ctx.window = REXEC_WINDOW;
-	sv.ctx.handshake_timeout_ms = 10000;
-	if (sv.check_only) {
-		printf("rexec_server: %s: %zu entries; configuration ok\n", sv.whitelist,
-		       sv.rules->n);
-		return 0;
-	}
-	ret = mkdir_p(REXEC_RUN_DIR, 0755);
-	if (!ret)
-		ret = mkdir_p(REXEC_PROCS_DIR, 0700);
-	if (ret) {
-		fprintf(stderr, "rexec_server: %s: %s\n", REXEC_RUN_DIR, strerror(-ret));
-		return 1;
-	}
-	signal(SIGPIPE, SIG_IGN);
-	sv.loop = loop_new();
-	if (!sv.loop) {
-		fprintf(stderr, "rexec_server: event loop: %s\n", strerror(errno));
-		return 1;
-	}
-	xopts(&sv, &xo);
-	for (i = 0; i < sv.nlisten; i++) {
-		struct xport_listener *l = xport_listen(sv.listen[i], &xo, &e);
-
-		if (!l) {
-			fprintf(stderr, "rexec_server: %s\n", errmsg_str(&e));
-			log_error("%s", errmsg_str(&e));
-			return 1;
-		}
-		sv.resume[sv.nls] = loop_add_timer(sv.loop, 0, 0, on_resume, &sv);
-		if (!sv.resume[sv.nls]) {
-			fprintf(stderr, "rexec_server: timer: %s\n", strerror(errno));
-			return 1;
-		}
-		sv.ls[sv.nls++] = l;
-		(void)fd_set_nonblock(xport_listener_fd(l), true);
-		if (loop_add_fd(sv.loop, xport_listener_fd(l), EPOLLIN, on_accept, &sv) < 0) {
-			fprintf(stderr, "rexec_server: event loop: %s\n", strerror(errno));
-			return 1;
-		}
-		log_info("listening on %s", sv.listen[i]);
-	}
-	if (loop_add_signal(sv.loop, SIGCHLD, on_signal, &sv) ||
-	    loop_add_signal(sv.loop, SIGHUP, on_signal, &sv) ||
-	    loop_add_signal(sv.loop, SIGTERM, on_signal, &sv) ||
-	    loop_add_signal(sv.loop, SIGINT, on_signal, &sv)) {
-		fprintf(stderr, "rexec_server: signals: %s\n", strerror(errno));
-		return 1;
-	}
-	on_prune(sv.loop, NULL, &sv);
-	if (!loop_add_timer(sv.loop, 60000, 60000, on_prune, &sv)) {
-		fprintf(stderr, "rexec_server: timer: %s\n", strerror(errno));
-		return 1;
-	}
-	log_info("whitelist %s: %zu entries; max %lld sessions", sv.whitelist, sv.rules->n,
-		 (long long)sv.max_sessions);
-	ret = loop_run(sv.loop);
-	for (i = 0; i < sv.nls; i++)
-		xport_listener_close(sv.ls[i]);
-	loop_free(sv.loop);
-	rexec_rules_free(sv.rules);
-	rexec_envpolicy_free(&sv.ctx.env);
-	config_free(sv.cfg);
-	return ret ? 1 : 0;
+	ret = server_run(&sv);
+	server_free(&sv);
+	return ret;
 }

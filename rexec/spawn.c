@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -62,15 +63,28 @@ void rexec_exit_from_status(int status, struct rexec_exit *x)
 	}
 }
 
+/* The kernel's struct sigaction, for the two signals glibc will not let us touch. */
+struct ksigaction {
+	void (*handler)(int);
+	unsigned long flags;
+	void (*restorer)(void);
+	uint64_t mask;
+};
+
 static void reset_signals(void)
 {
 	struct sigaction sa = {.sa_handler = SIG_DFL};
+	struct ksigaction ksa = {.handler = SIG_DFL};
 	sigset_t all;
 	int sig;
 
-	for (sig = 1; sig < NSIG; sig++)
-		(void)sigaction(sig, &sa,
-				NULL); /* SIGKILL/SIGSTOP and the RT internals fail: fine */
+	for (sig = 1; sig < NSIG; sig++) {
+		/* glibc refuses its internal signals 32 and 33 (EINVAL), yet an ignored one
+		 * would survive exec: reset those with the raw system call. SIGKILL and
+		 * SIGSTOP fail either way, harmlessly. */
+		if (sigaction(sig, &sa, NULL) < 0 && errno == EINVAL)
+			(void)syscall(SYS_rt_sigaction, sig, &ksa, NULL, sizeof(ksa.mask));
+	}
 	sigemptyset(&all);
 	(void)sigprocmask(SIG_SETMASK, &all, NULL);
 }

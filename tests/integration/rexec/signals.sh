@@ -20,8 +20,9 @@ else
 fi
 
 for sig in TERM HUP USR1 QUIT; do
-	out=$(on_dpu bash -c "set -m; $R /usr/bin/sh -c 'trap \"exit 40\" $sig; echo ready; while :; do sleep 0.05; done' >'$RX/sig.out' & p=\$!
-		for i in \$(seq 100); do grep -q ready '$RX/sig.out' 2>/dev/null && break; sleep 0.05; done
+	# A file per signal: a stale "ready" must never be mistaken for this run's.
+	out=$(on_dpu bash -c "set -m; $R /usr/bin/sh -c 'trap \"exit 40\" $sig; echo ready; while :; do sleep 0.05; done' >'$RX/sig.$sig' & p=\$!
+		for i in \$(seq 200); do grep -q ready '$RX/sig.$sig' 2>/dev/null && break; sleep 0.05; done
 		kill -$sig \$p; wait \$p; echo rc=\$?")
 	tap_expect_eq "SIG$sig to the client is forwarded" "rc=40" "$out"
 done

@@ -65,10 +65,11 @@ fi
 kill $silent 2>/dev/null
 
 # Concurrent TLS sessions: handshakes run in parallel acceptor processes.
-n=$(rexec_mib 100 50)
+n=$(rexec_mib 50 25)
 out=$(on_dpu bash -c "for i in \$(seq $n); do $T /usr/bin/sh -c 'sleep 1; echo \$0' \$i >'$RX/c.'\$i 2>&1 & done; wait
-	bad=0; for i in \$(seq $n); do [ \"\$(cat '$RX/c.'\$i)\" = \$i ] || bad=\$((bad+1)); done; echo bad=\$bad")
-tap_expect_eq "tls: $n concurrent sessions each get their own output" "bad=0" "$out"
+	bad=0; for i in \$(seq $n); do [ \"\$(cat '$RX/c.'\$i)\" = \$i ] || { bad=\$((bad+1)); cat '$RX/c.'\$i >&2; }; done; echo bad=\$bad" 2>"$RX/c.err")
+if [ "$out" = bad=0 ]; then tap_ok "tls: $n concurrent sessions each get their own output"
+else tap_fail "tls: $n concurrent sessions each get their own output" "$out: $(sort "$RX/c.err" | uniq -c | head -5)"; fi
 
 if grep -q "CN=dpu" "$RX/srv.log"; then tap_ok "tls: the session log names the client certificate"
 else tap_fail "tls: the session log names the client certificate" "$(tail -2 "$RX/srv.log")"; fi
