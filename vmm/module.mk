@@ -104,3 +104,7 @@ $(VMM_GUEST_DIR)/virtio-guest-pvh.elf: $(VMM_VGUEST_OBJS) vmm/tests/guests/guest
 	gcc $(VMM_GUEST_LDFLAGS) -T vmm/tests/guests/guest-pvh.ld -o $@ $(filter %.o,$^)
 .PHONY: vmmdev
 vmmdev: $(O)/bin/splitvm $(VMM_VGUESTS)
+
+# Boots the Debian cloud kernel where the host KVM can (skips with the reason otherwise).
+test-linux: vmm
+	@SV_ROOT=$(CURDIR) SV_BUILD=$(abspath $(O)) bash vmm/tests/test-linux.sh

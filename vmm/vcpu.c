@@ -177,10 +177,20 @@ static bool vcpu_handle_exit(struct vcpu *v)
 		log_error("vCPU %u: KVM_EXIT_FAIL_ENTRY, hardware reason 0x%llx", v->index,
 			  (unsigned long long)r->fail_entry.hardware_entry_failure_reason);
 		break;
-	case KVM_EXIT_INTERNAL_ERROR:
-		log_error("vCPU %u: KVM internal error, suberror %u", v->index,
-			  r->internal.suberror);
+	case KVM_EXIT_INTERNAL_ERROR: {
+		struct kvm_regs regs;
+		unsigned long long rip = 0;
+
+		if (ioctl(v->fd, KVM_GET_REGS, &regs) == 0)
+			rip = regs.rip;
+		log_error("vCPU %u: KVM internal error %u%s at guest RIP %#llx", v->index,
+			  r->internal.suberror,
+			  r->internal.suberror == KVM_INTERNAL_ERROR_EMULATION
+				  ? " (KVM could not emulate an instruction)"
+				  : "",
+			  rip);
 		break;
+	}
 	default:
 		if (arch_vcpu_exit(v, r->exit_reason) == 0)
 			return true;
@@ -280,7 +290,9 @@ void vcpu_kick(struct vcpu *v)
 	if (!v->run)
 		return;
 	v->run->immediate_exit = 1;
-	if (v->started)
+	/* A vCPU kicking itself is not in KVM_RUN: immediate_exit is enough (and glibc's
+	 * self-signal path makes a gettid call the seccomp filter does not allow). */
+	if (v->started && !pthread_equal(v->thread, pthread_self()))
 		pthread_kill(v->thread, VCPU_KICK_SIGNAL);
 }
 

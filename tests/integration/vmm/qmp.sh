@@ -100,6 +100,29 @@ qmp '{"execute":"quit"}' >/dev/null
 vm_wait "$VM_PID" 10
 qmp_close
 
+# A guest instruction this KVM cannot emulate (the probe's int3 on a nested, emulating KVM)
+# stops the VM in internal-error state; splitvm stays up and answers QMP.
+sock=$T/p.sock
+vm_start p -m 128 -kernel "$GUEST_BZ" -append "sv.test=probe" -D "$T/p.log" \
+	-serial "file,path=$T/p.serial" -qmp "unix:$sock,server,nowait"
+qmp_open "$sock"
+for ((i = 0; i < 100; i++)); do
+	grep -q 'SVTEST result\|internal error' "$T/p.serial" "$T/p.log" 2>/dev/null && break
+	sleep 0.05
+done
+if grep -q 'internal error' "$T/p.log"; then
+	tap_check "KVM internal error: query-status says internal-error" \
+		grep -q '"internal-error"' <<<"$(qmp '{"execute":"query-status"}')"
+	tap_check "KVM internal error: logged with the guest RIP" grep -q 'at guest RIP 0x' "$T/p.log"
+	qmp '{"execute":"quit"}' >/dev/null
+else
+	tap_skip "KVM internal error leaves QMP answering" "this KVM runs the probe instructions"
+	qmp '{"execute":"quit"}' >/dev/null
+fi
+vm_wait "$VM_PID" 10
+tap_expect_eq "quit after the probe exits 0" 0 "$VM_STATUS"
+qmp_close
+
 # -machine none: QMP capability queries without a VM.
 sock=$T/e.sock
 vm_start e -machine none -qmp "unix:$sock,server,nowait"

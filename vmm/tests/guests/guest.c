@@ -9,6 +9,8 @@
  *   sv.test=button    waits for the ACPI power button (QMP system_powerdown), then power off
  *   sv.test=idle      halts after the checks (QMP tests, benchmark)
  *   sv.test=fail      reports a failure through the test exit port (exit status 3)
+ *   sv.test=probe     runs instructions stock Linux needs that an emulating (nested) KVM may
+ *                     not handle (int3, cmpxchg16b, xsave), reporting before and after each
  * Power off is the ACPI sleep control register (port 0x600); where that does nothing (QEMU
  * microvm) the isa-debug-exit port 0xf4 follows: value 0 on success, 1 on failure.
  */
@@ -593,6 +595,87 @@ static void serial_echo(void)
 		__asm__ volatile("sti; hlt; cli");
 }
 
+/* ---- probe: instructions a distro kernel executes early ---- */
+static volatile uint32_t int3_hits;
+
+__attribute__((interrupt)) static void int3_isr(void *frame)
+{
+	(void)frame;
+	int3_hits++;
+}
+
+static void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
+{
+	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
+}
+
+static void probe_say(const char *what, const char *state)
+{
+	lock();
+	puts_raw("SVTEST probe ");
+	puts_raw(what);
+	puts_raw(" ");
+	puts_raw(state);
+	puts_raw("\n");
+	unlock();
+}
+
+static uint8_t xsave_area[4096] __attribute__((aligned(64), section(".noinit")));
+static volatile __int128 cx16_mem __attribute__((aligned(16)));
+
+static void probe(void)
+{
+	struct {
+		uint16_t limit;
+		uint64_t base;
+	} __attribute__((packed)) d = { sizeof(idt) - 1, (uint64_t)idt };
+	uint32_t r[4];
+	int i;
+
+	for (i = 0; i < 256; i++)
+		idt_set(i, spurious_isr);
+	idt_set(3, int3_isr);
+	__asm__ volatile("lidt %0" : : "m"(d));
+	probe_say("int3", "start");
+	__asm__ volatile("int3" ::: "memory");
+	report("probe int3", int3_hits == 1, 0);
+
+	cpuid(1, 0, r);
+	if (r[2] & (1u << 13)) {
+		uint64_t lo = 0, hi = 0;
+
+		probe_say("cmpxchg16b", "start");
+		cx16_mem = (__int128)2 << 64 | 1;
+		__asm__ volatile("lock cmpxchg16b %2"
+				 : "+a"(lo), "+d"(hi), "+m"(cx16_mem)
+				 : "b"(5ull), "c"(6ull)
+				 : "memory", "cc");
+		lo = 1, hi = 2;
+		__asm__ volatile("lock cmpxchg16b %2"
+				 : "+a"(lo), "+d"(hi), "+m"(cx16_mem)
+				 : "b"(5ull), "c"(6ull)
+				 : "memory", "cc");
+		report("probe cmpxchg16b", cx16_mem == ((__int128)6 << 64 | 5), 0);
+	} else {
+		probe_say("cmpxchg16b", "absent");
+	}
+	if (r[2] & (1u << 26)) {
+		uint64_t cr4;
+
+		probe_say("xsave", "start");
+		__asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+		cr4 |= 1ull << 18; /* OSXSAVE */
+		__asm__ volatile("mov %0, %%cr4" : : "r"(cr4));
+		__asm__ volatile("xsetbv" : : "a"(3u), "d"(0u), "c"(0u));
+		memset(xsave_area, 0, sizeof(xsave_area));
+		__asm__ volatile("xsave %0" : "+m"(xsave_area) : "a"(3u), "d"(0u) : "memory");
+		__asm__ volatile("xrstor %0" : : "m"(xsave_area), "a"(3u), "d"(0u) : "memory");
+		report("probe xsave", 1, 0);
+	} else {
+		probe_say("xsave", "absent");
+	}
+}
+
 /* ---- main ---- */
 static void tick_forever(void)
 {
@@ -665,6 +748,8 @@ void guest_main(void)
 	}
 	if (!strncmp(test, "echo", 5))
 		serial_echo();
+	if (!strncmp(test, "probe", 6))
+		probe();
 	if (!strncmp(test, "tick", 5))
 		tick_forever();
 	if (!strncmp(test, "reset", 6))
