@@ -113,9 +113,13 @@ static int qc_run(struct qc *qc, const char *mnt, int status_fd, bool verbose)
 out_signals:
 	fuse_remove_signal_handlers(qc->se);
 out_destroy:
+	/* requests still pending are answered (EIO) while the session exists */
+	qc_stop(qc);
 	fuse_session_destroy(qc->se);
+	goto out_nodes;
 out_stop:
 	qc_stop(qc);
+out_nodes:
 	qc_nodes_fini(&qc->nodes);
 	return ret;
 }
