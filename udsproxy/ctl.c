@@ -25,6 +25,22 @@ struct udsp_ctl_client {
 	struct udsp_stream *stream; /* waiting for this stream's OPEN result */
 };
 
+uint32_t udsp_peer_groups(int fd, uint32_t *groups, uint32_t max)
+{
+	gid_t buf[UDSP_MAX_GROUPS * 4];
+	socklen_t len = sizeof(buf);
+	uint32_t i, n;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, buf, &len))
+		return 0; /* more than we take, or not supported: none (stricter) */
+	n = (uint32_t)(len / sizeof(gid_t));
+	if (n > max)
+		n = max;
+	for (i = 0; i < n; i++)
+		groups[i] = (uint32_t)buf[i];
+	return n;
+}
+
 static void ctl_client_free(struct udsp_ctl_client *c)
 {
 	loop_del_fd(c->d->loop, c->fd);
@@ -221,9 +237,14 @@ static void ctl_connect(struct udsp_ctl_client *c, const uint8_t *p, size_t len)
 			return;
 		}
 	}
-	if (udsp_put_open(&d->scratch, id, req.socktype, d->window, c->cred.uid, c->cred.gid,
-			  req.path) == 0)
-		udsp_link_send(d, d->scratch.data, d->scratch.len);
+	{
+		uint32_t groups[UDSP_MAX_GROUPS];
+		uint32_t n = udsp_peer_groups(c->fd, groups, UDSP_MAX_GROUPS);
+
+		if (udsp_put_open_groups(&d->scratch, id, req.socktype, d->window, c->cred.uid,
+					 c->cred.gid, groups, n, req.path) == 0)
+			udsp_link_send(d, d->scratch.data, d->scratch.len);
+	}
 	/* Keep watching the client: if it goes away first, the stream is dropped. */
 }
 

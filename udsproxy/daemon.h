@@ -72,6 +72,8 @@ struct udsp_stream {
 	socklen_t reply_len;
 	char path[UDSP_PATH_MAX];
 	uint32_t uid, gid;
+	uint32_t ngroups; /* target side: the requester's supplementary groups */
+	uint32_t groups[UDSP_MAX_GROUPS];
 	struct loop_timer *retry; /* target connect hit a full backlog: retry */
 	uint64_t retry_deadline;
 	uint64_t bytes_tx, bytes_rx;
@@ -222,6 +224,8 @@ int udsp_ctl_start(struct udsp_daemon *d, struct errmsg *e);
 void udsp_ctl_stop(struct udsp_daemon *d);
 /* The OPEN result for a control client waiting on stream s (err 0: hand over app_fd). */
 void udsp_ctl_reply(struct udsp_stream *s, int err);
+/* The supplementary groups of a unix socket's peer (SO_PEERGROUPS); the count, 0 if none. */
+uint32_t udsp_peer_groups(int fd, uint32_t *groups, uint32_t max);
 
 /* status.c */
 int udsp_status_format(struct udsp_daemon *d, char *buf, size_t len);

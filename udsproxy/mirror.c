@@ -77,6 +77,7 @@ static void mirror_on_accept(struct loop *l, int fd, uint32_t events, void *arg)
 	for (i = 0; i < 64; i++) {
 		struct ucred cred;
 		socklen_t len = sizeof(cred);
+		uint32_t groups[UDSP_MAX_GROUPS], ngroups;
 		struct udsp_stream *s;
 		uint32_t id;
 		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -101,8 +102,9 @@ static void mirror_on_accept(struct loop *l, int fd, uint32_t events, void *arg)
 		s->uid = cred.uid;
 		s->gid = cred.gid;
 		snprintf(s->path, sizeof(s->path), "%s", ms->path);
-		if (udsp_put_open(&d->scratch, id, ms->socktype, d->window, cred.uid, cred.gid,
-				  ms->path) == 0)
+		ngroups = udsp_peer_groups(cfd, groups, UDSP_MAX_GROUPS);
+		if (udsp_put_open_groups(&d->scratch, id, ms->socktype, d->window, cred.uid,
+					 cred.gid, groups, ngroups, ms->path) == 0)
 			udsp_link_send(d, d->scratch.data, d->scratch.len);
 	}
 	udsp_link_reap(d);

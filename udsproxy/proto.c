@@ -144,13 +144,24 @@ int udsp_msg_decode(const struct wire_header *h, const uint8_t *payload, struct 
 		if (wire_get_u64(&r, &m->nonce) || wire_get_u32(&r, &m->flags))
 			ret = -EBADMSG;
 		break;
-	case UDSP_T_OPEN:
+	case UDSP_T_OPEN: {
+		uint32_t i;
+
 		if (wire_get_u8(&r, &m->socktype) || wire_get_u32(&r, &m->window) ||
 		    wire_get_u32(&r, &m->uid) || wire_get_u32(&r, &m->gid) ||
-		    get_str_into(&r, m->path, UDSP_PATH_MAX)) {
+		    get_str_into(&r, m->path, UDSP_PATH_MAX) || wire_get_u32(&r, &m->ngroups)) {
 			ret = -EBADMSG;
 			break;
 		}
+		if (m->ngroups > UDSP_MAX_GROUPS) {
+			errmsg_set(e, "OPEN: %u groups (at most %u)", m->ngroups, UDSP_MAX_GROUPS);
+			return -EBADMSG;
+		}
+		for (i = 0; i < m->ngroups; i++)
+			if (wire_get_u32(&r, &m->groups[i]))
+				ret = -EBADMSG;
+		if (ret)
+			break;
 		if (!socktype_valid(m->socktype)) {
 			errmsg_set(e, "OPEN: unknown socket type %u", m->socktype);
 			return -EBADMSG;
@@ -161,6 +172,7 @@ int udsp_msg_decode(const struct wire_header *h, const uint8_t *payload, struct 
 		}
 		/* fallthrough to the window check */
 		goto check_window;
+	}
 	case UDSP_T_OPEN_OK:
 		if (wire_get_u32(&r, &m->window)) {
 			ret = -EBADMSG;
@@ -277,16 +289,30 @@ int udsp_put_link(struct wire_buf *b, uint64_t nonce, uint32_t flags)
 	return wire_frame_end(b, UDSP_T_LINK, 0, 0);
 }
 
-int udsp_put_open(struct wire_buf *b, uint32_t stream, uint8_t socktype, uint32_t window,
-		  uint32_t uid, uint32_t gid, const char *path)
+int udsp_put_open_groups(struct wire_buf *b, uint32_t stream, uint8_t socktype, uint32_t window,
+			 uint32_t uid, uint32_t gid, const uint32_t *groups, uint32_t ngroups,
+			 const char *path)
 {
+	uint32_t i;
+
+	if (ngroups > UDSP_MAX_GROUPS)
+		ngroups = UDSP_MAX_GROUPS;
 	wire_frame_begin(b);
 	wire_put_u8(b, socktype);
 	wire_put_u32(b, window);
 	wire_put_u32(b, uid);
 	wire_put_u32(b, gid);
 	wire_put_str(b, path);
+	wire_put_u32(b, ngroups);
+	for (i = 0; i < ngroups; i++)
+		wire_put_u32(b, groups[i]);
 	return wire_frame_end(b, UDSP_T_OPEN, stream, 0);
+}
+
+int udsp_put_open(struct wire_buf *b, uint32_t stream, uint8_t socktype, uint32_t window,
+		  uint32_t uid, uint32_t gid, const char *path)
+{
+	return udsp_put_open_groups(b, stream, socktype, window, uid, gid, NULL, 0, path);
 }
 
 int udsp_put_u32_msg(struct wire_buf *b, uint8_t type, uint32_t stream, uint32_t v)

@@ -25,22 +25,24 @@
 #define UDSP_FILE_PATH_MAX 4096
 /* The kernel's SCM_MAX_FD. */
 #define UDSP_MAX_FDS 253
+/* Supplementary groups carried with an OPEN (more are cut: stricter, never looser). */
+#define UDSP_MAX_GROUPS 64
 /* Per-stream receive window bounds. */
 #define UDSP_WINDOW_MIN 4096u
 #define UDSP_WINDOW_MAX (64u * 1024 * 1024)
 
 enum udsp_type {
 	UDSP_T_LINK = WIRE_T_PROTO_FIRST, /* stream 0: u64 nonce, u32 flags */
-	UDSP_T_OPEN,			  /* u8 socktype, u32 window, u32 uid, u32 gid, str path */
-	UDSP_T_OPEN_OK,			  /* u32 window */
-	UDSP_T_OPEN_ERR,		  /* u32 errno; the stream is gone */
-	UDSP_T_DATA,			  /* raw bytes (one message for seqpacket/dgram) */
-	UDSP_T_DATA_FDS,		  /* u32 nfds, nfds * fd descriptor, raw bytes */
-	UDSP_T_CREDIT,			  /* u32 bytes the receiver delivered */
-	UDSP_T_SHUT,			  /* the sender will send no more data on this stream */
-	UDSP_T_RESET,			  /* u32 errno; the stream is gone both ways */
-	UDSP_T_MIRROR_WATCH,		  /* stream 0: str dir: tell me about listeners under dir */
-	UDSP_T_MIRROR,			  /* stream 0: u8 op, u8 socktype, str path */
+	UDSP_T_OPEN, /* u8 socktype, u32 window, u32 uid, u32 gid, str path, u32 n, n * u32 group */
+	UDSP_T_OPEN_OK,	     /* u32 window */
+	UDSP_T_OPEN_ERR,     /* u32 errno; the stream is gone */
+	UDSP_T_DATA,	     /* raw bytes (one message for seqpacket/dgram) */
+	UDSP_T_DATA_FDS,     /* u32 nfds, nfds * fd descriptor, raw bytes */
+	UDSP_T_CREDIT,	     /* u32 bytes the receiver delivered */
+	UDSP_T_SHUT,	     /* the sender will send no more data on this stream */
+	UDSP_T_RESET,	     /* u32 errno; the stream is gone both ways */
+	UDSP_T_MIRROR_WATCH, /* stream 0: str dir: tell me about listeners under dir */
+	UDSP_T_MIRROR,	     /* stream 0: u8 op, u8 socktype, str path */
 	UDSP_T_LAST = UDSP_T_MIRROR,
 };
 
@@ -75,11 +77,13 @@ struct udsp_fd_desc {
 struct udsp_msg {
 	uint8_t type;
 	uint32_t stream;
-	uint64_t nonce;		       /* LINK */
-	uint32_t flags;		       /* LINK */
-	uint8_t socktype;	       /* OPEN, MIRROR */
-	uint32_t window;	       /* OPEN, OPEN_OK */
-	uint32_t uid, gid;	       /* OPEN */
+	uint64_t nonce;	   /* LINK */
+	uint32_t flags;	   /* LINK */
+	uint8_t socktype;  /* OPEN, MIRROR */
+	uint32_t window;   /* OPEN, OPEN_OK */
+	uint32_t uid, gid; /* OPEN */
+	uint32_t ngroups;  /* OPEN: supplementary groups */
+	uint32_t groups[UDSP_MAX_GROUPS];
 	uint32_t err;		       /* OPEN_ERR, RESET */
 	uint32_t credit;	       /* CREDIT */
 	uint8_t op;		       /* MIRROR */
@@ -110,6 +114,10 @@ int udsp_path_check(const char *path);
 int udsp_put_link(struct wire_buf *b, uint64_t nonce, uint32_t flags);
 int udsp_put_open(struct wire_buf *b, uint32_t stream, uint8_t socktype, uint32_t window,
 		  uint32_t uid, uint32_t gid, const char *path);
+/* The same with the requester's supplementary groups (at most UDSP_MAX_GROUPS). */
+int udsp_put_open_groups(struct wire_buf *b, uint32_t stream, uint8_t socktype, uint32_t window,
+			 uint32_t uid, uint32_t gid, const uint32_t *groups, uint32_t ngroups,
+			 const char *path);
 int udsp_put_u32_msg(struct wire_buf *b, uint8_t type, uint32_t stream, uint32_t v);
 int udsp_put_empty(struct wire_buf *b, uint8_t type, uint32_t stream);
 int udsp_put_mirror(struct wire_buf *b, uint8_t op, uint8_t socktype, const char *path);

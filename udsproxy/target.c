@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/fsuid.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -24,24 +25,39 @@ static void send_open_err(struct udsp_daemon *d, uint32_t id, int err, const cha
 }
 
 /*
- * connect(2) on a unix socket checks write permission on the socket file as the
- * caller: do it with the requesting user's ids (per-thread fsuid, loop thread only).
+ * connect(2) on a unix socket checks search permission on the path and write permission on
+ * the socket file as the caller: do it with the requesting user's uid, gid and
+ * supplementary groups. Credentials are per thread in the kernel; the raw setgroups
+ * syscall (unlike glibc's) changes only this thread, the loop thread.
  */
-static int connect_as(int fd, const struct sockaddr_un *sa, socklen_t len, uint32_t uid,
-		      uint32_t gid)
+static int connect_as(int fd, const struct sockaddr_un *sa, socklen_t len,
+		      const struct udsp_stream *s)
 {
+	static gid_t own[UDSP_MAX_GROUPS * 4];
+	static int n_own = -1;
+	gid_t groups[UDSP_MAX_GROUPS];
+	uint32_t i;
 	int ret, saved;
 
-	if (uid != 0) {
-		setfsgid(gid);
-		setfsuid(uid);
+	if (s->uid == 0)
+		return connect(fd, (const struct sockaddr *)sa, len) ? -errno : 0;
+	if (n_own < 0) {
+		n_own = getgroups((int)ARRAY_SIZE(own), own);
+		if (n_own < 0)
+			return -EPERM; /* cannot restore ours afterwards: refuse */
 	}
+	for (i = 0; i < s->ngroups; i++)
+		groups[i] = (gid_t)s->groups[i];
+	if (syscall(SYS_setgroups, (size_t)s->ngroups, groups))
+		return -EPERM;
+	setfsgid(s->gid);
+	setfsuid(s->uid);
 	ret = connect(fd, (const struct sockaddr *)sa, len);
 	saved = errno;
-	if (uid != 0) {
-		setfsuid(0);
-		setfsgid(0);
-	}
+	setfsuid(0);
+	setfsgid(0);
+	if (syscall(SYS_setgroups, (size_t)n_own, own))
+		log_error("restoring the daemon's groups: %s", strerror(errno));
 	return ret ? -saved : 0;
 }
 
@@ -54,7 +70,7 @@ static int target_try(struct udsp_stream *s)
 	ret = udsp_addr_to_sockaddr(s->path, &sa, &len);
 	if (ret)
 		return ret;
-	return connect_as(s->fd, &sa, len, s->uid, s->gid);
+	return connect_as(s->fd, &sa, len, s);
 }
 
 static void target_connected(struct udsp_stream *s)
@@ -127,6 +143,8 @@ void udsp_target_open(struct udsp_daemon *d, const struct udsp_msg *m)
 	s->state = UDSP_ST_CONNECTING;
 	s->uid = m->uid;
 	s->gid = m->gid;
+	s->ngroups = m->ngroups;
+	memcpy(s->groups, m->groups, m->ngroups * sizeof(m->groups[0]));
 	snprintf(s->path, sizeof(s->path), "%s", path);
 	udsp_flow_set_send_window(&s->flow, m->window);
 	ret = target_try(s);

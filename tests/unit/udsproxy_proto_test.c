@@ -56,6 +56,43 @@ static void test_open_round_trips(void **state)
 	wire_buf_free(&b);
 }
 
+static void test_open_carries_supplementary_groups(void **state)
+{
+	uint32_t groups[3] = {10, 4242, 65534};
+	struct wire_buf b;
+	struct udsp_msg m;
+
+	wire_buf_init(&b);
+	assert_int_equal(udsp_put_open_groups(&b, 9, UDSP_SOCK_STREAM, 1 << 20, 1000, 100, groups,
+					      3, "/run/x.sock"),
+			 0);
+	assert_int_equal(decode(&b, &m), 0);
+	assert_int_equal(m.ngroups, 3);
+	assert_int_equal(m.groups[1], 4242);
+	wire_buf_free(&b);
+}
+
+static void test_open_with_too_many_groups_is_rejected(void **state)
+{
+	struct wire_buf b;
+	struct udsp_msg m;
+	uint32_t i;
+
+	wire_buf_init(&b);
+	wire_frame_begin(&b);
+	wire_put_u8(&b, UDSP_SOCK_STREAM);
+	wire_put_u32(&b, 1 << 20);
+	wire_put_u32(&b, 1);
+	wire_put_u32(&b, 1);
+	wire_put_str(&b, "/x");
+	wire_put_u32(&b, UDSP_MAX_GROUPS + 1);
+	for (i = 0; i < UDSP_MAX_GROUPS + 1; i++)
+		wire_put_u32(&b, i);
+	assert_int_equal(wire_frame_end(&b, UDSP_T_OPEN, 5, 0), 0);
+	assert_int_equal(decode(&b, &m), -EBADMSG);
+	wire_buf_free(&b);
+}
+
 static void test_open_rejects_relative_path_and_unknown_type(void **state)
 {
 	struct wire_buf b;
@@ -389,6 +426,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_open_round_trips),
+		cmocka_unit_test(test_open_carries_supplementary_groups),
+		cmocka_unit_test(test_open_with_too_many_groups_is_rejected),
 		cmocka_unit_test(test_open_rejects_relative_path_and_unknown_type),
 		cmocka_unit_test(test_open_rejects_path_longer_than_sun_path),
 		cmocka_unit_test(test_open_rejects_window_out_of_range),

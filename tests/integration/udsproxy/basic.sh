@@ -58,6 +58,15 @@ tap_expect_eq "an unprivileged user reaches a world-writable socket" OK \
 tap_expect_eq "an unprivileged user gets EACCES for a root-only socket" EACCES \
 	"$(nobody errno /run/echo/root-only.sock)"
 tap_expect_eq "root reaches the root-only socket" OK "$(preload $HELPER errno /run/echo/root-only.sock)"
+lab_bg host $HELPER serve /run/echo/group.sock
+wait_for 5 on_host test -S /run/echo/group.sock
+on_host chgrp 4242 /run/echo/group.sock
+on_host chmod 0660 /run/echo/group.sock
+tap_expect_eq "an unprivileged user without the socket's group gets EACCES" EACCES \
+	"$(nobody errno /run/echo/group.sock)"
+member() { preload setpriv --reuid=65534 --regid=65534 --groups=4242 /usr/bin/python3 "$T/helper.py" "$@"; }
+tap_expect_eq "a supplementary group of the caller applies on the far side" OK \
+	"$(member errno /run/echo/group.sock)"
 
 tap_expect_eq "SEQPACKET message boundaries survive" "boundaries kept" \
 	"$(preload $HELPER echo /run/echo/seq.sock seqpacket 2>&1)"
