@@ -34,11 +34,12 @@ struct splitvm {
 	struct qmp_server *qmp;
 	int exit_code;
 	int ready_fd; /* -daemonize: the pipe to the waiting parent, else -1 */
+	int devnull_fd; /* -daemonize: /dev/null for stderr once started, else -1 */
 	bool quitting; /* set once: later guest requests are ignored */
 	bool pidfile_written;
 };
 
-static struct splitvm g_vm = { .ready_fd = -1 };
+static struct splitvm g_vm = { .ready_fd = -1, .devnull_fd = -1 };
 
 #if defined(__SANITIZE_ADDRESS__)
 #define SPLITVM_SANITIZED 1
@@ -281,9 +282,8 @@ static int daemonize(struct splitvm *vm)
 		return -errno;
 	dup2(devnull, 0);
 	dup2(devnull, 1);
-	if (!vm->cfg.log || vm->cfg.log_file)
-		dup2(devnull, 2);
-	close(devnull);
+	/* stderr stays until start-up is over, so a failure still reaches the user. */
+	vm->devnull_fd = devnull;
 	return 0;
 }
 
@@ -388,6 +388,9 @@ static int setup(struct splitvm *vm, struct errmsg *e)
 		}
 		vm->pidfile_written = true;
 	}
+	/* -daemonize: start-up went well, stderr can go now (dup2 is not allowed later). */
+	if (vm->devnull_fd >= 0 && (!vm->cfg.log || vm->cfg.log_file))
+		dup2(vm->devnull_fd, 2);
 	if (vm->cfg.seccomp) {
 		struct vmm_seccomp_opts so = {
 			.action = VMM_SECCOMP_TRAP_LOG,

@@ -97,4 +97,8 @@ tap_check "-pidfile removed at exit" test ! -e "$T/pid"
 "$SPLITVM" -daemonize -m 128 -kernel "$GUEST_BZ" -serial stdio </dev/null >/dev/null 2>"$T/ds.err"
 st=$?
 tap_check "-daemonize with -serial stdio is refused: $(cat "$T/ds.err")" test "$st" -ne 0 -a "$(wc -l <"$T/ds.err")" -eq 1
+"$SPLITVM" -daemonize -m 128 -kernel "$T/nope" -serial "file,path=$T/dn.serial" </dev/null >/dev/null 2>"$T/dn.err"
+st=$?
+tap_check "-daemonize: a start-up failure reaches the caller's stderr and exit status" \
+	test "$st" -ne 0 -a "$(cat "$T/dn.err")" = "splitvm: -kernel $T/nope: No such file or directory"
 tap_done
