@@ -54,7 +54,12 @@ tap_check "no device refused a reset or accepted unoffered features" \
 # requests with odd contents (zero-length, garbage payloads) are only dropped.
 nr=$(grep -E 'queue-size-3|descriptor-loop|buffer-outside-ram|oversized-buffer|avail-idx-jump|head-out-of-range|indirect-loop|writable-before-readable' "$T/h.serial" |
 	grep -c 'status=0x00000000000000[4-7c-f]')
-tap_expect_eq "malformed rings set DEVICE_NEEDS_RESET (8 cases x 5 devices)" 40 "$nr"
+if [ "$nr" -eq 40 ]; then
+	tap_ok "malformed rings set DEVICE_NEEDS_RESET (8 cases x 5 devices)"
+else
+	tap_fail "malformed rings set DEVICE_NEEDS_RESET (8 cases x 5 devices)" \
+		"$nr of 40: $(grep -E 'SVTEST hostile' "$T/h.serial" | grep -v 'status=0x00000000000000[4-7c-f]' | grep -vE 'notify-before|zero-length|garbage')"
+fi
 ok=$(grep -E 'notify-before-driver-ok|zero-length-buffer|garbage-payload' "$T/h.serial" |
 	grep -c 'status=0x000000000000000f')
 tap_expect_eq "odd but well-formed requests leave the device running (3 cases x 5 devices)" 15 "$ok"

@@ -1009,7 +1009,16 @@ static void hostile_one(struct vd_dev *d, int c)
 		vd_kick(d, &q);
 	}
 out:
-	delay_tsc(TSC_SEC / 50);
+	/* Malformed rings should end in NEEDS_RESET: give the device's loop up to a second to get
+	 * there (it may be busy); the other cases just get a moment to do damage. */
+	if (c == H_NOTIFY_BEFORE_OK || c == H_ZERO_LEN || c == H_PAYLOAD) {
+		delay_tsc(TSC_SEC / 50);
+	} else {
+		uint64_t t0 = g_rdtsc();
+
+		while (!(vd_read32(d, 0x070) & 0x40) && g_rdtsc() - t0 < TSC_SEC)
+			delay_tsc(TSC_SEC / 1000);
+	}
 	st = vd_read32(d, 0x070);
 	vd_ack(d);
 	g_puts("SVTEST hostile ");
