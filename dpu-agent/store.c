@@ -342,7 +342,8 @@ int store_list(struct store *s, store_each_cb cb, store_bad_cb bad, void *arg)
 		ret = -errno;
 	closedir(dir);
 	if (!ret) {
-		qsort(names, n, sizeof(*names), cmp_str);
+		if (n)
+			qsort(names, n, sizeof(*names), cmp_str);
 		for (i = 0; i < n; i++)
 			cb(names[i], arg);
 	}
