@@ -23,6 +23,11 @@ struct qc_node {
 	_Atomic uint64_t nocap_until_ms;
 	atomic_bool remote_fifo;  /* fifo=remote: a host FIFO shown as a regular file */
 	atomic_bool posix_locked; /* someone took a POSIX lock: closes must tell the server */
+	/* a directory's attributes as the server reported them right after an operation
+	 * here changed it: the kernel asks for them next, and gets them without a round trip
+	 * (once, within a short time); guarded by the table's lock */
+	struct qtfs_attr post;
+	uint64_t post_until_ms;
 	uint32_t hash;
 	struct qtfs_blob blob;
 };
@@ -41,6 +46,9 @@ int qc_node_blob(struct qc_nodes *t, fuse_ino_t ino, struct qtfs_blob *out);
 /* The node id for a blob, counting one more lookup (creates the node). 0 on ENOMEM. */
 fuse_ino_t qc_node_ref(struct qc_nodes *t, const struct qtfs_blob *b);
 void qc_node_forget(struct qc_nodes *t, fuse_ino_t ino, uint64_t n);
+void qc_node_post_set(struct qc_nodes *t, fuse_ino_t ino, const struct qtfs_attr *a,
+		      uint64_t until_ms);
+bool qc_node_post_take(struct qc_nodes *t, fuse_ino_t ino, struct qtfs_attr *a);
 /* The node behind an id the kernel holds a lookup on (valid until its forget). */
 struct qc_node *qc_node_get(struct qc_nodes *t, fuse_ino_t ino);
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "qtfs-user/client.h"
+#include "util.h"
 
 static uint32_t qc_blob_hash(const struct qtfs_blob *b)
 {
@@ -121,4 +122,34 @@ void qc_node_forget(struct qc_nodes *t, fuse_ino_t ino, uint64_t cnt)
 struct qc_node *qc_node_get(struct qc_nodes *t, fuse_ino_t ino)
 {
 	return ino ? qc_node_of(t, ino) : NULL;
+}
+
+void qc_node_post_set(struct qc_nodes *t, fuse_ino_t ino, const struct qtfs_attr *a,
+		      uint64_t until_ms)
+{
+	struct qc_node *n = qc_node_get(t, ino);
+
+	if (!n || !a->mode)
+		return;
+	pthread_mutex_lock(&t->lock);
+	n->post = *a;
+	n->post_until_ms = until_ms;
+	pthread_mutex_unlock(&t->lock);
+}
+
+bool qc_node_post_take(struct qc_nodes *t, fuse_ino_t ino, struct qtfs_attr *a)
+{
+	struct qc_node *n = qc_node_get(t, ino);
+	bool ok = false;
+
+	if (!n)
+		return false;
+	pthread_mutex_lock(&t->lock);
+	if (n->post_until_ms && n->post_until_ms > now_ms()) {
+		*a = n->post;
+		ok = true;
+	}
+	n->post_until_ms = 0;
+	pthread_mutex_unlock(&t->lock);
+	return ok;
 }

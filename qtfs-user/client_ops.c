@@ -105,8 +105,23 @@ static void qc_attr_stat(struct qc *qc, fuse_ino_t ino, const struct qtfs_attr *
 
 /* ---- generic completions ---- */
 
+/* Remembers the changed directories' attributes from a reply (see qc_node_post_set). */
+static void qc_post(struct qc *qc, struct qc_pending *p, const struct qtfs_rep *rep)
+{
+	uint64_t until;
+
+	if (rep->status || qc->attr_timeout <= 0)
+		return;
+	until = now_ms() + (qc->attr_timeout < 1.0 ? (uint64_t)(qc->attr_timeout * 1000) : 1000);
+	if (rep->has_pattr)
+		qc_node_post_set(&qc->nodes, p->ino, &rep->pattr, until);
+	if (rep->has_pattr2)
+		qc_node_post_set(&qc->nodes, (fuse_ino_t)p->off, &rep->pattr2, until);
+}
+
 static void qc_done_err(struct qc *qc, struct qc_pending *p, const struct qtfs_rep *rep)
 {
+	qc_post(qc, p, rep);
 	fuse_reply_err(p->req, -rep->status);
 }
 
@@ -142,6 +157,7 @@ static void qc_done_entry(struct qc *qc, struct qc_pending *p, const struct qtfs
 		fuse_reply_err(p->req, -rep->status);
 		return;
 	}
+	qc_post(qc, p, rep);
 	qc_fill_entry(qc, rep, &e);
 	if (!e.ino) {
 		fuse_reply_err(p->req, ENOMEM);
@@ -225,8 +241,18 @@ static void qc_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 
 static void qc_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct qtfs_req *rq = qc_req_new(req, QTFS_OP_GETATTR);
+	struct qc *qc = qc_of(req);
+	struct qtfs_attr a;
+	struct qtfs_req *rq;
 
+	if (qc_node_post_take(&qc->nodes, ino, &a)) {
+		struct stat st;
+
+		qc_attr_stat(qc, ino, &a, &st, false);
+		fuse_reply_attr(req, &st, qc->attr_timeout);
+		return;
+	}
+	rq = qc_req_new(req, QTFS_OP_GETATTR);
 	if (!rq)
 		return;
 	if (qc_node(req, ino, &rq->node)) {
@@ -338,7 +364,7 @@ static void qc_make(fuse_req_t req, uint16_t op, fuse_ino_t parent, const char *
 	rq->rdev = rdev;
 	if (target)
 		strcpy(rq->path, target);
-	qc_go(req, rq, qc_pend_new(req, qc_done_entry));
+	qc_go(req, rq, qc_pend_ino(req, qc_done_entry, parent));
 }
 
 static void qc_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
@@ -372,7 +398,7 @@ static void qc_remove(fuse_req_t req, uint16_t op, fuse_ino_t parent, const char
 		return;
 	}
 	strcpy(rq->name, name);
-	qc_go(req, rq, qc_pend_new(req, qc_done_err));
+	qc_go(req, rq, qc_pend_ino(req, qc_done_err, parent));
 }
 
 static void qc_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -404,7 +430,13 @@ static void qc_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	strcpy(rq->name, name);
 	strcpy(rq->name2, newname);
 	rq->flags = flags;
-	qc_go(req, rq, qc_pend_new(req, qc_done_err));
+	{
+		struct qc_pending *p = qc_pend_ino(req, qc_done_err, parent);
+
+		if (p)
+			p->off = newparent; /* the second changed directory */
+		qc_go(req, rq, p);
+	}
 }
 
 static void qc_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
@@ -423,7 +455,7 @@ static void qc_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 		return;
 	}
 	strcpy(rq->name2, newname);
-	qc_go(req, rq, qc_pend_new(req, qc_done_entry));
+	qc_go(req, rq, qc_pend_ino(req, qc_done_entry, newparent));
 }
 
 /* ---- open files ---- */
@@ -553,6 +585,7 @@ static void qc_done_create(struct qc *qc, struct qc_pending *p, const struct qtf
 		fuse_reply_err(p->req, -rep->status);
 		return;
 	}
+	qc_post(qc, p, rep);
 	qc_fill_entry(qc, rep, &e);
 	f->node = rep->node;
 	if (rep->attr.nlink == 1 && qc->attr_timeout > 0 && e.ino) {
@@ -592,7 +625,7 @@ static void qc_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	rq->mode = mode;
 	rq->flags = (uint32_t)fi->flags;
 	f = qc_file_new((uint32_t)(fi->flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY)), NULL, qc);
-	p = qc_pend_new(req, qc_done_create);
+	p = qc_pend_ino(req, qc_done_create, parent);
 	if (!f || !p) {
 		free(f);
 		free(p);

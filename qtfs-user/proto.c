@@ -11,7 +11,8 @@
  *  requests: N node, M node2, n name, m name2, x xattr name (into name), P path,
  *            F fh, G fh2, o off, p off2, l len, f flags, a mode, U umask, k mask,
  *            r rdev, S setattr block, d data (rest), L lock, w owner
- *  replies:  E entry (blob + attr), A attr, q value, d data, V statfs, L lock
+ *  replies:  E entry (blob + attr), A attr, B/C attr of the changed directory (second
+ *            one: a rename's target directory), q value, d data, V statfs, L lock
  */
 struct qtfs_op_desc {
 	const char *name;
@@ -25,15 +26,15 @@ static const struct qtfs_op_desc qtfs_ops[QTFS_OP_COUNT] = {
 	[QTFS_OP_GETATTR] = {"getattr", "N", "A"},
 	[QTFS_OP_SETATTR] = {"setattr", "NSF", "A"},
 	[QTFS_OP_READLINK] = {"readlink", "N", "d"},
-	[QTFS_OP_MKNOD] = {"mknod", "NnarU", "E"},
-	[QTFS_OP_MKDIR] = {"mkdir", "NnaU", "E"},
-	[QTFS_OP_UNLINK] = {"unlink", "Nn", ""},
-	[QTFS_OP_RMDIR] = {"rmdir", "Nn", ""},
-	[QTFS_OP_SYMLINK] = {"symlink", "NnP", "E"},
-	[QTFS_OP_RENAME] = {"rename", "NnMmf", ""},
-	[QTFS_OP_LINK] = {"link", "NMm", "E"},
+	[QTFS_OP_MKNOD] = {"mknod", "NnarU", "EB"},
+	[QTFS_OP_MKDIR] = {"mkdir", "NnaU", "EB"},
+	[QTFS_OP_UNLINK] = {"unlink", "Nn", "B"},
+	[QTFS_OP_RMDIR] = {"rmdir", "Nn", "B"},
+	[QTFS_OP_SYMLINK] = {"symlink", "NnP", "EB"},
+	[QTFS_OP_RENAME] = {"rename", "NnMmf", "BC"},
+	[QTFS_OP_LINK] = {"link", "NMm", "EB"},
 	[QTFS_OP_OPEN] = {"open", "F", ""},
-	[QTFS_OP_CREATE] = {"create", "NnafUF", "E"},
+	[QTFS_OP_CREATE] = {"create", "NnafUF", "EB"},
 	[QTFS_OP_READ] = {"read", "Fol", "d"},
 	[QTFS_OP_WRITE] = {"write", "Fod", "q"},
 	[QTFS_OP_FLUSH] = {"flush", "Fw", ""},
@@ -261,6 +262,12 @@ int qtfs_rep_encode(struct wire_buf *b, const struct qtfs_rep *rep)
 			break;
 		case 'A':
 			put_attr(b, &rep->attr);
+			break;
+		case 'B':
+			put_attr(b, &rep->pattr);
+			break;
+		case 'C':
+			put_attr(b, &rep->pattr2);
 			break;
 		case 'q':
 			wire_put_u64(b, rep->value);
@@ -524,6 +531,14 @@ int qtfs_rep_decode(uint16_t op, const uint8_t *p, size_t len, struct qtfs_rep *
 		case 'A':
 			ret = get_attr(&r, &rep->attr);
 			rep->has_attr = true;
+			break;
+		case 'B':
+			ret = get_attr(&r, &rep->pattr);
+			rep->has_pattr = true;
+			break;
+		case 'C':
+			ret = get_attr(&r, &rep->pattr2);
+			rep->has_pattr2 = true;
 			break;
 		case 'q':
 			ret = wire_get_u64(&r, &rep->value);

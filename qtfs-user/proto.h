@@ -147,7 +147,10 @@ struct qtfs_rep {
 	int32_t status; /* 0 or -errno; nothing follows a failure */
 	struct qtfs_blob node;
 	struct qtfs_attr attr;
-	bool has_entry, has_attr;
+	/* the directories an operation changed, after it (like NFS post-op attributes):
+	 * the client answers the kernel's next getattr of them without a round trip */
+	struct qtfs_attr pattr, pattr2;
+	bool has_entry, has_attr, has_pattr, has_pattr2;
 	uint64_t value; /* written, xattr size, lseek offset, copy count, revents, attach flags */
 	struct qtfs_statfs st;
 	uint32_t lk_type, lk_pid;

@@ -257,6 +257,14 @@ static int qtfsd_stat_fd(int fd, struct qtfs_attr *a)
 	return 0;
 }
 
+/* A changed directory's attributes after the operation; mode 0 when they cannot be had
+ * (the operation itself succeeded: that must not turn into an error). */
+static void qtfsd_post_attr(int dirfd, struct qtfs_attr *a)
+{
+	if (qtfsd_stat_fd(dirfd, a))
+		memset(a, 0, sizeof(*a));
+}
+
 /* Looks up name below the directory (with the caller's search permission) and makes
  * the reply entry; the O_PATH fd goes into the cache. */
 static int qtfsd_entry(struct qtfsd_conn *c, const struct qtfs_ident *id,
@@ -948,6 +956,8 @@ static int qtfsd_dir_op(struct qtfsd_conn *c, const struct qtfs_ident *id, struc
 			      ? -errno
 			      : 0;
 		qtfs_ident_leave();
+		if (!ret)
+			qtfsd_post_attr(dfd, &rp->pattr);
 		return ret;
 	case QTFS_OP_RENAME:
 		if (rq->flags & ~(uint32_t)(RENAME_NOREPLACE | RENAME_EXCHANGE))
@@ -969,6 +979,10 @@ static int qtfsd_dir_op(struct qtfsd_conn *c, const struct qtfs_ident *id, struc
 			goto out_other;
 		ret = renameat2(dfd, rq->name, other.fd, rq->name2, rq->flags) < 0 ? -errno : 0;
 		qtfs_ident_leave();
+		if (!ret) {
+			qtfsd_post_attr(dfd, &rp->pattr);
+			qtfsd_post_attr(other.fd, &rp->pattr2);
+		}
 	out_other:
 		qh_put(&c->exp->hs, &other);
 		return ret;
@@ -998,6 +1012,8 @@ static int qtfsd_dir_op(struct qtfsd_conn *c, const struct qtfs_ident *id, struc
 			return ret;
 		}
 		ret = qtfsd_entry(c, NULL, &rq->node, dfd, rq->name, rp);
+		if (!ret)
+			qtfsd_post_attr(dfd, &rp->pattr);
 		if (ret) {
 			close(fd);
 			return ret;
@@ -1011,7 +1027,10 @@ static int qtfsd_dir_op(struct qtfsd_conn *c, const struct qtfs_ident *id, struc
 	if (ret)
 		return ret;
 	/* the new entry, found as root: the caller has just created it */
-	return qtfsd_entry(c, NULL, &rq->node, dfd, rq->name, rp);
+	ret = qtfsd_entry(c, NULL, &rq->node, dfd, rq->name, rp);
+	if (!ret)
+		qtfsd_post_attr(dfd, &rp->pattr);
+	return ret;
 }
 
 static int qtfsd_link(struct qtfsd_conn *c, const struct qtfs_ident *id, struct qtfs_req *rq,
@@ -1046,6 +1065,8 @@ static int qtfsd_link(struct qtfsd_conn *c, const struct qtfs_ident *id, struct 
 	qtfs_ident_leave();
 	if (!ret)
 		ret = qtfsd_entry(c, NULL, &rq->node2, dir.fd, rq->name2, rp);
+	if (!ret)
+		qtfsd_post_attr(dir.fd, &rp->pattr);
 out:
 	qh_put(&c->exp->hs, &dir);
 	return ret;
