@@ -20,7 +20,7 @@ struct bus_range {
 struct bus {
 	enum bus_space space;
 	int vm_fd;
-	pthread_rwlock_t lock; /* guards ranges/nr/cap; held for reading around handlers */
+	pthread_rwlock_t lock;	  /* guards ranges/nr/cap; held for reading around handlers */
 	struct bus_range *ranges; /* sorted by base, non-overlapping */
 	size_t nr, cap;
 };
@@ -97,7 +97,7 @@ int bus_register(struct bus *b, uint64_t base, uint64_t len, const struct bus_op
 		b->cap = ncap;
 	}
 	memmove(&b->ranges[i + 1], &b->ranges[i], (b->nr - i) * sizeof(b->ranges[0]));
-	b->ranges[i] = (struct bus_range){ .base = base, .len = len, .ops = ops, .opaque = opaque };
+	b->ranges[i] = (struct bus_range){.base = base, .len = len, .ops = ops, .opaque = opaque};
 	snprintf(b->ranges[i].name, sizeof(b->ranges[i].name), "%s", name ? name : "?");
 	b->nr++;
 out:
@@ -198,7 +198,7 @@ int bus_ioeventfd(struct bus *b, uint64_t addr, uint32_t len, int efd, bool data
 
 int irq_line_set(const struct irq_line *l, bool level)
 {
-	struct kvm_irq_level irq = { .irq = l->gsi, .level = level ? 1 : 0 };
+	struct kvm_irq_level irq = {.irq = l->gsi, .level = level ? 1 : 0};
 
 	if (ioctl(l->vm_fd, KVM_IRQ_LINE, &irq) < 0)
 		return -errno;
@@ -216,7 +216,7 @@ int irq_line_pulse(const struct irq_line *l)
 
 int irq_line_irqfd_attach(const struct irq_line *l, int efd, int resample_fd)
 {
-	struct kvm_irqfd f = { .fd = (uint32_t)efd, .gsi = l->gsi };
+	struct kvm_irqfd f = {.fd = (uint32_t)efd, .gsi = l->gsi};
 
 	if (resample_fd >= 0) {
 		f.flags = KVM_IRQFD_FLAG_RESAMPLE;
@@ -229,7 +229,7 @@ int irq_line_irqfd_attach(const struct irq_line *l, int efd, int resample_fd)
 
 int irq_line_irqfd_detach(const struct irq_line *l, int efd)
 {
-	struct kvm_irqfd f = { .fd = (uint32_t)efd, .gsi = l->gsi, .flags = KVM_IRQFD_FLAG_DEASSIGN };
+	struct kvm_irqfd f = {.fd = (uint32_t)efd, .gsi = l->gsi, .flags = KVM_IRQFD_FLAG_DEASSIGN};
 
 	if (ioctl(l->vm_fd, KVM_IRQFD, &f) < 0)
 		return -errno;

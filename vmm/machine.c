@@ -240,7 +240,7 @@ int machine_resume(struct machine *m)
 
 int machine_reset(struct machine *m)
 {
-	struct errmsg e = { { 0 } };
+	struct errmsg e = {{0}};
 	uint32_t i;
 	int ret;
 

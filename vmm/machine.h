@@ -26,7 +26,7 @@ enum machine_state {
 	MACHINE_PRELAUNCH = 0, /* created, -S: vCPUs exist but have never run */
 	MACHINE_RUNNING,
 	MACHINE_PAUSED,
-	MACHINE_SHUTDOWN,       /* powered off / quitting: vCPUs stopped for good */
+	MACHINE_SHUTDOWN,	/* powered off / quitting: vCPUs stopped for good */
 	MACHINE_INTERNAL_ERROR, /* KVM could not run a vCPU; paused, state kept for debugging */
 };
 
@@ -40,15 +40,15 @@ enum machine_request {
 
 struct vcpu {
 	struct machine *m;
-	uint32_t index;	  /* 0 = boot processor */
-	uint32_t apic_id; /* (arch) topology id: x86 initial APIC ID */
+	uint32_t index;				  /* 0 = boot processor */
+	uint32_t apic_id;			  /* (arch) topology id: x86 initial APIC ID */
 	uint32_t socket, die, cluster, core, smt; /* topology coordinates */
 	int fd;
 	struct kvm_run *run; /* mmap of the vCPU's kvm_run, owned by its thread */
 	size_t run_size;
 	pthread_t thread;
 	bool started;
-	bool ready; /* the thread finished its own set-up (guarded by machine.lock) */
+	bool ready;	   /* the thread finished its own set-up (guarded by machine.lock) */
 	_Atomic pid_t tid; /* host thread id, for query-cpus-fast */
 	struct arch_vcpu *arch;
 };
@@ -64,9 +64,9 @@ struct machine_mmio_dev {
 	char name[32];
 };
 
-#define MACHINE_MAX_MMIO_DEVS 32
+#define MACHINE_MAX_MMIO_DEVS	32
 #define MACHINE_MAX_RESET_HOOKS 64
-#define MACHINE_CMDLINE_MAX 4096
+#define MACHINE_CMDLINE_MAX	4096
 
 struct machine {
 	/* Immutable after machine_create. */
@@ -74,7 +74,7 @@ struct machine {
 	int kvm_fd;
 	int vm_fd;
 	struct gmem mem;
-	struct bus *pio;  /* x86 port I/O (NULL on architectures without it) */
+	struct bus *pio; /* x86 port I/O (NULL on architectures without it) */
 	struct bus *mmio;
 	struct loop *loop; /* the main loop: device eventfds, chardevs, QMP */
 	struct vcpu *vcpus;
@@ -85,8 +85,8 @@ struct machine {
 	/* Filled while devices are created (main thread, before the vCPUs start). */
 	struct machine_mmio_dev mmio_devs[MACHINE_MAX_MMIO_DEVS];
 	uint32_t nr_mmio_devs;
-	uint64_t mmio_next; /* next free virtio-mmio slot address */
-	uint32_t gsi_next;  /* next free device interrupt line */
+	uint64_t mmio_next;			 /* next free virtio-mmio slot address */
+	uint32_t gsi_next;			 /* next free device interrupt line */
 	char cmdline_extra[MACHINE_CMDLINE_MAX]; /* appended to -append at boot */
 	struct {
 		machine_reset_fn fn;
@@ -98,15 +98,15 @@ struct machine {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	enum machine_state state;
-	bool stop_vcpus;      /* vCPU threads park (pause, reset) */
-	bool quit_vcpus;      /* vCPU threads exit */
-	uint32_t nr_parked;   /* vCPUs currently parked */
-	uint32_t nr_running;  /* vCPU threads alive */
+	bool stop_vcpus;     /* vCPU threads park (pause, reset) */
+	bool quit_vcpus;     /* vCPU threads exit */
+	uint32_t nr_parked;  /* vCPUs currently parked */
+	uint32_t nr_running; /* vCPU threads alive */
 
 	/* Requests from any thread to the main loop (bits of enum machine_request). */
 	atomic_uint requests;
 	int request_efd;
-	atomic_int exit_code; /* for MACHINE_REQ_EXIT_CODE */
+	atomic_int exit_code;	       /* for MACHINE_REQ_EXIT_CODE */
 	atomic_bool powerdown_pending; /* system_powerdown: the guest's power button is pressed */
 	/* Called on the main loop thread for each request batch (main.c turns these into
 	 * QMP events and actions). */

@@ -33,13 +33,13 @@ struct splitvm {
 	struct chardev *chardevs[VMCFG_MAX_CHARDEVS];
 	struct qmp_server *qmp;
 	int exit_code;
-	int ready_fd; /* -daemonize: the pipe to the waiting parent, else -1 */
+	int ready_fd;	/* -daemonize: the pipe to the waiting parent, else -1 */
 	int devnull_fd; /* -daemonize: /dev/null for stderr once started, else -1 */
-	bool quitting; /* set once: later guest requests are ignored */
+	bool quitting;	/* set once: later guest requests are ignored */
 	bool pidfile_written;
 };
 
-static struct splitvm g_vm = { .ready_fd = -1, .devnull_fd = -1 };
+static struct splitvm g_vm = {.ready_fd = -1, .devnull_fd = -1};
 
 #if defined(__SANITIZE_ADDRESS__)
 #define SPLITVM_SANITIZED 1
@@ -413,7 +413,7 @@ static int setup(struct splitvm *vm, struct errmsg *e)
 int main(int argc, char *argv[])
 {
 	struct splitvm *vm = &g_vm;
-	struct errmsg e = { { 0 } };
+	struct errmsg e = {{0}};
 	int ret, i;
 
 	/* glibc reads /etc/localtime on the first gmtime_r (log timestamps, the RTC): do it now,

@@ -119,10 +119,10 @@ int gmem_init(struct gmem *mem, const struct gmem_opts *o, const struct gmem_lay
 	if (!o->mem_path && !o->hugepages)
 		(void)madvise(p, o->size, MADV_HUGEPAGE);
 
-	mem->regions[0] = (struct gmem_region){ lay->ram_base, below, mem->base };
+	mem->regions[0] = (struct gmem_region){lay->ram_base, below, mem->base};
 	mem->nr_regions = 1;
 	if (above) {
-		mem->regions[1] = (struct gmem_region){ lay->hole_end, above, mem->base + below };
+		mem->regions[1] = (struct gmem_region){lay->hole_end, above, mem->base + below};
 		mem->nr_regions = 2;
 	}
 	return 0;

@@ -29,8 +29,8 @@ struct gmem {
 	uint64_t ram_size; /* total bytes of RAM (-m) */
 	uint8_t *base;	   /* the single host mapping all regions live in */
 	size_t map_len;
-	int fd;		   /* backing fd (memfd or -mem-path file), -1 for anonymous */
-	bool shared;	   /* MAP_SHARED: another process (vhost-user) could map fd */
+	int fd;	     /* backing fd (memfd or -mem-path file), -1 for anonymous */
+	bool shared; /* MAP_SHARED: another process (vhost-user) could map fd */
 };
 
 /* Where RAM goes in the guest-physical space (supplied by the arch code). */

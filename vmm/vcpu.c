@@ -31,7 +31,7 @@ int vcpu_create(struct machine *m, uint32_t index, struct errmsg *e)
 	void *p;
 
 	if (!handler_installed) {
-		struct sigaction sa = { .sa_handler = vcpu_kick_handler };
+		struct sigaction sa = {.sa_handler = vcpu_kick_handler};
 
 		sigemptyset(&sa.sa_mask);
 		if (sigaction(VCPU_KICK_SIGNAL, &sa, NULL) < 0) {
@@ -144,8 +144,8 @@ static void vcpu_mmio(struct vcpu *v)
 		hit = bus_read(v->m->mmio, r->mmio.phys_addr, r->mmio.data, r->mmio.len);
 	if (!hit)
 		log_debug("vCPU %u: unclaimed MMIO %s 0x%llx len %u", v->index,
-			  r->mmio.is_write ? "write" : "read", (unsigned long long)r->mmio.phys_addr,
-			  r->mmio.len);
+			  r->mmio.is_write ? "write" : "read",
+			  (unsigned long long)r->mmio.phys_addr, r->mmio.len);
 }
 
 /* Handles one exit. false: the vCPU cannot go on (the machine was told). */

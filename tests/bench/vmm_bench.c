@@ -87,7 +87,7 @@ static void rss(pid_t pid, unsigned long mem_kb, unsigned long *total, unsigned 
 
 static int qmp_connect(const char *path)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
@@ -110,7 +110,8 @@ int main(int argc, char **argv)
 	pid_t pid;
 
 	if (argc < 6 || strcmp(argv[4], "--") != 0) {
-		fprintf(stderr, "usage: vmm_bench QMP_SOCKET GUEST_MEM_MIB PATTERN -- VMM ARGS...\n");
+		fprintf(stderr,
+			"usage: vmm_bench QMP_SOCKET GUEST_MEM_MIB PATTERN -- VMM ARGS...\n");
 		return 2;
 	}
 	sock = argv[1];
@@ -133,8 +134,8 @@ int main(int argc, char **argv)
 	close(pfd[1]);
 	fcntl(pfd[0], F_SETFL, O_NONBLOCK);
 	while (now_ms() - t0 < 30000) {
-		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
-		struct timespec ts = { 0, 100000 };
+		struct pollfd p = {.fd = pfd[0], .events = POLLIN};
+		struct timespec ts = {0, 100000};
 
 		if (t_ready < 0) {
 			qfd = qmp_connect(sock);
@@ -181,11 +182,11 @@ reaped:
 	if (qfd >= 0)
 		close(qfd);
 	if (t_ready < 0 || t_pat < 0) {
-		fprintf(stderr, "vmm_bench: %s never got ready (qmp %.1f, serial pattern %.1f)\n", argv[5],
-			t_ready, t_pat);
+		fprintf(stderr, "vmm_bench: %s never got ready (qmp %.1f, serial pattern %.1f)\n",
+			argv[5], t_ready, t_pat);
 		return 1;
 	}
-	printf("%.2f %.2f %.2f %.2f %lu %lu %lu\n", t_ready, c_ready, t_first, t_pat, rtotal, rguest,
-	       rtotal - rguest);
+	printf("%.2f %.2f %.2f %.2f %lu %lu %lu\n", t_ready, c_ready, t_first, t_pat, rtotal,
+	       rguest, rtotal - rguest);
 	return 0;
 }

@@ -40,13 +40,13 @@ static void dev_write(void *opaque, uint64_t off, const uint8_t *data, uint32_t 
 	d->last_val = data[0];
 }
 
-static const struct bus_ops dev_ops = { .read = dev_read, .write = dev_write };
+static const struct bus_ops dev_ops = {.read = dev_read, .write = dev_write};
 
 static void test_bus_dispatches_with_offset_relative_to_base(void **state)
 {
 	struct bus *b = bus_new(BUS_MMIO, -1);
-	struct dev d = { 0 };
-	uint8_t v[4] = { 7, 0, 0, 0 };
+	struct dev d = {0};
+	uint8_t v[4] = {7, 0, 0, 0};
 
 	assert_non_null(b);
 	assert_int_equal(bus_register(b, 0xd0000000, 0x1000, &dev_ops, &d, "dev"), 0);
@@ -62,7 +62,7 @@ static void test_bus_dispatches_with_offset_relative_to_base(void **state)
 static void test_bus_unclaimed_read_returns_all_ones(void **state)
 {
 	struct bus *b = bus_new(BUS_PIO, -1);
-	uint8_t v[2] = { 0, 0 };
+	uint8_t v[2] = {0, 0};
 
 	assert_false(bus_read(b, 0x2f8, v, 2));
 	assert_int_equal(v[0], 0xff);
@@ -74,7 +74,7 @@ static void test_bus_unclaimed_read_returns_all_ones(void **state)
 static void test_bus_access_straddling_the_end_is_not_dispatched(void **state)
 {
 	struct bus *b = bus_new(BUS_PIO, -1);
-	struct dev d = { 0 };
+	struct dev d = {0};
 	uint8_t v[4];
 
 	assert_int_equal(bus_register(b, 0x3f8, 8, &dev_ops, &d, "serial"), 0);
@@ -88,7 +88,7 @@ static void test_bus_access_straddling_the_end_is_not_dispatched(void **state)
 static void test_bus_refuses_overlapping_ranges(void **state)
 {
 	struct bus *b = bus_new(BUS_MMIO, -1);
-	struct dev d = { 0 };
+	struct dev d = {0};
 
 	assert_int_equal(bus_register(b, 0x1000, 0x100, &dev_ops, &d, "a"), 0);
 	assert_int_equal(bus_register(b, 0x10ff, 0x10, &dev_ops, &d, "b"), -EEXIST);
@@ -101,7 +101,7 @@ static void test_bus_refuses_overlapping_ranges(void **state)
 static void test_bus_refuses_empty_and_overflowing_ranges(void **state)
 {
 	struct bus *m = bus_new(BUS_MMIO, -1), *p = bus_new(BUS_PIO, -1);
-	struct dev d = { 0 };
+	struct dev d = {0};
 
 	assert_int_equal(bus_register(m, 0x1000, 0, &dev_ops, &d, "a"), -EINVAL);
 	assert_int_equal(bus_register(m, UINT64_MAX - 1, 4, &dev_ops, &d, "a"), -EINVAL);
@@ -113,7 +113,7 @@ static void test_bus_refuses_empty_and_overflowing_ranges(void **state)
 static void test_bus_unregister_stops_dispatch(void **state)
 {
 	struct bus *b = bus_new(BUS_MMIO, -1);
-	struct dev d = { 0 };
+	struct dev d = {0};
 	uint8_t v = 1;
 
 	assert_int_equal(bus_register(b, 0x2000, 0x10, &dev_ops, &d, "a"), 0);
@@ -134,9 +134,9 @@ static void test_bus_many_ranges_stay_sorted(void **state)
 	memset(d, 0, sizeof(d));
 	/* Registered out of order, more than the initial table size. */
 	for (i = 39; i >= 0; i--)
-		assert_int_equal(bus_register(b, 0x10000 + (uint64_t)i * 0x100, 0x100, &dev_ops,
-					      &d[i], "x"),
-				 0);
+		assert_int_equal(
+			bus_register(b, 0x10000 + (uint64_t)i * 0x100, 0x100, &dev_ops, &d[i], "x"),
+			0);
 	for (i = 0; i < 40; i++)
 		assert_true(bus_write(b, 0x10000 + (uint64_t)i * 0x100 + 0x80, &v, 1));
 	for (i = 0; i < 40; i++)
@@ -155,8 +155,8 @@ static void test_ioeventfd_without_a_vm_is_refused(void **state)
 /* 3 MiB of RAM with a "hole" from 2 MiB to 4 MiB: [0,2M) and [4M,5M). */
 static void make_mem(struct gmem *m)
 {
-	struct gmem_opts o = { .size = 3 << 20, .dump_core = true };
-	struct gmem_layout l = { .ram_base = 0, .hole_start = 2 << 20, .hole_end = 4 << 20 };
+	struct gmem_opts o = {.size = 3 << 20, .dump_core = true};
+	struct gmem_layout l = {.ram_base = 0, .hole_start = 2 << 20, .hole_end = 4 << 20};
 	struct errmsg e;
 
 	assert_int_equal(gmem_init(m, &o, &l, &e), 0);
@@ -180,12 +180,12 @@ static void test_gmem_ptr_refuses_ranges_leaving_ram(void **state)
 	struct gmem m;
 
 	make_mem(&m);
-	assert_null(gmem_ptr(&m, (2 << 20) - 8, 9));	 /* into the hole */
-	assert_null(gmem_ptr(&m, 3 << 20, 1));		 /* in the hole */
+	assert_null(gmem_ptr(&m, (2 << 20) - 8, 9));		 /* into the hole */
+	assert_null(gmem_ptr(&m, 3 << 20, 1));			 /* in the hole */
 	assert_null(gmem_ptr(&m, (2 << 20) - 4, (2 << 20) + 8)); /* across the hole */
-	assert_null(gmem_ptr(&m, (5 << 20) - 1, 2));	 /* past the end */
-	assert_null(gmem_ptr(&m, 5 << 20, 0));		 /* at the end, len 0 */
-	assert_null(gmem_ptr(&m, UINT64_MAX - 1, 4));	 /* overflowing */
+	assert_null(gmem_ptr(&m, (5 << 20) - 1, 2));		 /* past the end */
+	assert_null(gmem_ptr(&m, 5 << 20, 0));			 /* at the end, len 0 */
+	assert_null(gmem_ptr(&m, UINT64_MAX - 1, 4));		 /* overflowing */
 	assert_null(gmem_ptr(&m, 16, UINT64_MAX));
 	assert_non_null(gmem_ptr(&m, 16, 0));
 	gmem_free(&m);
@@ -238,9 +238,9 @@ static void test_gmem_size_below_counts_low_ram(void **state)
 static void test_gmem_refuses_unaligned_sizes(void **state)
 {
 	struct gmem m;
-	struct gmem_opts o = { .size = 4097 };
-	struct gmem_layout l = { 0, 1 << 30, 1 << 31 };
-	struct errmsg e = { { 0 } };
+	struct gmem_opts o = {.size = 4097};
+	struct gmem_layout l = {0, 1 << 30, 1 << 31};
+	struct errmsg e = {{0}};
 
 	assert_int_equal(gmem_init(&m, &o, &l, &e), -EINVAL);
 	assert_non_null(strstr(errmsg_str(&e), "4097"));

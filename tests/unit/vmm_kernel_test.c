@@ -62,7 +62,7 @@ static uint8_t *make_bz(size_t pm, size_t *len)
 static void test_bzimage_valid_header_is_accepted(void **state)
 {
 	struct x86_kernel_info k;
-	struct errmsg e = { { 0 } };
+	struct errmsg e = {{0}};
 	size_t len;
 	uint8_t *b = make_bz(4096, &len);
 
@@ -95,7 +95,7 @@ static void test_bzimage_zero_setup_sects_means_four(void **state)
 static void test_bzimage_truncated_kernel_is_refused(void **state)
 {
 	struct x86_kernel_info k;
-	struct errmsg e = { { 0 } };
+	struct errmsg e = {{0}};
 	size_t len;
 	uint8_t *b = make_bz(4096, &len);
 
@@ -118,7 +118,7 @@ static void test_bzimage_syssize_rounding_slack_is_allowed(void **state)
 static void test_bzimage_truncated_setup_is_refused(void **state)
 {
 	struct x86_kernel_info k;
-	struct errmsg e = { { 0 } };
+	struct errmsg e = {{0}};
 	size_t len;
 	uint8_t *b = make_bz(4096, &len);
 
@@ -131,7 +131,7 @@ static void test_bzimage_truncated_setup_is_refused(void **state)
 static void test_bzimage_without_64bit_entry_is_refused(void **state)
 {
 	struct x86_kernel_info k;
-	struct errmsg e = { { 0 } };
+	struct errmsg e = {{0}};
 	size_t len;
 	uint8_t *b = make_bz(4096, &len);
 
@@ -144,7 +144,7 @@ static void test_bzimage_without_64bit_entry_is_refused(void **state)
 static void test_bzimage_old_protocol_is_refused(void **state)
 {
 	struct x86_kernel_info k;
-	struct errmsg e = { { 0 } };
+	struct errmsg e = {{0}};
 	size_t len;
 	uint8_t *b = make_bz(4096, &len);
 
@@ -190,7 +190,7 @@ static void test_bzimage_short_header_jump_is_refused(void **state)
 static void test_random_bytes_are_not_a_kernel(void **state)
 {
 	struct x86_kernel_info k;
-	struct errmsg e = { { 0 } };
+	struct errmsg e = {{0}};
 	uint8_t b[4096];
 
 	memset(b, 0x5a, sizeof(b));
@@ -251,7 +251,7 @@ static void test_pvh_elf_entry_comes_from_the_note(void **state)
 static void test_elf_without_pvh_note_is_refused(void **state)
 {
 	struct x86_kernel_info k;
-	struct errmsg e = { { 0 } };
+	struct errmsg e = {{0}};
 	size_t len;
 	uint8_t *b = make_elf(&len, false);
 
@@ -274,7 +274,7 @@ static void test_elf_note_running_past_its_segment_is_refused(void **state)
 static void test_elf_segment_past_end_of_file_is_refused(void **state)
 {
 	struct x86_kernel_info k;
-	struct errmsg e = { { 0 } };
+	struct errmsg e = {{0}};
 	size_t len;
 	uint8_t *b = make_elf(&len, true);
 
@@ -380,7 +380,7 @@ static uint8_t sum(const uint8_t *p, size_t n)
 
 static void test_mptable_checksums_and_entries(void **state)
 {
-	uint32_t ids[4] = { 0, 1, 2, 3 };
+	uint32_t ids[4] = {0, 1, 2, 3};
 	uint8_t buf[1024];
 	int n = mptable_build(buf, sizeof(buf), 0x9fc00, ids, 4);
 	const uint8_t *t = buf + 16;
@@ -394,15 +394,15 @@ static void test_mptable_checksums_and_entries(void **state)
 	assert_int_equal(sum(t, len), 0);
 	/* 4 processors + bus + IOAPIC + 24 interrupts + 2 local interrupts */
 	assert_int_equal(t[34] | t[35] << 8, 4 + 1 + 1 + 24 + 2);
-	assert_int_equal(t[44], 0);	   /* processor */
-	assert_int_equal(t[44 + 3], 3);	   /* enabled | BSP */
-	assert_int_equal(t[64 + 3], 1);	   /* AP: enabled only */
+	assert_int_equal(t[44], 0);		 /* processor */
+	assert_int_equal(t[44 + 3], 3);		 /* enabled | BSP */
+	assert_int_equal(t[64 + 3], 1);		 /* AP: enabled only */
 	assert_int_equal(t[44 + 80 + 8 + 1], 4); /* IOAPIC id above the APIC IDs */
 }
 
 static void test_mptable_refuses_a_small_buffer_and_high_ids(void **state)
 {
-	uint32_t ids[2] = { 0, 0xfe };
+	uint32_t ids[2] = {0, 0xfe};
 	uint8_t buf[1024];
 
 	assert_int_equal(mptable_build(buf, 64, 0, ids, 1), -ENOSPC);

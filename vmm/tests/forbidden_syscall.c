@@ -13,7 +13,7 @@ static void forbidden(int sig)
 
 __attribute__((constructor)) static void install(void)
 {
-	struct sigaction sa = { .sa_handler = forbidden };
+	struct sigaction sa = {.sa_handler = forbidden};
 
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGUSR2, &sa, NULL);

@@ -13,52 +13,52 @@
 #include "log.h"
 #include "x86.h"
 
-#define ACPI_HDR_LEN 36u
-#define ACPI_RSDP_LEN 36u
-#define ACPI_FADT_LEN 276u /* revision 6 */
+#define ACPI_HDR_LEN	  36u
+#define ACPI_RSDP_LEN	  36u
+#define ACPI_FADT_LEN	  276u /* revision 6 */
 #define ACPI_MADT_HDR_LEN 44u
 
 /* FADT flags (ACPI 6.x, 5.2.9 table 5.10). */
-#define FADT_F_WBINVD (1u << 0)
-#define FADT_F_PWR_BUTTON (1u << 4) /* no fixed-feature power button */
-#define FADT_F_SLP_BUTTON (1u << 5)
-#define FADT_F_RESET_REG_SUP (1u << 10)
+#define FADT_F_WBINVD	       (1u << 0)
+#define FADT_F_PWR_BUTTON      (1u << 4) /* no fixed-feature power button */
+#define FADT_F_SLP_BUTTON      (1u << 5)
+#define FADT_F_RESET_REG_SUP   (1u << 10)
 #define FADT_F_HW_REDUCED_ACPI (1u << 20)
 /* IA-PC boot architecture flags. */
-#define FADT_IAPC_VGA_NOT_PRESENT (1u << 2)
+#define FADT_IAPC_VGA_NOT_PRESENT   (1u << 2)
 #define FADT_IAPC_MSI_NOT_SUPPORTED (1u << 3)
 
-#define GAS_SYSTEM_IO 1
+#define GAS_SYSTEM_IO	1
 #define GAS_ACCESS_BYTE 1
 
 #define MADT_PCAT_COMPAT 1u
-#define MADT_LAPIC 0
-#define MADT_IOAPIC 1
-#define MADT_LAPIC_NMI 4
-#define MADT_X2APIC 9
+#define MADT_LAPIC	 0
+#define MADT_IOAPIC	 1
+#define MADT_LAPIC_NMI	 4
+#define MADT_X2APIC	 9
 
 /* AML opcodes (ACPI 6.x, 20.2). */
-#define AML_ZERO 0x00
-#define AML_ONE 0x01
-#define AML_NAME 0x08
-#define AML_BYTE 0x0a
-#define AML_WORD 0x0b
-#define AML_DWORD 0x0c
-#define AML_STRING 0x0d
-#define AML_QWORD 0x0e
-#define AML_SCOPE 0x10
-#define AML_BUFFER 0x11
+#define AML_ZERO    0x00
+#define AML_ONE	    0x01
+#define AML_NAME    0x08
+#define AML_BYTE    0x0a
+#define AML_WORD    0x0b
+#define AML_DWORD   0x0c
+#define AML_STRING  0x0d
+#define AML_QWORD   0x0e
+#define AML_SCOPE   0x10
+#define AML_BUFFER  0x11
 #define AML_PACKAGE 0x12
-#define AML_EXT 0x5b
-#define AML_DEVICE 0x82 /* after AML_EXT */
-#define AML_ROOT '\\'
+#define AML_EXT	    0x5b
+#define AML_DEVICE  0x82 /* after AML_EXT */
+#define AML_ROOT    '\\'
 
 /* Resource descriptors (6.4). */
-#define RES_IO 0x47
-#define RES_IRQ_NOFLAGS 0x22
-#define RES_END 0x79
-#define RES_MEM32_FIXED 0x86
-#define RES_EXT_IRQ 0x89
+#define RES_IO		     0x47
+#define RES_IRQ_NOFLAGS	     0x22
+#define RES_END		     0x79
+#define RES_MEM32_FIXED	     0x86
+#define RES_EXT_IRQ	     0x89
 #define RES_EXT_IRQ_CONSUMER 0x01 /* level-triggered, active-high, exclusive */
 
 static void put16(uint8_t *p, uint16_t v)
@@ -228,7 +228,7 @@ static void aml_name_string(struct aml *a, const char seg[4], const char *s)
 /* Name(_CRS, Buffer() { resource descriptors..., EndTag }) */
 static void aml_name_crs(struct aml *a, const uint8_t *res, size_t len)
 {
-	static const uint8_t end[2] = { RES_END, 0 };
+	static const uint8_t end[2] = {RES_END, 0};
 	size_t pos;
 
 	aml_byte(a, AML_NAME);
@@ -255,8 +255,8 @@ static size_t aml_device_begin(struct aml *a, const char seg[4])
 /* EISA ID compression of "PNPxxxx" into the 32-bit form _HID takes as an integer. */
 static uint32_t eisa_id(const char *id)
 {
-	uint32_t v = (uint32_t)((id[0] - '@') & 0x1f) << 10 | (uint32_t)((id[1] - '@') & 0x1f) << 5 |
-		     (uint32_t)((id[2] - '@') & 0x1f);
+	uint32_t v = (uint32_t)((id[0] - '@') & 0x1f) << 10 |
+		     (uint32_t)((id[1] - '@') & 0x1f) << 5 | (uint32_t)((id[2] - '@') & 0x1f);
 	uint32_t prod = 0;
 	int i;
 
@@ -292,7 +292,7 @@ static void dsdt_com1(struct aml *a, const struct acpi_desc *d)
 static void dsdt_virtio_mmio(struct aml *a, const struct acpi_mmio_dev *dev, uint32_t idx)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	char seg[4] = { 'V', 'R', hex[(idx >> 4) & 15], hex[idx & 15] };
+	char seg[4] = {'V', 'R', hex[(idx >> 4) & 15], hex[idx & 15]};
 	uint8_t res[12 + 9];
 	size_t pos = aml_device_begin(a, seg);
 
@@ -319,7 +319,7 @@ static void dsdt_virtio_mmio(struct aml *a, const struct acpi_mmio_dev *dev, uin
 /* The DSDT: \_SB_ with COM1 and the virtio-mmio devices, and \_S5_ for soft-off. */
 static int build_dsdt(const struct acpi_desc *d, uint8_t *t, size_t cap)
 {
-	struct aml a = { .p = t, .len = ACPI_HDR_LEN, .cap = cap };
+	struct aml a = {.p = t, .len = ACPI_HDR_LEN, .cap = cap};
 	size_t scope, pkg;
 	uint32_t i;
 
@@ -375,9 +375,9 @@ static void build_fadt(const struct acpi_desc *d, uint8_t *t, uint64_t dsdt)
 	t[128] = d->reset_value;
 	t[131] = 0; /* FADT minor version: 6.0 */
 	put64(t + 140, dsdt);
-	gas_io(t + 244, d->pm_port);	   /* SLEEP_CONTROL_REG */
+	gas_io(t + 244, d->pm_port);		     /* SLEEP_CONTROL_REG */
 	gas_io(t + 256, (uint16_t)(d->pm_port + 1)); /* SLEEP_STATUS_REG */
-	memcpy(t + 268, "SPLITVM ", 8);	   /* hypervisor vendor identity */
+	memcpy(t + 268, "SPLITVM ", 8);		     /* hypervisor vendor identity */
 	table_checksum(t, ACPI_FADT_LEN);
 }
 

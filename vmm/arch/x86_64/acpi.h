@@ -14,7 +14,7 @@ struct machine;
 /* Where the tables go: the BIOS read-only area Linux scans for the RSDP (16-byte aligned
  * in 0xe0000..0xfffff), which the e820 map leaves out of RAM. */
 #define ACPI_TABLES_ADDR 0xe0000ull
-#define ACPI_TABLES_MAX 0x10000u
+#define ACPI_TABLES_MAX	 0x10000u
 
 struct acpi_mmio_dev {
 	uint64_t base;

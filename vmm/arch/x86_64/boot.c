@@ -15,10 +15,10 @@
 #include "vmm/arch.h"
 #include "x86.h"
 
-#define PVH_START_MAGIC 0x336ec578u
+#define PVH_START_MAGIC	 0x336ec578u
 #define PVH_MODLIST_ADDR (X86_PVH_INFO_ADDR + 0x40)
-#define PVH_MEMMAP_ADDR (X86_PVH_INFO_ADDR + 0x80)
-#define X86_E820_MAX 32
+#define PVH_MEMMAP_ADDR	 (X86_PVH_INFO_ADDR + 0x80)
+#define X86_E820_MAX	 32
 
 /* Maps a whole file read-only; a missing, unreadable, special or empty file is refused. */
 static int map_file(const char *opt, const char *path, const uint8_t **out, size_t *len,
@@ -123,7 +123,8 @@ static int write_cmdline(struct machine *m, uint32_t limit, uint64_t *len_out, s
 		extra++, elen--;
 	total = alen + elen;
 	if (total + 1 > limit || total + 1 > X86_CMDLINE_MAX) {
-		errmsg_set(e, "-append: kernel command line is %zu bytes, the kernel takes at most %u",
+		errmsg_set(e,
+			   "-append: kernel command line is %zu bytes, the kernel takes at most %u",
 			   total, (limit < X86_CMDLINE_MAX ? limit : X86_CMDLINE_MAX) - 1);
 		return -E2BIG;
 	}
@@ -148,8 +149,9 @@ static int place_initrd(struct machine *m, uint64_t min, uint64_t max_end, struc
 	if (max_end < top)
 		top = max_end;
 	if (a->initrd_len > top || ((top - a->initrd_len) & ~0xfffull) < min) {
-		errmsg_set(e, "-initrd %s: too large for guest memory (%zu bytes; at most %llu fit "
-			      "between the kernel and %#llx)",
+		errmsg_set(e,
+			   "-initrd %s: too large for guest memory (%zu bytes; at most %llu fit "
+			   "between the kernel and %#llx)",
 			   m->cfg->initrd, a->initrd_len,
 			   (unsigned long long)(top > min ? top - min : 0),
 			   (unsigned long long)top);
@@ -171,8 +173,9 @@ static int load_segments(struct machine *m, const struct x86_kernel_info *k, str
 		uint8_t *dst = gmem_ptr(&m->mem, s->paddr, s->memsz);
 
 		if (!dst || s->paddr < X86_HIMEM_START) {
-			errmsg_set(e, "-kernel %s: needs guest memory %#llx-%#llx, below 1 MiB or "
-				      "outside RAM",
+			errmsg_set(e,
+				   "-kernel %s: needs guest memory %#llx-%#llx, below 1 MiB or "
+				   "outside RAM",
 				   m->cfg->kernel, (unsigned long long)s->paddr,
 				   (unsigned long long)(s->paddr + s->memsz));
 			return -E2BIG;
@@ -252,7 +255,7 @@ static int boot_pvh(struct machine *m, const struct x86_kernel_info *k, struct e
 {
 	struct arch_machine *a = m->arch;
 	struct x86_e820 map[X86_E820_MAX];
-	struct pvh_start_info si = { .magic = PVH_START_MAGIC, .version = 1 };
+	struct pvh_start_info si = {.magic = PVH_START_MAGIC, .version = 1};
 	uint64_t cmdlen;
 	int n, i, ret;
 
@@ -267,7 +270,7 @@ static int boot_pvh(struct machine *m, const struct x86_kernel_info *k, struct e
 	if (ret)
 		return ret;
 	if (a->initrd_len) {
-		struct pvh_modlist_entry mod = { .paddr = a->initrd_addr, .size = a->initrd_len };
+		struct pvh_modlist_entry mod = {.paddr = a->initrd_addr, .size = a->initrd_len};
 
 		if (gmem_write(&m->mem, PVH_MODLIST_ADDR, &mod, sizeof(mod)))
 			return -EFAULT;
@@ -278,7 +281,7 @@ static int boot_pvh(struct machine *m, const struct x86_kernel_info *k, struct e
 	if (n < 0)
 		return n;
 	for (i = 0; i < n; i++) {
-		struct pvh_memmap_entry me = { map[i].addr, map[i].size, map[i].type, 0 };
+		struct pvh_memmap_entry me = {map[i].addr, map[i].size, map[i].type, 0};
 
 		if (gmem_write(&m->mem, PVH_MEMMAP_ADDR + (uint64_t)i * sizeof(me), &me,
 			       sizeof(me)))

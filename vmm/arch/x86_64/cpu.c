@@ -9,34 +9,34 @@
 #include "log.h"
 #include "x86.h"
 
-#define CPUID_1_EDX_HTT (1u << 28)
+#define CPUID_1_EDX_HTT	       (1u << 28)
 #define CPUID_1_ECX_HYPERVISOR (1u << 31)
 
-#define MSR_IA32_TSC 0x10
-#define MSR_IA32_SYSENTER_CS 0x174
+#define MSR_IA32_TSC	      0x10
+#define MSR_IA32_SYSENTER_CS  0x174
 #define MSR_IA32_SYSENTER_ESP 0x175
 #define MSR_IA32_SYSENTER_EIP 0x176
-#define MSR_IA32_MISC_ENABLE 0x1a0
-#define MSR_MTRR_DEF_TYPE 0x2ff
-#define MSR_STAR 0xc0000081
-#define MSR_LSTAR 0xc0000082
-#define MSR_CSTAR 0xc0000083
-#define MSR_SYSCALL_MASK 0xc0000084
-#define MSR_KERNEL_GS_BASE 0xc0000102
+#define MSR_IA32_MISC_ENABLE  0x1a0
+#define MSR_MTRR_DEF_TYPE     0x2ff
+#define MSR_STAR	      0xc0000081
+#define MSR_LSTAR	      0xc0000082
+#define MSR_CSTAR	      0xc0000083
+#define MSR_SYSCALL_MASK      0xc0000084
+#define MSR_KERNEL_GS_BASE    0xc0000102
 
-#define APIC_LVT_LINT0 0x350
-#define APIC_LVT_LINT1 0x360
-#define APIC_MODE_NMI 4u
+#define APIC_LVT_LINT0	 0x350
+#define APIC_LVT_LINT1	 0x360
+#define APIC_MODE_NMI	 4u
 #define APIC_MODE_EXTINT 7u
 
-#define X86_CR0_PE (1ull << 0)
-#define X86_CR0_ET (1ull << 4)
-#define X86_CR0_PG (1ull << 31)
-#define X86_CR4_PAE (1ull << 5)
-#define X86_EFER_LME (1ull << 8)
-#define X86_EFER_LMA (1ull << 10)
+#define X86_CR0_PE	 (1ull << 0)
+#define X86_CR0_ET	 (1ull << 4)
+#define X86_CR0_PG	 (1ull << 31)
+#define X86_CR4_PAE	 (1ull << 5)
+#define X86_EFER_LME	 (1ull << 8)
+#define X86_EFER_LMA	 (1ull << 10)
 #define APIC_BASE_ENABLE (1ull << 11)
-#define APIC_BASE_BSP (1ull << 8)
+#define APIC_BASE_BSP	 (1ull << 8)
 
 static uint32_t clog2(uint32_t n)
 {
@@ -158,8 +158,14 @@ static int x86_set_cpuid(struct vcpu *v, struct errmsg *e)
 static int x86_set_msrs(struct vcpu *v)
 {
 	static const uint32_t zero_msrs[] = {
-		MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_ESP, MSR_IA32_SYSENTER_EIP, MSR_STAR,
-		MSR_LSTAR,	      MSR_CSTAR,	     MSR_SYSCALL_MASK,	    MSR_KERNEL_GS_BASE,
+		MSR_IA32_SYSENTER_CS,
+		MSR_IA32_SYSENTER_ESP,
+		MSR_IA32_SYSENTER_EIP,
+		MSR_STAR,
+		MSR_LSTAR,
+		MSR_CSTAR,
+		MSR_SYSCALL_MASK,
+		MSR_KERNEL_GS_BASE,
 		MSR_IA32_TSC,
 	};
 	union {
@@ -214,7 +220,8 @@ static int x86_set_lapic(struct vcpu *v)
 	if (ioctl(v->fd, KVM_GET_LAPIC, l) < 0)
 		return -errno;
 	/* LINT0 delivers the PIC's ExtINT, LINT1 NMI (the MP spec's virtual wire mode). */
-	lapic_set(l, APIC_LVT_LINT0, (lapic_get(l, APIC_LVT_LINT0) & ~0x700u) | APIC_MODE_EXTINT << 8);
+	lapic_set(l, APIC_LVT_LINT0,
+		  (lapic_get(l, APIC_LVT_LINT0) & ~0x700u) | APIC_MODE_EXTINT << 8);
 	lapic_set(l, APIC_LVT_LINT1, (lapic_get(l, APIC_LVT_LINT1) & ~0x700u) | APIC_MODE_NMI << 8);
 	return ioctl(v->fd, KVM_SET_LAPIC, l) < 0 ? -errno : 0;
 }
@@ -304,7 +311,7 @@ static int x86_set_boot_sregs(struct vcpu *v)
 int arch_vcpu_reset(struct vcpu *v)
 {
 	struct arch_machine *a = v->m->arch;
-	struct kvm_mp_state mp = { .mp_state = KVM_MP_STATE_RUNNABLE };
+	struct kvm_mp_state mp = {.mp_state = KVM_MP_STATE_RUNNABLE};
 	struct kvm_vcpu_events ev;
 	struct kvm_regs regs;
 	int ret;

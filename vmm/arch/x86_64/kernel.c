@@ -8,21 +8,21 @@
 #include "layout.h"
 #include "vmm/memory.h"
 
-#define BZ_HDR_OFF 0x1f1
-#define BZ_BOOT_FLAG 0x1fe
-#define BZ_HEADER 0x202
-#define BZ_JUMP 0x200
-#define BZ_VERSION 0x206
-#define BZ_LOADFLAGS 0x211
-#define BZ_SYSSIZE 0x1f4
-#define BZ_INITRD_MAX 0x22c
-#define BZ_XLOADFLAGS 0x236
-#define BZ_CMDLINE_SIZE 0x238
-#define BZ_INIT_SIZE 0x260
+#define BZ_HDR_OFF	    0x1f1
+#define BZ_BOOT_FLAG	    0x1fe
+#define BZ_HEADER	    0x202
+#define BZ_JUMP		    0x200
+#define BZ_VERSION	    0x206
+#define BZ_LOADFLAGS	    0x211
+#define BZ_SYSSIZE	    0x1f4
+#define BZ_INITRD_MAX	    0x22c
+#define BZ_XLOADFLAGS	    0x236
+#define BZ_CMDLINE_SIZE	    0x238
+#define BZ_INIT_SIZE	    0x260
 #define BZ_SETUP_HEADER_END 0x26c /* 0x1f1 + sizeof(struct setup_header), protocol 2.15 */
-#define BZ_LOADED_HIGH 0x01
-#define BZ_XLF_KERNEL_64 0x01
-#define BZ_ENTRY64_OFF 0x200
+#define BZ_LOADED_HIGH	    0x01
+#define BZ_XLF_KERNEL_64    0x01
+#define BZ_ENTRY64_OFF	    0x200
 
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
 
@@ -41,8 +41,8 @@ static uint64_t le64(const uint8_t *p)
 	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
 }
 
-static int bz_parse(const uint8_t *img, size_t len, uint64_t load_addr,
-		    struct x86_kernel_info *k, struct errmsg *e)
+static int bz_parse(const uint8_t *img, size_t len, uint64_t load_addr, struct x86_kernel_info *k,
+		    struct errmsg *e)
 {
 	uint32_t sects, syssize, hdr_end, pm_len;
 	uint64_t need, mem;
@@ -83,8 +83,7 @@ static int bz_parse(const uint8_t *img, size_t len, uint64_t load_addr,
 		return -EINVAL;
 	}
 	syssize = le32(img + BZ_SYSSIZE);
-	pm_len = (uint32_t)((len - k->setup_size) > UINT32_MAX ? UINT32_MAX
-								: len - k->setup_size);
+	pm_len = (uint32_t)((len - k->setup_size) > UINT32_MAX ? UINT32_MAX : len - k->setup_size);
 	/* syssize is rounded up to 16-byte units: allow the last unit to be partial. */
 	if ((uint64_t)syssize * 16 > (uint64_t)pm_len + 15) {
 		errmsg_set(e, "truncated: header says %llu bytes of kernel, file has %u",
@@ -98,7 +97,7 @@ static int bz_parse(const uint8_t *img, size_t len, uint64_t load_addr,
 	k->initrd_addr_max = le32(img + BZ_INITRD_MAX);
 	k->cmdline_size = le32(img + BZ_CMDLINE_SIZE);
 	k->init_size = le32(img + BZ_INIT_SIZE);
-	k->segs[0] = (struct x86_kernel_seg){ k->setup_size, pm_len, load_addr, pm_len };
+	k->segs[0] = (struct x86_kernel_seg){k->setup_size, pm_len, load_addr, pm_len};
 	k->nr_segs = 1;
 	mem = pm_len > k->init_size ? pm_len : k->init_size;
 	if (__builtin_add_overflow(load_addr, mem, &need)) {
@@ -127,7 +126,8 @@ static int pvh_find_note(const uint8_t *p, uint64_t len, uint64_t *entry, struct
 			errmsg_set(e, "ELF note runs past its segment");
 			return -EINVAL;
 		}
-		if (type == XEN_ELFNOTE_PHYS32_ENTRY && namesz == 4 && memcmp(name, "Xen", 4) == 0) {
+		if (type == XEN_ELFNOTE_PHYS32_ENTRY && namesz == 4 &&
+		    memcmp(name, "Xen", 4) == 0) {
 			const uint8_t *d = name + name_al;
 
 			if (descsz == 4)
@@ -145,8 +145,7 @@ static int pvh_find_note(const uint8_t *p, uint64_t len, uint64_t *entry, struct
 	return 0;
 }
 
-static int elf_parse(const uint8_t *img, size_t len, struct x86_kernel_info *k,
-		     struct errmsg *e)
+static int elf_parse(const uint8_t *img, size_t len, struct x86_kernel_info *k, struct errmsg *e)
 {
 	uint64_t phoff, entry = 0, end;
 	uint16_t phnum, phentsize, i;
@@ -187,7 +186,8 @@ static int elf_parse(const uint8_t *img, size_t len, struct x86_kernel_info *k,
 		if (type != PT_LOAD && type != PT_NOTE)
 			continue;
 		if (off > len || filesz > len - off) {
-			errmsg_set(e, "truncated: ELF segment %u needs bytes up to %llu, file has %zu",
+			errmsg_set(e,
+				   "truncated: ELF segment %u needs bytes up to %llu, file has %zu",
 				   i, (unsigned long long)(off + filesz), len);
 			return -EINVAL;
 		}
@@ -208,7 +208,7 @@ static int elf_parse(const uint8_t *img, size_t len, struct x86_kernel_info *k,
 			errmsg_set(e, "more than %d ELF load segments", X86_KERNEL_MAX_SEGS);
 			return -EINVAL;
 		}
-		k->segs[k->nr_segs++] = (struct x86_kernel_seg){ off, filesz, paddr, memsz };
+		k->segs[k->nr_segs++] = (struct x86_kernel_seg){off, filesz, paddr, memsz};
 		if (end > k->load_end)
 			k->load_end = end;
 	}
@@ -254,11 +254,11 @@ int x86_e820_build(const struct gmem *mem, struct x86_e820 *out, size_t max)
 	size_t n = 0;
 	unsigned int i;
 
-#define E820_ADD(a, s, t)                                                              \
-	do {                                                                           \
-		if (n == max)                                                          \
-			return -ENOSPC;                                                \
-		out[n++] = (struct x86_e820){ (a), (s), (t) };                         \
+#define E820_ADD(a, s, t)                                    \
+	do {                                                 \
+		if (n == max)                                \
+			return -ENOSPC;                      \
+		out[n++] = (struct x86_e820){(a), (s), (t)}; \
 	} while (0)
 
 	for (i = 0; i < mem->nr_regions; i++) {

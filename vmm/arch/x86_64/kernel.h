@@ -25,18 +25,18 @@ struct x86_kernel_seg {
 struct x86_kernel_info {
 	enum x86_kernel_kind kind;
 	/* bzImage */
-	uint16_t version;	   /* boot protocol, e.g. 0x020f */
-	uint32_t setup_size;	   /* (setup_sects + 1) * 512 */
-	uint32_t hdr_len;	   /* bytes of setup header at 0x1f1 to copy into boot_params */
-	uint32_t initrd_addr_max;  /* highest byte an initrd may occupy */
-	uint32_t cmdline_size;	   /* longest command line without the NUL */
-	uint32_t init_size;	   /* memory the kernel needs from its load address */
+	uint16_t version;	  /* boot protocol, e.g. 0x020f */
+	uint32_t setup_size;	  /* (setup_sects + 1) * 512 */
+	uint32_t hdr_len;	  /* bytes of setup header at 0x1f1 to copy into boot_params */
+	uint32_t initrd_addr_max; /* highest byte an initrd may occupy */
+	uint32_t cmdline_size;	  /* longest command line without the NUL */
+	uint32_t init_size;	  /* memory the kernel needs from its load address */
 	uint8_t loadflags;
 	uint16_t xloadflags;
 	/* both: what to copy where */
 	struct x86_kernel_seg segs[X86_KERNEL_MAX_SEGS];
 	unsigned int nr_segs;
-	uint64_t entry; /* bzImage: 64-bit entry; PVH: 32-bit entry */
+	uint64_t entry;	   /* bzImage: 64-bit entry; PVH: 32-bit entry */
 	uint64_t load_end; /* highest guest-physical byte (exclusive) the kernel occupies */
 };
 
@@ -50,7 +50,7 @@ int x86_kernel_parse(const uint8_t *img, size_t len, uint64_t load_addr,
 		     struct x86_kernel_info *out, struct errmsg *e);
 
 /* e820 entry types. */
-#define E820_RAM 1
+#define E820_RAM      1
 #define E820_RESERVED 2
 
 struct x86_e820 {

@@ -65,7 +65,7 @@ static int x86_get_cpuid(struct machine *m, struct errmsg *e)
 
 int arch_machine_init(struct machine *m, struct errmsg *e)
 {
-	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
 	uint64_t ident = X86_KVM_IDENTITY_MAP;
 	int ret;
 

@@ -7,17 +7,17 @@
 #include "mptable.h"
 #include "x86.h"
 
-#define MP_PROC_ENTRY 0
-#define MP_BUS_ENTRY 1
-#define MP_IOAPIC_ENTRY 2
-#define MP_INTSRC_ENTRY 3
-#define MP_LINTSRC_ENTRY 4
-#define MP_INT_TYPE_INT 0
-#define MP_INT_TYPE_NMI 1
+#define MP_PROC_ENTRY	   0
+#define MP_BUS_ENTRY	   1
+#define MP_IOAPIC_ENTRY	   2
+#define MP_INTSRC_ENTRY	   3
+#define MP_LINTSRC_ENTRY   4
+#define MP_INT_TYPE_INT	   0
+#define MP_INT_TYPE_NMI	   1
 #define MP_INT_TYPE_EXTINT 3
-#define MP_APIC_VERSION 0x14
-#define MP_IOAPIC_VERSION 0x11
-#define MP_IOAPIC_PINS 24
+#define MP_APIC_VERSION	   0x14
+#define MP_IOAPIC_VERSION  0x11
+#define MP_IOAPIC_PINS	   24
 
 static uint8_t mp_sum(const uint8_t *p, size_t n)
 {
@@ -132,5 +132,5 @@ int x86_mptable_write(struct machine *m)
 	for (i = 0; i < m->nr_vcpus; i++)
 		ids[i] = m->vcpus[i].apic_id;
 	return mptable_build(dst, need, (uint32_t)X86_EBDA_START, ids, m->nr_vcpus) < 0 ? -ENOSPC
-											  : 0;
+											: 0;
 }

@@ -11,11 +11,11 @@
 #include "x86.h"
 
 #define I8042_CMD_WRITE_OUTPUT 0xd1
-#define I8042_CMD_RESET 0xfe
-#define I8042_OUT_RESET_LINE 0x01 /* output port bit 0 low: CPU reset */
+#define I8042_CMD_RESET	       0xfe
+#define I8042_OUT_RESET_LINE   0x01 /* output port bit 0 low: CPU reset */
 
 #define BOOT_MARKER_KERNEL 1
-#define BOOT_MARKER_INIT 123 /* Firecracker's magic value for "init started" */
+#define BOOT_MARKER_INIT   123 /* Firecracker's magic value for "init started" */
 
 static void i8042_read(void *opaque, uint64_t off, uint8_t *data, uint32_t len)
 {
@@ -61,7 +61,8 @@ static void marker_write(void *opaque, uint64_t off, const uint8_t *data, uint32
 	uint64_t ms = (now_ns() - m->start_ns) / 1000000;
 
 	if (data[0] == BOOT_MARKER_KERNEL)
-		log_info("boot time: guest kernel started %" PRIu64 " ms after splitvm started", ms);
+		log_info("boot time: guest kernel started %" PRIu64 " ms after splitvm started",
+			 ms);
 	else if (data[0] == BOOT_MARKER_INIT)
 		log_info("boot time: guest init started %" PRIu64 " ms after splitvm started", ms);
 	else
@@ -114,11 +115,11 @@ static void pm_write(void *opaque, uint64_t off, const uint8_t *data, uint32_t l
 	}
 }
 
-static const struct bus_ops i8042_ops = { .read = i8042_read, .write = i8042_write };
-static const struct bus_ops post_ops = { .read = ignore_read, .write = ignore_write };
-static const struct bus_ops marker_ops = { .read = ignore_read, .write = marker_write };
-static const struct bus_ops test_exit_ops = { .read = ignore_read, .write = test_exit_write };
-static const struct bus_ops pm_ops = { .read = pm_read, .write = pm_write };
+static const struct bus_ops i8042_ops = {.read = i8042_read, .write = i8042_write};
+static const struct bus_ops post_ops = {.read = ignore_read, .write = ignore_write};
+static const struct bus_ops marker_ops = {.read = ignore_read, .write = marker_write};
+static const struct bus_ops test_exit_ops = {.read = ignore_read, .write = test_exit_write};
+static const struct bus_ops pm_ops = {.read = pm_read, .write = pm_write};
 
 int x86_ports_create(struct machine *m)
 {

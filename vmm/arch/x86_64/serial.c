@@ -10,39 +10,39 @@
 
 #define UART_FIFO 16
 
-#define UART_IER_RDI 0x01
-#define UART_IER_THRI 0x02
-#define UART_IER_RLSI 0x04
-#define UART_IER_MSI 0x08
-#define UART_IIR_NO_INT 0x01
-#define UART_IIR_MSI 0x00
-#define UART_IIR_THRI 0x02
-#define UART_IIR_RDI 0x04
-#define UART_IIR_RLSI 0x06
-#define UART_IIR_TIMEOUT 0x0c
-#define UART_IIR_FIFO 0xc0
-#define UART_FCR_ENABLE 0x01
+#define UART_IER_RDI	  0x01
+#define UART_IER_THRI	  0x02
+#define UART_IER_RLSI	  0x04
+#define UART_IER_MSI	  0x08
+#define UART_IIR_NO_INT	  0x01
+#define UART_IIR_MSI	  0x00
+#define UART_IIR_THRI	  0x02
+#define UART_IIR_RDI	  0x04
+#define UART_IIR_RLSI	  0x06
+#define UART_IIR_TIMEOUT  0x0c
+#define UART_IIR_FIFO	  0xc0
+#define UART_FCR_ENABLE	  0x01
 #define UART_FCR_CLEAR_RX 0x02
 #define UART_FCR_CLEAR_TX 0x04
-#define UART_LCR_DLAB 0x80
-#define UART_MCR_DTR 0x01
-#define UART_MCR_RTS 0x02
-#define UART_MCR_OUT1 0x04
-#define UART_MCR_OUT2 0x08
-#define UART_MCR_LOOP 0x10
-#define UART_LSR_DR 0x01
-#define UART_LSR_OE 0x02
-#define UART_LSR_THRE 0x20
-#define UART_LSR_TEMT 0x40
-#define UART_MSR_DCTS 0x01
-#define UART_MSR_DDSR 0x02
-#define UART_MSR_TERI 0x04
-#define UART_MSR_DDCD 0x08
-#define UART_MSR_CTS 0x10
-#define UART_MSR_DSR 0x20
-#define UART_MSR_RI 0x40
-#define UART_MSR_DCD 0x80
-#define UART_MSR_DELTA 0x0f
+#define UART_LCR_DLAB	  0x80
+#define UART_MCR_DTR	  0x01
+#define UART_MCR_RTS	  0x02
+#define UART_MCR_OUT1	  0x04
+#define UART_MCR_OUT2	  0x08
+#define UART_MCR_LOOP	  0x10
+#define UART_LSR_DR	  0x01
+#define UART_LSR_OE	  0x02
+#define UART_LSR_THRE	  0x20
+#define UART_LSR_TEMT	  0x40
+#define UART_MSR_DCTS	  0x01
+#define UART_MSR_DDSR	  0x02
+#define UART_MSR_TERI	  0x04
+#define UART_MSR_DDCD	  0x08
+#define UART_MSR_CTS	  0x10
+#define UART_MSR_DSR	  0x20
+#define UART_MSR_RI	  0x40
+#define UART_MSR_DCD	  0x80
+#define UART_MSR_DELTA	  0x0f
 
 struct serial8250 {
 	struct machine *m;
@@ -314,7 +314,7 @@ int serial8250_create(struct machine *m, uint16_t port, uint32_t gsi, struct ser
 	s->m = m;
 	s->chr = m->serial_chr;
 	s->port = port;
-	s->irq = (struct irq_line){ m->vm_fd, gsi };
+	s->irq = (struct irq_line){m->vm_fd, gsi};
 	pthread_mutex_init(&s->lock, NULL);
 	uart_reset_locked(s);
 	ret = bus_register(m->pio, port, 8, &uart_ops, s, "serial");

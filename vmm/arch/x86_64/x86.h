@@ -30,7 +30,7 @@ struct arch_machine {
 	enum x86_boot_kind boot_kind;
 	uint64_t entry; /* guest-physical entry point */
 	uint8_t pm_sleep_ctl;
-	uint8_t i8042_cmd; /* last command written to port 0x64 awaiting its data byte */
+	uint8_t i8042_cmd;	    /* last command written to port 0x64 awaiting its data byte */
 	pthread_mutex_t ports_lock; /* pm_sleep_ctl, i8042_cmd */
 	/* Kernel and initrd files, mapped read-only once and copied in at every (re)boot. */
 	const uint8_t *kimg;
