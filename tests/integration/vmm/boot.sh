@@ -52,6 +52,32 @@ vm_run mpath -m 128 -mem-path "$T/ramfile" -mem-prealloc -kernel "$GUEST_BZ" -ap
 tap_expect_eq "-mem-path FILE -mem-prealloc: guest passes" 0 "$VM_STATUS"
 tap_expect_eq "-mem-path FILE is sized to -m" 134217728 "$(stat -c %s "$T/ramfile" 2>/dev/null)"
 
+# The guest RAM mapping carries the requested properties (smaps VmFlags: dd = not in core
+# dumps, sh = shared).
+ram_flags() { # PID SIZE_KB
+	awk -v want="$2" '/^Size:/ {size = $2} /^VmFlags:/ {if (size == want) {$1 = ""; print; exit}}' \
+		"/proc/$1/smaps"
+}
+for variant in "dump-guest-core=off,mem-share=on" "dump-guest-core=on,mem-share=off"; do
+	vm_start flags -m 256 -machine "microvm,$variant" -kernel "$GUEST_BZ" -append "sv.test=idle" \
+		-serial "file,path=$T/flags.serial"
+	serial_wait flags 'SVTEST idle' 20
+	f=$(ram_flags "$VM_PID" 262144)
+	case $variant in
+	dump-guest-core=off*)
+		tap_check "dump-guest-core=off: guest RAM excluded from core dumps ($f)" grep -qw dd <<<"$f"
+		tap_check "mem-share=on: guest RAM is a shared mapping ($f)" grep -qw sh <<<"$f"
+		;;
+	*)
+		tap_check "dump-guest-core=on: guest RAM in core dumps ($f)" bash -c "! grep -qw dd <<<'$f'"
+		tap_check "mem-share=off: guest RAM is private ($f)" bash -c "! grep -qw sh <<<'$f'"
+		;;
+	esac
+	kill "$VM_PID"
+	vm_wait "$VM_PID" 10
+	tap_expect_eq "SIGTERM ends splitvm with status 0" 0 "$VM_STATUS"
+done
+
 # A guest failure reaches the exit status (test exit port: status 2*1+1).
 vm_run fail -m 128 -kernel "$GUEST_BZ" -append "sv.test=fail"
 tap_expect_eq "guest failure through the test exit port gives status 3" 3 "$VM_STATUS"
