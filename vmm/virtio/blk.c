@@ -89,6 +89,7 @@ struct blk_pool {
 	struct blk_req *pending, **pending_tail;
 	struct blk_req *done;
 	uint32_t busy;
+	uint32_t running; /* workers past their start-up (see pool_start) */
 	bool stop;
 	int efd;
 };
@@ -252,6 +253,8 @@ static void *pool_thread(void *arg)
 	uint64_t one = 1;
 
 	pthread_mutex_lock(&pl->mu);
+	pl->running++;
+	pthread_cond_broadcast(&pl->idle);
 	for (;;) {
 		struct blk_req *r;
 
@@ -367,6 +370,12 @@ static int pool_start(struct virtio_blk *b, uint32_t nthreads, struct errmsg *e)
 		errmsg_set(e, "%s: worker thread: %s", b->name, strerror(ret));
 		return -ret;
 	}
+	/* A new thread's libc start-up (rseq, robust list) must be over before the seccomp
+	 * filter goes on, which may happen as soon as we return. */
+	pthread_mutex_lock(&pl->mu);
+	while (pl->running < pl->nthreads)
+		pthread_cond_wait(&pl->idle, &pl->mu);
+	pthread_mutex_unlock(&pl->mu);
 	return 0;
 }
 

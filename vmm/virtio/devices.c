@@ -28,6 +28,10 @@ struct iothread {
 	struct loop *loop;
 	pthread_t thread;
 	bool started;
+	/* Set by the thread once its libc start-up is over (the seccomp filter may follow). */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool running;
 };
 
 /*
@@ -52,7 +56,13 @@ static struct {
 static void *iothread_main(void *arg)
 {
 	struct iothread *t = arg;
-	int ret = loop_run(t->loop);
+	int ret;
+
+	pthread_mutex_lock(&t->lock);
+	t->running = true;
+	pthread_cond_broadcast(&t->cond);
+	pthread_mutex_unlock(&t->lock);
+	ret = loop_run(t->loop);
 
 	if (ret)
 		log_error("iothread %s: event loop: %s", t->id, strerror(-ret));
@@ -93,6 +103,8 @@ static int iothreads_start(struct errmsg *e)
 
 		if (!t->loop || t->started)
 			continue;
+		pthread_mutex_init(&t->lock, NULL);
+		pthread_cond_init(&t->cond, NULL);
 		ret = pthread_create(&t->thread, NULL, iothread_main, t);
 		if (ret) {
 			errmsg_set(e, "-object iothread,id=%s: %s", t->id, strerror(ret));
@@ -101,6 +113,10 @@ static int iothreads_start(struct errmsg *e)
 		}
 		t->started = true;
 		pthread_setname_np(t->thread, "iothread");
+		pthread_mutex_lock(&t->lock);
+		while (!t->running)
+			pthread_cond_wait(&t->cond, &t->lock);
+		pthread_mutex_unlock(&t->lock);
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return ret;
