@@ -3,6 +3,10 @@
 # guest: a frame the guest sends appears on the tap; frames written to the tap reach the
 # guest in order; with the guest's receive ring nearly always full (4 buffers, a slow
 # guest) a burst of frames still arrives complete (backpressure, no drops in the VMM).
+# Multiqueue (queues=2, mq=on) with checksum offload: the guest enables two pairs through
+# the control queue, sends a UDP datagram with NEEDS_CSUM on the second pair (the host
+# stack sees it checksum-pending and delivers it), and receives 16 flows spread over both
+# receive queues with NEEDS_CSUM set by the host.
 source "$(dirname "$0")/../../lib/tap.sh"
 source "$(dirname "$0")/vmmdev-lib.bash"
 vmmdev_require
@@ -55,4 +59,42 @@ run_net() { # NAME GUEST FRAMES GUEST-EXTRA
 
 run_net basic "$VGUEST_BZ" 8 ""
 run_net burst "$VGUEST_PVH" "$NET_BURST" "sv.slow=20000"
+
+# Multiqueue and offloads.
+qsock=$T/mq-qmp.sock
+ip netns exec "$NS" "$SPLITVM" -S -m 128 -kernel "$VGUEST_BZ" -append "sv.test=netx sv.flows=16" \
+	-serial "file,path=$T/mq.serial" -qmp "unix:$qsock,server,nowait" \
+	-netdev "tap,id=n1,ifname=svtap1,queues=2" \
+	-device "virtio-net-device,netdev=n1,id=net1,mac=$MAC,mq=on" </dev/null >"$T/mq.out" 2>"$T/mq.err" &
+VM_PID=$!
+_vm_pids+=("$VM_PID")
+if sock_wait "$qsock" 10; then
+	ip netns exec "$NS" ip link set svtap1 up
+	ip netns exec "$NS" ip addr add 10.99.0.1/24 dev svtap1
+	ip netns exec "$NS" ip neigh replace 10.99.0.2 lladdr "$MAC" dev svtap1 nud permanent
+	: >"$T/mq.peer"
+	ip netns exec "$NS" python3 "$(dirname "$0")/netx_peer.py" svtap1 16 60 >"$T/mq.peer" 2>&1 &
+	peer=$!
+	_vm_pids+=("$peer")
+	for ((i = 0; i < 100; i++)); do grep -q ready "$T/mq.peer" && break; sleep 0.05; done
+	qmp_open "$qsock" && qmp '{"execute":"cont"}' >/dev/null
+	wait "$peer"
+	st=$?
+	tap_expect_eq "mq: the host got the guest's datagram with its checksum left to the host" 0 "$st"
+	[ $st -ne 0 ] && sed 's/^/# /' "$T/mq.peer"
+	vm_wait "$VM_PID" 60
+	tap_expect_eq "mq: guest powered off" 0 "$VM_STATUS"
+	tap_check "mq: MQ, CTRL_VQ, CSUM and GUEST_CSUM negotiated; 2 pairs accepted" \
+		bash -c "[ \$(grep -cE 'SVTEST ok net: (MQ and CTRL_VQ|CSUM and GUEST_CSUM) negotiated|SVTEST ok net: control queue accepts 2' '$T/mq.serial') -eq 3 ]"
+	line=$(grep 'SVTEST netx rxq0=' "$T/mq.serial")
+	q0=$(sed -n 's/.*rxq0=\([0-9]*\).*/\1/p' <<<"$line")
+	q1=$(sed -n 's/.*rxq1=\([0-9]*\).*/\1/p' <<<"$line")
+	nc=$(sed -n 's/.*needs_csum=\([0-9]*\).*/\1/p' <<<"$line")
+	tap_expect_eq "mq: all 16 flows reached the guest" 16 "$((${q0:-0} + ${q1:-0}))"
+	tap_check "mq: both receive queues carried flows ($line)" test "${q0:-0}" -gt 0 -a "${q1:-0}" -gt 0
+	tap_expect_eq "mq: the host left the checksum to the guest (NEEDS_CSUM) on every flow" 16 "${nc:-0}"
+	qmp_close
+else
+	tap_fail "mq: splitvm starts with a 2-queue tap" "$(cat "$T/mq.err")"
+fi
 tap_done

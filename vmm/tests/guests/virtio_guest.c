@@ -1168,6 +1168,180 @@ static void test_blkbench(void)
 	g_power_off(failures);
 }
 
+/* ---- net: multiqueue and checksum offload ---- */
+#define NET_F_CSUM 0
+#define NET_F_GUEST_CSUM 1
+#define NET_F_CTRL_VQ 17
+#define NET_F_MQ 22
+#define NETX_RXBUFS 8
+
+static uint8_t netx_rx[2][NETX_RXBUFS][2048];
+static uint8_t netx_ctrl[16];
+
+static uint16_t be16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static void put_be16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static uint32_t csum_add(uint32_t sum, const uint8_t *p, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i + 1 < n; i += 2)
+		sum += be16(p + i);
+	if (n & 1)
+		sum += (uint32_t)p[n - 1] << 8;
+	return sum;
+}
+
+static uint16_t csum_fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+/*
+ * sv.test=netx: negotiates CSUM, GUEST_CSUM, CTRL_VQ and MQ, turns on two queue pairs through
+ * the control queue, sends a UDP datagram 10.99.0.2:7777 -> 10.99.0.1:9999 on the second
+ * transmit queue with its checksum left to the host (NEEDS_CSUM, pseudo-header sum only),
+ * then counts sv.flows UDP datagrams to port 7777 over both receive queues, noting whether
+ * the host handed them over with NEEDS_CSUM (checksum offload towards the guest).
+ */
+static void test_netx(void)
+{
+	struct vd_dev d;
+	struct vd_queue rxq[2], txq[2], ctrl;
+	uint64_t want = g_opt_u64("sv.flows", 16), got[2] = { 0, 0 }, partial = 0;
+	uint8_t mac[6], *f, *ip, *udp;
+	uint16_t pairs_max, head;
+	uint32_t len, sum, i;
+	struct vd_buf b[3];
+	int q, k;
+
+	if (!vd_find_id(VD_ID_NET, &d) ||
+	    vd_init(&d, (1ull << NET_F_MAC) | (1ull << NET_F_MRG_RXBUF) | (1ull << NET_F_CSUM) |
+				(1ull << NET_F_GUEST_CSUM) | (1ull << NET_F_CTRL_VQ) | (1ull << NET_F_MQ))) {
+		g_report("net device set up", 0, 0);
+		g_power_off(1);
+	}
+	g_report("net: MQ and CTRL_VQ negotiated",
+		 (d.features >> NET_F_MQ & 1) && (d.features >> NET_F_CTRL_VQ & 1), 0);
+	g_report("net: CSUM and GUEST_CSUM negotiated",
+		 (d.features >> NET_F_CSUM & 1) && (d.features >> NET_F_GUEST_CSUM & 1), 0);
+	pairs_max = (uint16_t)(vd_config8(&d, 8) | vd_config8(&d, 9) << 8);
+	put_line_kv("SVTEST netx max_pairs=", "", pairs_max, 0, 0);
+	if (pairs_max < 2 || vd_queue_setup(&d, 0, &rxq[0]) || vd_queue_setup(&d, 1, &txq[0]) ||
+	    vd_queue_setup(&d, 2, &rxq[1]) || vd_queue_setup(&d, 3, &txq[1]) ||
+	    vd_queue_setup(&d, 2u * pairs_max, &ctrl)) {
+		g_report("net: two queue pairs and the control queue set up", 0, 0);
+		g_power_off(1);
+	}
+	for (i = 0; i < 6; i++)
+		mac[i] = vd_config8(&d, i);
+	vd_driver_ok(&d);
+	/* VIRTIO_NET_CTRL_MQ / VQ_PAIRS_SET 2 */
+	netx_ctrl[0] = 4;
+	netx_ctrl[1] = 0;
+	netx_ctrl[2] = 2;
+	netx_ctrl[3] = 0;
+	netx_ctrl[8] = 0xff;
+	b[0] = (struct vd_buf){ netx_ctrl, 2, 0 };
+	b[1] = (struct vd_buf){ netx_ctrl + 2, 2, 0 };
+	b[2] = (struct vd_buf){ netx_ctrl + 8, 1, 1 };
+	vd_add(&ctrl, b, 3);
+	vd_kick(&d, &ctrl);
+	vd_wait(&ctrl, &head, &len, 10 * TSC_SEC);
+	g_report("net: control queue accepts 2 queue pairs", netx_ctrl[8] == 0, 0);
+	for (q = 0; q < 2; q++) {
+		for (k = 0; k < NETX_RXBUFS; k++) {
+			b[0] = (struct vd_buf){ netx_rx[q][k], sizeof(netx_rx[q][k]), 1 };
+			vd_add(&rxq[q], b, 1);
+		}
+		vd_kick(&d, &rxq[q]);
+	}
+
+	/* The datagram, on the second pair's transmit queue. */
+	memset(net_tx, 0, 128);
+	net_tx[0] = 1;		     /* VIRTIO_NET_HDR_F_NEEDS_CSUM */
+	net_tx[6] = 14 + 20;	     /* csum_start: the UDP header */
+	net_tx[8] = 6;		     /* csum_offset: UDP checksum field */
+	f = net_tx + NET_HDR;
+	for (i = 0; i < 6; i++) {
+		f[i] = 0xff;
+		f[6 + i] = mac[i];
+	}
+	put_be16(f + 12, 0x0800);
+	ip = f + 14;
+	udp = ip + 20;
+	ip[0] = 0x45;
+	put_be16(ip + 2, 20 + 8 + 10);
+	ip[8] = 64;
+	ip[9] = 17;
+	ip[12] = 10, ip[13] = 99, ip[14] = 0, ip[15] = 2;
+	ip[16] = 10, ip[17] = 99, ip[18] = 0, ip[19] = 1;
+	put_be16(ip + 10, (uint16_t)~csum_fold(csum_add(0, ip, 20)));
+	put_be16(udp, 7777);
+	put_be16(udp + 2, 9999);
+	put_be16(udp + 4, 8 + 10);
+	memcpy(udp + 8, "SVNET csum", 10);
+	/* CHECKSUM_PARTIAL: the field holds the folded pseudo-header sum, not complemented. */
+	sum = csum_add(0, ip + 12, 8) + 17 + 18;
+	put_be16(udp + 6, csum_fold(sum));
+	b[0] = (struct vd_buf){ net_tx, NET_HDR + 14 + 20 + 18, 0 };
+	vd_add(&txq[1], b, 1);
+	vd_kick(&d, &txq[1]);
+	vd_wait(&txq[1], &head, &len, 10 * TSC_SEC);
+	g_puts("SVTEST netx sent\n");
+
+	while (got[0] + got[1] < want) {
+		int found = 0;
+		uint64_t t0 = g_rdtsc();
+
+		while (!found && g_rdtsc() - t0 < 60 * TSC_SEC) {
+			for (q = 0; q < 2 && !found; q++)
+				if (vd_get(&rxq[q], &head, &len))
+					found = 1;
+		}
+		if (!found) {
+			g_report("net: datagrams arrived", 0, "timeout");
+			break;
+		}
+		q--;
+		vd_ack(&d);
+		for (k = 0; k < NETX_RXBUFS; k++)
+			if (rxq[q].desc[head].addr == (uint64_t)netx_rx[q][k])
+				break;
+		if (k == NETX_RXBUFS || len < NET_HDR + 14 + 28 || len > 2048) {
+			g_report("net: rx buffer", 0, 0);
+			break;
+		}
+		f = netx_rx[q][k] + NET_HDR;
+		if (be16(f + 12) == 0x0800 && f[14 + 9] == 17 && be16(f + 14 + 20 + 2) == 7777) {
+			got[q]++;
+			if (netx_rx[q][k][0] & 1)
+				partial++;
+		}
+		b[0] = (struct vd_buf){ netx_rx[q][k], 2048, 1 };
+		vd_add(&rxq[q], b, 1);
+		vd_kick(&d, &rxq[q]);
+	}
+	g_puts("SVTEST netx rxq0=");
+	g_put_dec(got[0]);
+	g_puts(" rxq1=");
+	g_put_dec(got[1]);
+	g_puts(" needs_csum=");
+	g_put_dec(partial);
+	g_puts("\n");
+	g_power_off(failures);
+}
+
 void guest_main(void)
 {
 	char test[32] = "none";
@@ -1194,6 +1368,8 @@ void guest_main(void)
 		test_hostile();
 	if (!g_strncmp(test, "blkbench", 9))
 		test_blkbench();
+	if (!g_strncmp(test, "netx", 5))
+		test_netx();
 	if (!g_strncmp(test, "idle", 5))
 		idle_forever();
 	g_report("known sv.test", 0, test);
