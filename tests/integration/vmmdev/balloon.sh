@@ -3,7 +3,9 @@
 # 48 MiB back, the guest inflates and splitvm's RSS falls by about that much (the pages are
 # discarded with MADV_DONTNEED); query-balloon reports the new size; raising the target
 # again deflates and the guest's re-touched pages bring the RSS back. Bad QMP arguments are
-# answered with errors while the VM keeps running.
+# answered with errors while the VM keeps running. Free page reporting: the guest reports
+# 24 MiB of touched memory free and splitvm's RSS falls; deflate-on-oom is offered only
+# when configured.
 source "$(dirname "$0")/../../lib/tap.sh"
 source "$(dirname "$0")/vmmdev-lib.bash"
 vmmdev_require
@@ -74,4 +76,39 @@ tap_check "QMP still answers" qmp_alive
 qmp '{"execute":"quit"}' >/dev/null
 vm_wait "$VM_PID" 10
 tap_expect_eq "quit ends splitvm" 0 "$VM_STATUS"
+qmp_close
+
+# Free page reporting.
+qsock=$T/fpr.sock
+vm_start fpr -m 256 -kernel "$VGUEST_PVH" -append "sv.test=fpr sv.touch=32 sv.report=24" \
+	-serial "file,path=$T/fpr.serial" -qmp "unix:$qsock,server,nowait" \
+	-device virtio-balloon-device,id=bal1,free-page-reporting=true
+if serial_wait fpr 'SVTEST fpr touched' 60 && qmp_open "$qsock"; then
+	tap_check "free-page-reporting=true, deflate-on-oom unset: features as configured" \
+		serial_grep fpr 'SVTEST balloon deflate_on_oom=0 reporting=1'
+	sleep 0.2
+	rss1=$(rss_kib "$VM_PID")
+	# Go signal for the guest (it reports once it sees a non-zero target).
+	qmp "{\"execute\":\"balloon\",\"arguments\":{\"value\":$((RAM - 4096))}}" >/dev/null
+	serial_wait fpr 'SVTEST idle' 30
+	tap_check "guest reported 24 MiB and got it back" serial_grep fpr "SVTEST fpr reported bytes=$((24 * MIB))"
+	tap_check "reported pages read back as zeroes" serial_grep fpr 'SVTEST ok reported pages read as zero'
+	sleep 0.2
+	rss2=$(rss_kib "$VM_PID")
+	drop=$(((rss1 - rss2) / 1024))
+	if [ "$drop" -ge 20 ]; then
+		tap_ok "free page reporting: RSS fell by $drop MiB (>= 20 of 24) [$rss1 -> $rss2 KiB]"
+	else
+		tap_fail "free page reporting: RSS fell by $drop MiB (>= 20 of 24)" "$rss1 -> $rss2 KiB"
+	fi
+	qmp '{"execute":"quit"}' >/dev/null
+	vm_wait "$VM_PID" 10
+	qmp_close
+else
+	tap_fail "fpr guest touched its memory" "$(cat "$T/fpr.err" "$T/fpr.serial")"
+fi
+vm_run oom -m 128 -kernel "$VGUEST_BZ" -append "sv.test=fpr" \
+	-device virtio-balloon-device,id=bal2,deflate-on-oom=true
+tap_check "deflate-on-oom=true, no reporting: features as configured" \
+	serial_grep oom 'SVTEST balloon deflate_on_oom=1 reporting=0'
 tap_done

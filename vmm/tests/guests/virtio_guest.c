@@ -1342,6 +1342,61 @@ static void test_netx(void)
 	g_power_off(failures);
 }
 
+/*
+ * sv.test=fpr: prints the balloon's offered features (deflate-on-oom is bit 2, page reporting
+ * bit 5), touches sv.touch MiB, then reports the first sv.report MiB of it as free pages
+ * through the reporting queue (4 MiB writable buffers, one chain) and idles: the host
+ * checks that its RSS fell.
+ */
+static void test_fpr(void)
+{
+	struct vd_dev d;
+	struct vd_queue infl, defl, rep;
+	uint64_t touch = g_opt_u64("sv.touch", 32) << 20, rmb = g_opt_u64("sv.report", 24), a;
+	uint64_t offered;
+	struct vd_buf b[16];
+	uint32_t len, n = 0;
+	uint16_t head;
+
+	if (!vd_find_id(VD_ID_BALLOON, &d)) {
+		g_report("balloon device found", 0, 0);
+		g_power_off(1);
+	}
+	vd_write32(&d, 0x070, 0);
+	vd_write32(&d, 0x014, 0);
+	offered = vd_read32(&d, 0x010);
+	put_line_kv("SVTEST balloon deflate_on_oom=", "", offered >> 2 & 1, " reporting=",
+		    offered >> 5 & 1);
+	if (!(offered >> 5 & 1)) {
+		g_puts("SVTEST fpr unsupported\n");
+		g_power_off(failures);
+	}
+	if (vd_init(&d, (1ull << 5) | (offered & (1ull << 2))) || vd_queue_setup(&d, 0, &infl) ||
+	    vd_queue_setup(&d, 1, &defl) || vd_queue_setup(&d, 2, &rep)) {
+		g_report("balloon with page reporting set up", 0, 0);
+		g_power_off(1);
+	}
+	vd_driver_ok(&d);
+	for (a = 0; a < touch; a += 4096)
+		*(volatile uint64_t *)(BALLOON_REGION + a) = a | 1;
+	g_puts("SVTEST fpr touched\n");
+	/* Wait for the host to sample its RSS (it answers by asking for a 1-page balloon). */
+	while (vd_config32(&d, 0) == 0)
+		delay_tsc(TSC_SEC / 100);
+	for (a = 0; a < (rmb << 20) && n < 16; a += 4u << 20)
+		b[n++] = (struct vd_buf){ (void *)(BALLOON_REGION + a), 4u << 20, 1 };
+	vd_add(&rep, b, (int)n);
+	vd_kick(&d, &rep);
+	if (!vd_wait(&rep, &head, &len, 30 * TSC_SEC))
+		g_report("free page report returned", 0, "timeout");
+	vd_ack(&d);
+	put_line_kv("SVTEST fpr reported bytes=", "", len, 0, 0);
+	/* The reported pages read back as zeroes (the host dropped them). */
+	g_report("reported pages read as zero",
+		 *(volatile uint64_t *)(BALLOON_REGION + 8192) == 0, 0);
+	idle_forever();
+}
+
 void guest_main(void)
 {
 	char test[32] = "none";
@@ -1370,6 +1425,8 @@ void guest_main(void)
 		test_blkbench();
 	if (!g_strncmp(test, "netx", 5))
 		test_netx();
+	if (!g_strncmp(test, "fpr", 4))
+		test_fpr();
 	if (!g_strncmp(test, "idle", 5))
 		idle_forever();
 	g_report("known sv.test", 0, test);
