@@ -1890,6 +1890,23 @@ static int validate(struct vm_config *cfg, struct pending *pend, struct device_p
 	ret = resolve_devices(cfg, dp, e);
 	if (ret)
 		return ret;
+	{
+		/* stdin can feed only one frontend */
+		int stdio = -1;
+
+		for (i = 0; i < cfg->n_chardevs; i++) {
+			if (cfg->chardevs[i].backend != VM_CHARDEV_STDIO)
+				continue;
+			if (stdio >= 0) {
+				errmsg_set(
+					e,
+					"-chardev: only one stdio backend is allowed (%s and %s)",
+					cfg->chardevs[stdio].id, cfg->chardevs[i].id);
+				return -EINVAL;
+			}
+			stdio = (int)i;
+		}
+	}
 	if (cfg->daemonize) {
 		for (i = 0; i < cfg->n_chardevs; i++) {
 			if (cfg->chardevs[i].backend == VM_CHARDEV_STDIO) {

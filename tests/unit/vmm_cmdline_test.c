@@ -490,6 +490,12 @@ static void test_general_option_errors(void **state)
 	vm_config_free(&c);
 }
 
+static void test_only_one_stdio_chardev(void **state)
+{
+	ERR("-chardev: only one stdio backend is allowed (#serial0 and c1)", "-serial", "stdio",
+	    "-chardev", "stdio,id=c1");
+}
+
 static void test_daemonize_refuses_stdio(void **state)
 {
 	ERR("-daemonize: cannot be used with a stdio chardev (-serial stdio)", "-daemonize",
@@ -963,6 +969,7 @@ int main(void)
 		cmocka_unit_test(test_libvirt_noop_options_are_accepted_and_ignored),
 		cmocka_unit_test(test_help_and_version_are_actions),
 		cmocka_unit_test(test_general_option_errors),
+		cmocka_unit_test(test_only_one_stdio_chardev),
 		cmocka_unit_test(test_daemonize_refuses_stdio),
 		cmocka_unit_test(test_qmp_accepts_unix_server_nowait),
 		cmocka_unit_test(test_qmp_rejects_other_forms),
