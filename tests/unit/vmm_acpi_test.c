@@ -216,6 +216,57 @@ static void test_acpi_refuses_bad_descriptions(void **state)
 	assert_int_equal(acpi_build(&d, buf, 700, BASE), -ENOSPC);
 }
 
+/* Random machines (deterministic seed): every table checksums, the MADT walks to its end
+ * with one entry per CPU (x2APIC entries for APIC IDs >= 255), and the DSDT names every
+ * device, whatever the counts. */
+static void test_acpi_random_machines_build_consistent_tables(void **state)
+{
+	static uint32_t ids[254];
+	static struct acpi_mmio_dev devs[64];
+	uint64_t seed = 0x5eed;
+	int iter;
+
+	for (iter = 0; iter < 300; iter++) {
+		struct acpi_desc d = desc();
+		const uint8_t *x, *f, *m, *dsdt, *p;
+		uint32_t i, cpus = 0, len;
+
+#define RND() (seed = seed * 6364136223846793005ull + 1442695040888963407ull, (uint32_t)(seed >> 33))
+		d.nr_cpus = 1 + RND() % 254;
+		d.nr_enabled = 1 + RND() % d.nr_cpus;
+		for (i = 0; i < d.nr_cpus; i++)
+			ids[i] = (RND() % 4) ? i : 200 + RND() % 1000;
+		d.apic_ids = ids;
+		d.ioapic_id = RND() % 255;
+		d.nr_devs = RND() % 65;
+		for (i = 0; i < d.nr_devs; i++)
+			devs[i] = (struct acpi_mmio_dev){ 0xd0000000u + 0x1000u * i, 0x200, RND() % 24 };
+		d.devs = devs;
+		d.com1_port = (RND() % 2) ? 0x3f8 : 0;
+#undef RND
+		assert_true(acpi_build(&d, buf, sizeof(buf), BASE) > 0);
+		assert_int_equal(sum(buf, 20), 0);
+		assert_int_equal(sum(buf, 36), 0);
+		x = table_at(get64(buf + 24));
+		assert_int_equal(sum(x, get32(x + 4)), 0);
+		f = table_at(get64(x + 36));
+		assert_int_equal(sum(f, get32(f + 4)), 0);
+		m = table_at(get64(x + 44));
+		len = get32(m + 4);
+		assert_int_equal(sum(m, len), 0);
+		for (p = m + 44; p < m + len; p += p[1]) {
+			assert_true(p[1] >= 6);
+			if (p[0] == 0 || p[0] == 9)
+				cpus++;
+		}
+		assert_ptr_equal(p, m + len);
+		assert_int_equal(cpus, d.nr_cpus);
+		dsdt = table_at(get64(f + 140));
+		assert_int_equal(sum(dsdt, get32(dsdt + 4)), 0);
+		assert_int_equal(count(dsdt, get32(dsdt + 4), "LNRO0005", 8), d.nr_devs);
+	}
+}
+
 /* iasl -d on each table: the disassembler reports no errors and sees every device. */
 static void test_acpi_tables_disassemble_with_iasl(void **state)
 {
@@ -225,10 +276,13 @@ static void test_acpi_tables_disassemble_with_iasl(void **state)
 	const uint8_t *x, *f;
 	size_t i;
 
+	static const uint32_t x2_ids[] = { 0, 300 }; /* the second needs an x2APIC entry */
+
 	if (access("/usr/bin/iasl", X_OK) != 0) {
 		skip();
 		return;
 	}
+	d.apic_ids = x2_ids;
 	assert_true(acpi_build(&d, buf, sizeof(buf), BASE) > 0);
 	assert_non_null(mkdtemp(dir));
 	x = table_at(get64(buf + 24));
@@ -254,6 +308,8 @@ static void test_acpi_tables_disassemble_with_iasl(void **state)
 				   "grep -q '0xD0002000' %s/DSDT.dsl && grep -q 'PNP0501' %s/DSDT.dsl",
 		 dir, dir, dir);
 	assert_int_equal(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "grep -q 'Processor Local x2APIC' %s/APIC.dsl", dir);
+	assert_int_equal(system(cmd), 0);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	assert_int_equal(system(cmd), 0);
 }
@@ -267,6 +323,7 @@ int main(void)
 		cmocka_unit_test(test_acpi_dsdt_declares_each_virtio_mmio_device),
 		cmocka_unit_test(test_acpi_many_devices_use_long_package_lengths),
 		cmocka_unit_test(test_acpi_refuses_bad_descriptions),
+		cmocka_unit_test(test_acpi_random_machines_build_consistent_tables),
 		cmocka_unit_test(test_acpi_tables_disassemble_with_iasl),
 	};
 
