@@ -53,10 +53,11 @@ tap_expect_eq "-mem-path FILE -mem-prealloc: guest passes" 0 "$VM_STATUS"
 tap_expect_eq "-mem-path FILE is sized to -m" 134217728 "$(stat -c %s "$T/ramfile" 2>/dev/null)"
 
 # The guest RAM mapping carries the requested properties (smaps VmFlags: dd = not in core
-# dumps, sh = shared).
+# dumps, sh = shared). It is the -m sized mapping splitvm asked transparent huge pages for
+# (hg), which tells it from same-sized sanitizer mappings.
 ram_flags() { # PID SIZE_KB
-	awk -v want="$2" '/^Size:/ {size = $2} /^VmFlags:/ {if (size == want) {$1 = ""; print; exit}}' \
-		"/proc/$1/smaps"
+	awk -v want="$2" '/^Size:/ {size = $2}
+		/^VmFlags:/ {if (size == want && / hg/) {$1 = ""; print; exit}}' "/proc/$1/smaps"
 }
 for variant in "dump-guest-core=off,mem-share=on" "dump-guest-core=on,mem-share=off"; do
 	vm_start flags -m 256 -machine "microvm,$variant" -kernel "$GUEST_BZ" -append "sv.test=idle" \
