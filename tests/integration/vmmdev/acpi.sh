@@ -63,6 +63,19 @@ for ent in "${entries[@]}"; do
 			inb && index($0, i) {found = 1}
 			END {exit !found}' "$T/t/DSDT.dsl"
 done
+# The AML runs: acpiexec (the ACPICA interpreter) evaluates each device's _HID and _CRS and
+# \_S5 without errors, as a kernel's interpreter would.
+if command -v acpiexec >/dev/null; then
+	cmds="evaluate \\_S5"
+	for i in 0 1 2 3; do cmds="$cmds; evaluate \\_SB.VR0$i._HID; evaluate \\_SB.VR0$i._CRS"; done
+	(cd "$T/t" && acpiexec -b "$cmds" DSDT.dat >exec.log 2>&1)
+	tap_expect_eq "acpiexec: _HID and _CRS of 4 devices and \\_S5 evaluate" 9 \
+		"$(grep -c '^Evaluation of .* returned object' "$T/t/exec.log")"
+	tap_check "acpiexec: every _HID is LNRO0005, no AML errors" bash -c \
+		"[ \$(grep -c '\"LNRO0005\"' '$T/t/exec.log') -eq 4 ] && ! grep -qiE 'AE_|error' '$T/t/exec.log'"
+else
+	tap_skip "acpiexec evaluation" "acpiexec is not installed"
+fi
 tap_check "DSDT: interrupts are level, active-high" \
 	grep -q 'Interrupt (ResourceConsumer, Level, ActiveHigh, Exclusive' "$T/t/DSDT.dsl"
 tap_check "DSDT declares COM1 (PNP0501) and \\_S5" grep -q PNP0501 "$T/t/DSDT.dsl"
