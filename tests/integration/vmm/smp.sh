@@ -16,13 +16,21 @@ for n in 1 2 4; do
 	tap_expect_eq "-smp $n: every AP reports" "$want" "$(serial_grep smp$n 'SVTEST ap ' | sort)"
 done
 
-# Topology: 2 sockets x 2 cores x 1 thread -> APIC IDs 0,1 (socket 0) and 2,3 (socket 1).
-vm_run topo -m 128 -smp 4,sockets=2,cores=2,threads=1 -kernel "$GUEST_PVH" -append "sv.mem=128"
-tap_expect_eq "-smp 4,sockets=2,cores=2: all four up" "SVTEST cpus=4" "$(serial_grep topo 'SVTEST cpus=')"
-# threads=2: APIC IDs carry the SMT bit; cpus < maxcpus leaves the rest unplugged.
-vm_run smt -m 128 -smp 2,maxcpus=4,sockets=1,cores=2,threads=2 -kernel "$GUEST_PVH" -append "sv.mem=128"
-tap_expect_eq "-smp 2,maxcpus=4,threads=2: two processors up" "SVTEST cpus=2" \
-	"$(serial_grep smt 'SVTEST cpus=')"
+# Topology: CPUID leaf 0xb and the APIC IDs follow -smp. APIC IDs pack thread, core and
+# socket fields of power-of-two widths, so 3 cores per socket leave a hole (3 is unused).
+vm_run topo -m 128 -smp 6,sockets=2,cores=3,threads=1 -kernel "$GUEST_PVH" -append "sv.mem=128"
+tap_expect_eq "-smp 6,sockets=2,cores=3: CPUID leaf 0xb says 1 thread/core, 3 threads/package" \
+	"SVTEST topology apic=0 smt_shift=0 smt_count=1 pkg_shift=2 pkg_count=3" "$(serial_grep topo 'SVTEST topology')"
+tap_expect_eq "-smp 6,sockets=2,cores=3: APs have APIC IDs 1 2 4 5 6" \
+	"$(printf 'SVTEST ap %s up\n' 1 2 4 5 6)" "$(serial_grep topo 'SVTEST ap ' | sort)"
+tap_expect_eq "-smp 6,sockets=2,cores=3: all six up" "SVTEST cpus=6" "$(serial_grep topo 'SVTEST cpus=')"
+vm_run smt -m 128 -smp 4,sockets=1,cores=2,threads=2 -kernel "$GUEST_BZ" -append "sv.mem=128"
+tap_expect_eq "-smp 4,cores=2,threads=2: CPUID leaf 0xb says 2 threads/core, 4 threads/package" \
+	"SVTEST topology apic=0 smt_shift=1 smt_count=2 pkg_shift=2 pkg_count=4" "$(serial_grep smt 'SVTEST topology')"
+tap_expect_eq "-smp 4,cores=2,threads=2: four processors up" "SVTEST cpus=4" "$(serial_grep smt 'SVTEST cpus=')"
+# cpus < maxcpus: only cpus vCPUs exist and are listed.
+vm_run hot -m 128 -smp 2,maxcpus=4,sockets=1,cores=2,threads=2 -kernel "$GUEST_PVH" -append "sv.mem=128"
+tap_expect_eq "-smp 2,maxcpus=4: two processors up" "SVTEST cpus=2" "$(serial_grep hot 'SVTEST cpus=')"
 
 sock=$T/qmp.sock
 vm_start q -m 128 -smp 4,sockets=2,cores=2,threads=1 -kernel "$GUEST_BZ" -append "sv.test=idle" \

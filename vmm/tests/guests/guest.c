@@ -76,6 +76,10 @@ static inline uint64_t rdtsc(void)
 	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
 	return (uint64_t)hi << 32 | lo;
 }
+static inline void cpuid_raw(uint32_t leaf, uint32_t sub, uint32_t r[4])
+{
+	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
+}
 static inline void cpu_relax(void)
 {
 	__asm__ volatile("pause" ::: "memory");
@@ -453,6 +457,29 @@ void ap_main(void)
 		__asm__ volatile("cli; hlt");
 }
 
+/* The topology CPUID describes (leaf 0xb: SMT and core levels) and leaf 1's APIC ID. */
+static void report_topology(void)
+{
+	uint32_t r0[4], r1[4], l1[4];
+
+	cpuid_raw(1, 0, l1);
+	cpuid_raw(0xb, 0, r0);
+	cpuid_raw(0xb, 1, r1);
+	lock();
+	puts_raw("SVTEST topology apic=");
+	put_dec(l1[1] >> 24);
+	puts_raw(" smt_shift=");
+	put_dec(r0[0] & 0x1f);
+	puts_raw(" smt_count=");
+	put_dec(r0[1] & 0xffff);
+	puts_raw(" pkg_shift=");
+	put_dec(r1[0] & 0x1f);
+	puts_raw(" pkg_count=");
+	put_dec(r1[1] & 0xffff);
+	puts_raw("\n");
+	unlock();
+}
+
 static void start_aps(void)
 {
 	const uint8_t *fp = mp_find(0x9fc00, 0x400), *t;
@@ -604,10 +631,7 @@ __attribute__((interrupt)) static void int3_isr(void *frame)
 	int3_hits++;
 }
 
-static void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
-{
-	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
-}
+#define cpuid cpuid_raw
 
 static void probe_say(const char *what, const char *state)
 {
@@ -740,6 +764,7 @@ void guest_main(void)
 	opt("sv.test", test, sizeof(test));
 	check_memmap();
 	check_initrd();
+	report_topology();
 	start_aps();
 	outb(0x3f0, 123); /* boot-time marker: "init" start */
 	if (!strncmp(test, "fail", 5)) {
