@@ -51,6 +51,10 @@ tap_expect_eq "mem-share=on, dump-guest-core=off: guest passes" 0 "$VM_STATUS"
 vm_run mpath -m 128 -mem-path "$T/ramfile" -mem-prealloc -kernel "$GUEST_BZ" -append "sv.mem=128"
 tap_expect_eq "-mem-path FILE -mem-prealloc: guest passes" 0 "$VM_STATUS"
 tap_expect_eq "-mem-path FILE is sized to -m" 134217728 "$(stat -c %s "$T/ramfile" 2>/dev/null)"
+mkdir "$T/ramdir"
+vm_run mdir -m 128 -mem-path "$T/ramdir" -kernel "$GUEST_PVH" -append "sv.mem=128"
+tap_expect_eq "-mem-path DIR (hugetlbfs style): guest passes" 0 "$VM_STATUS"
+tap_expect_eq "-mem-path DIR: the backing file is unlinked, nothing left behind" "" "$(ls "$T/ramdir")"
 
 # The guest RAM mapping carries the requested properties (smaps VmFlags: dd = not in core
 # dumps, sh = shared). It is the -m sized mapping splitvm asked transparent huge pages for
