@@ -173,9 +173,10 @@ int render_argv(const struct domain_def *d, const struct render_opts *o, struct 
 		else
 			argv_addf(a, "tap,id=net%zu,ifname=%s", i, tap);
 		argv_add(a, "-device");
-		argv_addf(a, "virtio-net-device,id=net%zu-dev,netdev=net%zu,mac=%02x:%02x:%02x:%02x:%02x:%02x",
+		argv_addf(a,
+			  "virtio-net-device,id=net%zu-dev,netdev=net%zu,mac=%02x:%02x:%02x:%02x:%02x:%02x%s",
 			  i, i, ifc->mac[0], ifc->mac[1], ifc->mac[2], ifc->mac[3], ifc->mac[4],
-			  ifc->mac[5]);
+			  ifc->mac[5], ifc->queues > 1 ? ",mq=on" : "");
 	}
 	if (d->serial == DOM_SERIAL_PTY) {
 		if (render_vm_path(o, d->name, "serial.sock", path, sizeof(path)) ||

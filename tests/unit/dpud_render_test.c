@@ -91,7 +91,7 @@ static void test_render_all_devices(void **state)
 		"-drive", "id=drive-vdb,file=/img/b.img,readonly=on,direct=off",
 		"-device", "virtio-blk-device,drive=drive-vdb,id=vdb",
 		"-netdev", "tap,id=net0,ifname=svweb0,queues=4",
-		"-device", "virtio-net-device,id=net0-dev,netdev=net0,mac=52:54:00:00:00:01",
+		"-device", "virtio-net-device,id=net0-dev,netdev=net0,mac=52:54:00:00:00:01,mq=on",
 		"-netdev", "tap,id=net1,ifname=sv0a0b0c0d1",
 		"-device", "virtio-net-device,id=net1-dev,netdev=net1,mac=52:54:00:00:00:02",
 		"-serial", "socket,path=/run/con.sock,server,nowait",

@@ -107,21 +107,31 @@ bad "malformed XML is refused" "<domain type='kvm'><name>x4" "domain XML: line"
 tap_expect_eq "nothing half-defined is left behind" "deaf web1" "$(sv list --all --name | xargs)"
 tap_check "no stray files in the store" sh -c "test \"\$('$SV_ROOT/deploy/lab/lab' exec dpu ls /var/lib/splitvirt/domains | grep -c xml)\" = 2"
 
-# an interface: the tap is made through rexec + netctl, and removed again when start fails
-guest_xml nic boot >"$AG_TMP/nic.xml"
-sed -i "s|<serial type='pty'/>|<serial type='pty'/><interface type='ethernet'><target dev='svnic0'/><model type='virtio'/></interface>|" "$AG_TMP/nic.xml"
-sv define "$AG_TMP/nic.xml" >/dev/null
-out=$(sv start nic 2>&1)
-if [ $? -eq 0 ]; then
-	tap_check "interface: tap svnic0 exists on the host" on_host ip link show svnic0
-	sv destroy nic >/dev/null
-	tap_check "interface: the tap is removed after destroy" sh -c "! '$SV_ROOT/deploy/lab/lab' exec host ip link show svnic0 2>/dev/null"
-else
-	tap_check "interface: a start splitvm refuses names the reason" sh -c "echo '$out' | grep -q 'splitvm'"
-	tap_check "interface: the tap made for it is removed again" sh -c "! '$SV_ROOT/deploy/lab/lab' exec host ip link show svnic0 2>/dev/null"
-	tap_expect_eq "interface: the domain stays shut off" "shut off" "$(state_of nic)"
-fi
-sv undefine nic >/dev/null
+# devices: a raw disk on the shared image directory, a bridged multi-queue NIC
+# (its tap made on the host through rexec + netctl), rng and balloon.
+on_host truncate -s 16M "$AG_IMAGES/dev0.img"
+on_host ip link add svbr0 type bridge
+guest_xml dev tick >"$AG_TMP/dev.xml"
+sed -i "s|<serial type='pty'/>|<serial type='pty'/><disk type='file' device='disk'><driver name='qemu' type='raw' cache='none'/><source file='$AG_IMAGES/dev0.img'/><target dev='vda' bus='virtio'/><serial>d0</serial></disk><interface type='bridge'><source bridge='svbr0'/><target dev='svdev0'/><model type='virtio'/><driver queues='2'/><mtu size='1400'/></interface><rng model='virtio'><backend model='random'>/dev/urandom</backend></rng><memballoon model='virtio'/>|" "$AG_TMP/dev.xml"
+sv define "$AG_TMP/dev.xml" >/dev/null
+out=$(sv start dev 2>&1)
+tap_expect_eq "devices: a domain with disk, NIC, rng and balloon starts" "Domain 'dev' started" "$(echo "$out" | head -n1)"
+tap_expect_eq "devices: QMP on the host says running" "running" "$(host_qmp_status dev)"
+tap_check "devices: splitvm has the disk from the shared image directory" sh -c \
+	"tr '\\0' ' ' </proc/$(host_vm_pid dev)/cmdline | grep -q 'file=$AG_IMAGES/dev0.img'"
+tap_check "devices: the tap is on the bridge, multi-queue, MTU 1400" sh -c \
+	"'$SV_ROOT/deploy/lab/lab' exec host ip -d link show svdev0 | grep -q 'mtu 1400.*master svbr0' && '$SV_ROOT/deploy/lab/lab' exec host ip -d link show svdev0 | grep -q multi_queue"
+sv destroy dev >/dev/null
+tap_check "devices: the tap is removed after destroy" sh -c "! '$SV_ROOT/deploy/lab/lab' exec host ip link show svdev0 2>/dev/null"
+# A start that fails after the tap was made leaves no tap behind.
+# (redefined from dumpxml: same uuid, so the definition is updated)
+sv dumpxml dev | sed "s|svbr0|svnobr|" >"$AG_TMP/dev2.xml"
+sv define "$AG_TMP/dev2.xml" >/dev/null
+out=$(sv start dev 2>&1)
+tap_check "devices: a missing bridge fails the start, naming it" sh -c "echo \"\$1\" | grep -q 'svnobr'" _ "$out"
+tap_check "devices: and leaves no tap" sh -c "! '$SV_ROOT/deploy/lab/lab' exec host ip link show svdev0 2>/dev/null"
+tap_expect_eq "devices: the domain stays shut off" "shut off" "$(state_of dev)"
+sv undefine dev >/dev/null
 
 # undefine
 sv undefine web1 >/dev/null
