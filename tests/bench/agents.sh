@@ -9,7 +9,7 @@
 # Target: splitvirt start-to-running below virsh+QEMU's despite crossing the machine boundary.
 source "$(dirname "$0")/../lib/tap.sh"
 source "$SV_ROOT/tests/lib/lab.sh"
-source "$SV_ROOT/tests/integration/agents/lib.sh"
+source "$SV_ROOT/tests/integration/agents/lib.bash"
 
 RUNS=${AGENTS_BENCH_RUNS:-10}
 why=$(agents_require) || { echo "agents bench: $why" >&2; exit 1; }

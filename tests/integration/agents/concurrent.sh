@@ -3,7 +3,7 @@
 # the right states, checked against the host's QMP and process table.
 source "$(dirname "$0")/../../lib/tap.sh"
 source "$SV_ROOT/tests/lib/lab.sh"
-source "$SV_ROOT/tests/integration/agents/lib.sh"
+source "$SV_ROOT/tests/integration/agents/lib.bash"
 
 N=20
 if ! why=$(agents_require); then

@@ -5,7 +5,7 @@
 # brings it back).
 source "$(dirname "$0")/../../lib/tap.sh"
 source "$SV_ROOT/tests/lib/lab.sh"
-source "$SV_ROOT/tests/integration/agents/lib.sh"
+source "$SV_ROOT/tests/integration/agents/lib.bash"
 
 if ! why=$(agents_require); then
 	tap_skip "agents restart" "$why"

@@ -4,7 +4,7 @@
 # a client without the right certificate is refused.
 source "$(dirname "$0")/../../lib/tap.sh"
 source "$SV_ROOT/tests/lib/lab.sh"
-source "$SV_ROOT/tests/integration/agents/lib.sh"
+source "$SV_ROOT/tests/integration/agents/lib.bash"
 
 if ! why=$(agents_require); then
 	tap_skip "agents tls" "$why"

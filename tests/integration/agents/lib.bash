@@ -1,3 +1,4 @@
+# (Not named *.sh: the integration runner runs every *.sh.)
 # Shared set-up for the agents' integration tests: the two-machine lab with
 # splitvirt-hostd in `host` (supervising qtfsd, udsproxyd, rexec_server) and
 # splitvirt-dpud in `dpu` (supervising its udsproxyd and two qtfs mounts),
