@@ -45,7 +45,7 @@ void rexec_rules_free(struct rexec_rules *r);
 /* The outcome of an allowed request. */
 struct rexec_decision {
 	int fd;	     /* the program, opened O_RDONLY|O_CLOEXEC: exec it with execveat */
-	bool script; /* starts with "#!": the fd must survive exec for the interpreter */
+	bool script; /* starts with "#!": executed by path (its interpreter reopens it) */
 	char *path;  /* the resolved (canonical) path */
 	char *argv0; /* what the program sees as argv[0] */
 	const struct rexec_rule *rule;

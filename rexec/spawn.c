@@ -152,11 +152,16 @@ static void child_exec(const struct rexec_spawn *s, int errfd, bool detached, pi
 	}
 	/* Nothing of the server's leaks into the program. */
 	(void)close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-	if (s->d->script && fcntl(s->d->fd, F_SETFD, 0) < 0) {
-		report(errfd, ST_EXEC, errno);
-		_exit(126);
-	}
-	execveat(s->d->fd, "", s->argv, s->env, AT_EMPTY_PATH);
+	/*
+	 * A binary is executed from the very descriptor that was checked (and hashed),
+	 * so swapping the file afterwards changes nothing. A script is executed by its
+	 * canonical path: its interpreter opens the file again by name whatever we do,
+	 * and the script sees its real path as $0 rather than /dev/fd/N.
+	 */
+	if (s->d->script)
+		execve(s->d->path, s->argv, s->env);
+	else
+		execveat(s->d->fd, "", s->argv, s->env, AT_EMPTY_PATH);
 	report(errfd, ST_EXEC, errno);
 	_exit(errno == ENOENT ? 127 : 126);
 }

@@ -5,7 +5,10 @@
 source "$(dirname "$0")/common.bash"
 
 rexec_setup
-rexec_whitelist /usr/bin/sh /usr/bin/cat /usr/bin/ls /usr/bin/grep /usr/bin/head /usr/bin/env /usr/bin/pwd /usr/bin/printf \
+mkdir -p "$RX/bin"
+printf '#!/bin/sh\necho "script $0 $#:$1"\n' >"$RX/bin/script"
+chmod 0755 "$RX/bin/script"
+rexec_whitelist "$RX/bin/script" /usr/bin/sh /usr/bin/cat /usr/bin/ls /usr/bin/grep /usr/bin/head /usr/bin/env /usr/bin/pwd /usr/bin/printf \
 	/usr/bin/od /usr/bin/sleep "/usr/bin/true noargs"
 printf '[env]\nallow = TERM REXEC_T_*\n' >"$RX/conf"
 rexec_server_start srv "tcp:$HOST_ADDR:$PORT" --test-mode --whitelist "$RX/whitelist" \
@@ -63,6 +66,9 @@ reps=$((mib / 64))
 want=$(for i in $(seq $reps); do cat "$RX/chunk"; done | sha256sum | cut -d' ' -f1)
 got=$(on_dpu bash -c "for i in \$(seq $reps); do cat '$RX/chunk'; done | $R /usr/bin/cat | sha256sum" | cut -d' ' -f1)
 tap_expect_eq "$mib MiB through stdin -> cat -> stdout keeps its SHA-256" "$want" "$got"
+
+tap_expect_eq "a #! script runs with its real path as \$0 and its arguments" \
+	"script $RX/bin/script 1:a b" "$(on_dpu $R "$RX/bin/script" "a b")"
 
 # A closed local stdout behaves as in a local pipeline: the remote writer dies of SIGPIPE.
 tap_expect_eq "a reader closing the client's stdout ends the remote writer with SIGPIPE (141)" 141 \
