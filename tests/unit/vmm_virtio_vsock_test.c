@@ -197,7 +197,8 @@ static void test_vsock_host_connect_reaches_the_guest_and_data_flows(void **stat
 
 	for (int i = 0; i < 5; i++)
 		loop_run_once(f->d.l, 5);
-	assert_int_equal(write(c, "CONNECT 1234\n", 13), 13);
+	/* bytes right after the line wait for the guest to accept */
+	assert_int_equal(write(c, "CONNECT 1234\nearly", 18), 18);
 	assert_true(guest_recv(f, &p));
 	assert_int_equal(p.op, 1); /* REQUEST */
 	assert_int_equal(p.src_cid, 2);
@@ -209,6 +210,10 @@ static void test_vsock_host_connect_reaches_the_guest_and_data_flows(void **stat
 	assert_true(read_pumped(f, c, buf, sizeof(buf)) > 0);
 	assert_int_equal(strncmp(buf, "OK ", 3), 0);
 	assert_int_equal((uint32_t)atol(buf + 3), hostport);
+	assert_true(guest_recv(f, &p));
+	assert_int_equal(p.op, 5);
+	assert_int_equal(p.len, 5);
+	assert_memory_equal(p.data, "early", 5);
 	/* host to guest */
 	assert_int_equal(write(c, "ping", 4), 4);
 	assert_true(guest_recv(f, &p));

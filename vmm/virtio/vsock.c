@@ -66,6 +66,7 @@ struct vconn {
 	uint32_t peer_port;  /* guest side */
 	char line[VSOCK_LINE_MAX];
 	size_t line_len;
+	size_t early_len; /* bytes after the CONNECT line, kept at the start of line */
 	uint32_t peer_buf_alloc, peer_fwd_cnt;
 	uint32_t tx_cnt;		/* payload bytes we sent to the guest */
 	uint32_t fwd_cnt, fwd_reported; /* payload bytes we forwarded to the socket */
@@ -221,6 +222,7 @@ static void send_rst(struct virtio_vsock *v, uint32_t local, uint32_t peer)
 /* ---- connections ------------------------------------------------------------------------------- */
 
 static void conn_cb(struct loop *l, int fd, uint32_t events, void *arg);
+static void conn_read(struct virtio_vsock *v, struct vconn *c);
 
 static uint32_t peer_credit(const struct vconn *c)
 {
@@ -325,6 +327,8 @@ static void rx_pump(struct virtio_vsock *v)
 	for (c = v->conns; c; c = c->next) {
 		if (c->want_rx) {
 			c->want_rx = false;
+			if (c->early_len && c->state == C_ESTABLISHED)
+				conn_read(v, c);
 			conn_watch(c);
 		}
 	}
@@ -352,7 +356,15 @@ static void conn_read(struct virtio_vsock *v, struct vconn *c)
 	}
 	if (!want)
 		return;
-	n = recv(c->fd, buf, want, MSG_DONTWAIT);
+	if (c->early_len) {
+		/* what the client sent after its CONNECT line, before the guest accepted */
+		n = (ssize_t)(c->early_len < want ? c->early_len : want);
+		memcpy(buf, c->line, (size_t)n);
+		memmove(c->line, c->line + n, c->early_len - (size_t)n);
+		c->early_len -= (size_t)n;
+	} else {
+		n = recv(c->fd, buf, want, MSG_DONTWAIT);
+	}
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
@@ -435,7 +447,9 @@ static void conn_line(struct virtio_vsock *v, struct vconn *c)
 		conn_free(v, c);
 		return;
 	}
-	/* Anything after the newline is early data: it waits in pend for the guest. */
+	/* Bytes after the newline are early data for the guest, sent once it accepts. */
+	c->early_len = (size_t)(c->line + c->line_len - (nl + 1));
+	memmove(c->line, nl + 1, c->early_len);
 	c->peer_port = port;
 	do
 		c->local_port = v->next_port++;
@@ -443,12 +457,6 @@ static void conn_line(struct virtio_vsock *v, struct vconn *c)
 	if (v->next_port < VSOCK_EPHEMERAL_FIRST)
 		v->next_port = VSOCK_EPHEMERAL_FIRST;
 	c->state = C_REQUESTED;
-	if (c->line + c->line_len > nl + 1) {
-		/* keep those bytes for the guest once connected */
-		size_t extra = (size_t)(c->line + c->line_len - (nl + 1));
-
-		log_debug("%s: %zu bytes before the guest accepted are dropped", v->name, extra);
-	}
 	make_hdr(v, &h, c->local_port, c->peer_port, OP_REQUEST, c);
 	ctrl_send(v, &h);
 	conn_watch(c);
@@ -573,6 +581,8 @@ static void guest_packet(struct virtio_vsock *v, const struct vsock_hdr *h, cons
 				return;
 			}
 		}
+		if (c->early_len)
+			conn_read(v, c);
 		conn_watch(c);
 		break;
 	case OP_RW:
