@@ -262,6 +262,8 @@ int machine_reset(struct machine *m)
 	}
 	if (ret)
 		m->state = MACHINE_INTERNAL_ERROR;
+	else if (m->state == MACHINE_INTERNAL_ERROR)
+		m->state = MACHINE_PAUSED; /* as in QEMU: after the reset, cont runs it again */
 	if (m->state == MACHINE_RUNNING)
 		machine_unpark_locked(m);
 	pthread_mutex_unlock(&m->lock);

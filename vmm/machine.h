@@ -146,7 +146,8 @@ int machine_start(struct machine *m, struct errmsg *e);
 /*
  * Run control, main loop thread (QMP ops). pause parks every vCPU and returns when all are
  * parked; resume lets them run. reset parks, resets the arch state (registers, irqchip,
- * timers, kernel reloaded), runs the reset hooks, then restores the previous run state.
+ * timers, kernel reloaded), runs the reset hooks, then restores the previous run state
+ * (internal-error becomes paused: the VM needs a reset before cont).
  * 0 or -errno (-EINVAL in a state where the action makes no sense, e.g. resume after
  * shutdown).
  */

@@ -112,7 +112,14 @@ static void vcpu_io(struct vcpu *v)
 {
 	struct kvm_run *r = v->run;
 	uint8_t *data = (uint8_t *)r + r->io.data_offset;
+	uint64_t bytes = (uint64_t)r->io.size * r->io.count;
 	uint32_t i;
+
+	/* KVM fills these; still, never touch beyond the kvm_run mapping. */
+	if (r->io.data_offset > v->run_size || bytes > v->run_size - r->io.data_offset) {
+		log_error("vCPU %u: port I/O exit with data outside kvm_run", v->index);
+		return;
+	}
 
 	/* String I/O (rep ins/outs) arrives as count back-to-back items. */
 	for (i = 0; i < r->io.count; i++, data += r->io.size) {

@@ -114,6 +114,18 @@ if grep -q 'internal error' "$T/p.log"; then
 	tap_check "KVM internal error: query-status says internal-error" \
 		grep -q '"internal-error"' <<<"$(qmp '{"execute":"query-status"}')"
 	tap_check "KVM internal error: logged with the guest RIP" grep -q 'at guest RIP 0x' "$T/p.log"
+	tap_check "KVM internal error: cont is refused until a reset" \
+		grep -q '"error"' <<<"$(qmp '{"execute":"cont"}')"
+	qmp '{"execute":"system_reset"}' >/dev/null
+	tap_expect_eq "KVM internal error: system_reset leaves it paused" \
+		'{"return":{"status":"paused","singlestep":false,"running":false}}' "$(qmp '{"execute":"query-status"}')"
+	qmp '{"execute":"cont"}' >/dev/null
+	for ((i = 0; i < 100; i++)); do
+		[ "$(serial_grep p 'SVTEST hello' | wc -l)" -ge 2 ] && break
+		sleep 0.05
+	done
+	tap_expect_eq "KVM internal error: after system_reset and cont the guest boots again" 2 \
+		"$(serial_grep p 'SVTEST hello' | wc -l)"
 	qmp '{"execute":"quit"}' >/dev/null
 else
 	tap_skip "KVM internal error leaves QMP answering" "this KVM runs the probe instructions"
