@@ -519,6 +519,10 @@ struct virtio_net *virtio_net_create(const struct virtio_net_params *p, struct e
 		n->pairs[i].index = i;
 		n->pairs[i].tap = -1;
 	}
+	if (p->netdev->vhost)
+		log_warn("%s: vhost=on: the in-kernel vhost-net backend is not used; splitvm's "
+			 "userspace backend serves the device",
+			 n->name);
 	/* Multiqueue needs mq=on and a netdev with queues=N by name (a single fd is one queue). */
 	n->mq = d->net.mq && p->netdev->queues > 1 && p->netdev->ifname;
 	n->npairs = n->mq ? p->netdev->queues : 1;
