@@ -3,6 +3,7 @@
  * once set-up is done; the SIGSYS handler names a forbidden syscall before the exit.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,6 +140,20 @@ static int sigsys_log_fd = 2;
 size_t vmm_seccomp_allowlist_count(void)
 {
 	return sizeof(base_allowlist) / sizeof(base_allowlist[0]) - 1;
+}
+
+size_t vmm_seccomp_total_count(void)
+{
+	size_t n = vmm_seccomp_allowlist_count(), i, j;
+
+	for (i = 0; i < n_device_extra; i++) {
+		bool in_base = false;
+
+		for (j = 0; base_allowlist[j]; j++)
+			in_base |= strcmp(base_allowlist[j], device_extra[i]) == 0;
+		n += !in_base;
+	}
+	return n;
 }
 
 const char *const *vmm_seccomp_allowlist(void)

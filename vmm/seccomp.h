@@ -45,6 +45,8 @@ int vmm_seccomp_allow(const char *name);
 
 /* Number of syscalls in the base allowlist (without extras), for the bench. */
 size_t vmm_seccomp_allowlist_count(void);
+/* Syscalls the filter allows with the devices' additions (after every device registered). */
+size_t vmm_seccomp_total_count(void);
 /* The base allowlist's names, NULL-terminated (static). */
 const char *const *vmm_seccomp_allowlist(void);
 

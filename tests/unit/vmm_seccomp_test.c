@@ -149,6 +149,11 @@ static void test_seccomp_allowlist_is_small_and_resolvable(void **state)
 	assert_int_equal(n, vmm_seccomp_allowlist_count());
 	/* StratoVirt's microvm list has 51; stay well under it */
 	assert_true(n < 40);
+	/* device additions count once, and not when already in the base list */
+	assert_int_equal(vmm_seccomp_allow("io_uring_enter"), 0);
+	assert_int_equal(vmm_seccomp_allow("io_uring_enter"), 0);
+	assert_int_equal(vmm_seccomp_allow("timerfd_settime"), 0);
+	assert_int_equal(vmm_seccomp_total_count(), n + 1);
 }
 
 static void test_seccomp_unknown_extra_is_refused(void **state)
