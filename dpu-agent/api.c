@@ -53,11 +53,13 @@ static json_object *info_json(const struct mgr_dominfo *i, bool full)
 	if (full) {
 		json_object_object_add(o, "os_type", json_object_new_string("hvm"));
 		json_object_object_add(o, "vcpus", json_object_new_int((int)i->vcpus));
-		json_object_object_add(o, "max_memory_kib", json_object_new_int64((int64_t)i->memory_kib));
+		json_object_object_add(o, "max_memory_kib",
+				       json_object_new_int64((int64_t)i->memory_kib));
 		json_object_object_add(o, "used_memory_kib",
 				       json_object_new_int64((int64_t)i->current_memory_kib));
 		json_object_object_add(o, "pid", json_object_new_int(i->pid));
-		json_object_object_add(o, "started_ms", json_object_new_int64((int64_t)i->started_ms));
+		json_object_object_add(o, "started_ms",
+				       json_object_new_int64((int64_t)i->started_ms));
 	}
 	return o;
 }
@@ -130,9 +132,9 @@ static json_object *dispatch(struct mgr *m, const struct rpc_req *req, int *err,
 		json_object_object_add(o, "warnings", warr);
 		return o;
 	}
-	static const char *const named[] = { "dominfo", "domstate", "dumpxml", "undefine",
-					     "start",   "shutdown", "destroy", "reboot",
-					     "suspend", "resume",   "autostart", "console" };
+	static const char *const named[] = {"dominfo", "domstate", "dumpxml",	"undefine",
+					    "start",   "shutdown", "destroy",	"reboot",
+					    "suspend", "resume",   "autostart", "console"};
 	size_t k;
 
 	for (k = 0; k < sizeof(named) / sizeof(named[0]); k++)
@@ -194,7 +196,7 @@ static json_object *dispatch(struct mgr *m, const struct rpc_req *req, int *err,
 char *api_handle_line(struct mgr *m, const char *line, size_t len, int *console_fd)
 {
 	struct rpc_req req;
-	struct errmsg e = { { 0 } };
+	struct errmsg e = {{0}};
 	json_object *res;
 	int code, err = 0;
 	char *out;
@@ -225,7 +227,7 @@ static void console_bridge(struct xport_conn *c, int sfd)
 	int cfd = xport_fd(c);
 
 	for (;;) {
-		struct pollfd p[2] = { { .fd = cfd, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
+		struct pollfd p[2] = {{.fd = cfd, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
 		ssize_t n;
 
 		if (!xport_pending(c) && poll(p, 2, -1) < 0) {

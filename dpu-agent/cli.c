@@ -76,8 +76,8 @@ static const char *env_or(const char *var, const char *def)
 
 static void cli_connect(struct cli *cli)
 {
-	struct xport_opts o = { .test_mode = cli->test_mode };
-	struct errmsg e = { { 0 } };
+	struct xport_opts o = {.test_mode = cli->test_mode};
+	struct errmsg e = {{0}};
 
 	o.tls_cert = env_or("SPLITVIRT_TLS_CERT", "/etc/splitvirt/tls/client.crt");
 	o.tls_key = env_or("SPLITVIRT_TLS_KEY", "/etc/splitvirt/tls/client.key");
@@ -92,7 +92,7 @@ static json_object *call(struct cli *cli, const char *method, json_object *param
 {
 	char *line = rpc_request_line(++cli->next_id, method, params), *p, *resp;
 	json_object *result;
-	struct errmsg e = { { 0 } };
+	struct errmsg e = {{0}};
 	size_t len;
 	int r, code;
 
@@ -219,8 +219,8 @@ static int console(struct cli *cli, const char *name)
 			return 1;
 	}
 	for (;;) {
-		struct pollfd p[2] = { { .fd = xport_fd(cli->c), .events = POLLIN },
-				       { .fd = in_open ? 0 : -1, .events = POLLIN } };
+		struct pollfd p[2] = {{.fd = xport_fd(cli->c), .events = POLLIN},
+				      {.fd = in_open ? 0 : -1, .events = POLLIN}};
 		ssize_t n;
 
 		if (!xport_pending(cli->c) && poll(p, 2, -1) < 0) {
@@ -261,7 +261,7 @@ static int console(struct cli *cli, const char *name)
 
 int main(int argc, char **argv)
 {
-	struct cli cli = { .addr = "unix:" RPC_SOCKET };
+	struct cli cli = {.addr = "unix:" RPC_SOCKET};
 	const char *verb, *name = NULL;
 	json_object *res, *p;
 	int i = 1;
@@ -271,7 +271,8 @@ int main(int argc, char **argv)
 	if (getenv("SPLITVIRT_DEFAULT_URI") && getenv("SPLITVIRT_DEFAULT_URI")[0])
 		cli.addr = getenv("SPLITVIRT_DEFAULT_URI");
 	for (; i < argc && argv[i][0] == '-'; i++) {
-		if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--connect") == 0) && i + 1 < argc)
+		if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--connect") == 0) &&
+		    i + 1 < argc)
 			cli.addr = argv[++i];
 		else if (strcmp(argv[i], "--json") == 0)
 			cli.json = true;
@@ -294,7 +295,7 @@ int main(int argc, char **argv)
 
 	/* Verb options may come anywhere after the verb, as with virsh. */
 	bool all = false, name_only = false, reason = false, disable = false;
-	const char *pos[2] = { NULL, NULL };
+	const char *pos[2] = {NULL, NULL};
 	size_t npos = 0;
 
 	for (; i < argc; i++) {
@@ -404,13 +405,13 @@ int main(int argc, char **argv)
 	static const struct {
 		const char *verb, *what;
 	} simple[] = {
-		{ "undefine", "has been undefined" },
-		{ "start", "started" },
-		{ "shutdown", "is being shutdown" },
-		{ "destroy", "destroyed" },
-		{ "reboot", "is being rebooted" },
-		{ "suspend", "suspended" },
-		{ "resume", "resumed" },
+		{"undefine", "has been undefined"},
+		{"start", "started"},
+		{"shutdown", "is being shutdown"},
+		{"destroy", "destroyed"},
+		{"reboot", "is being rebooted"},
+		{"suspend", "suspended"},
+		{"resume", "resumed"},
 	};
 	for (size_t k = 0; k < ARRAY_SIZE(simple); k++) {
 		if (strcmp(verb, simple[k].verb) != 0)

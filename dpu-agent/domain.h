@@ -8,15 +8,15 @@
 
 #include "errmsg.h"
 
-#define DOM_NAME_MAX 63 /* bytes, without the NUL; names become path components */
-#define DOM_MAX_DISKS 16
-#define DOM_MAX_IFACES 8
+#define DOM_NAME_MAX	 63 /* bytes, without the NUL; names become path components */
+#define DOM_MAX_DISKS	 16
+#define DOM_MAX_IFACES	 8
 #define DOM_MAX_WARNINGS 16
-#define DOM_XML_MAX (1u << 20) /* largest XML document accepted */
+#define DOM_XML_MAX	 (1u << 20) /* largest XML document accepted */
 /* splitvm's -m range (StratoVirt guidebook: 128M..512G), in KiB. */
 #define DOM_MEM_MIN_KIB (128ull * 1024)
 #define DOM_MEM_MAX_KIB (512ull * 1024 * 1024)
-#define DOM_VCPU_MAX 254
+#define DOM_VCPU_MAX	254
 
 enum dom_action {
 	DOM_ACT_DESTROY = 0,
@@ -56,16 +56,16 @@ enum dom_iface_type {
 
 struct dom_iface {
 	enum dom_iface_type type;
-	char bridge[16];     /* type bridge: the host bridge */
-	char target[16];     /* tap name; "" means generated at start */
+	char bridge[16]; /* type bridge: the host bridge */
+	char target[16]; /* tap name; "" means generated at start */
 	uint8_t mac[6];
-	uint32_t queues;     /* 0 or 1: single queue */
-	uint32_t mtu;        /* 0: leave the default */
+	uint32_t queues; /* 0 or 1: single queue */
+	uint32_t mtu;	 /* 0: leave the default */
 };
 
 enum dom_serial_type {
 	DOM_SERIAL_NONE = 0,
-	DOM_SERIAL_PTY,  /* rendered as a socket in the VM's run directory */
+	DOM_SERIAL_PTY,	 /* rendered as a socket in the VM's run directory */
 	DOM_SERIAL_UNIX, /* a socket at the given path */
 };
 
@@ -74,9 +74,9 @@ struct domain_def {
 	uint8_t uuid[16];
 	uint64_t memory_kib;
 	uint64_t current_memory_kib;
-	uint32_t vcpus;     /* maximum */
+	uint32_t vcpus;	    /* maximum */
 	uint32_t vcpus_cur; /* online at boot, <= vcpus */
-	char *emulator;     /* NULL: the configured splitvm */
+	char *emulator;	    /* NULL: the configured splitvm */
 	char *kernel;
 	char *initrd;
 	char *cmdline;
@@ -90,7 +90,7 @@ struct domain_def {
 	enum dom_serial_type serial;
 	char *serial_path; /* DOM_SERIAL_UNIX only */
 	bool rng;
-	char *rng_backend; /* NULL: /dev/urandom */
+	char *rng_backend;		   /* NULL: /dev/urandom */
 	uint32_t rng_period_ms, rng_bytes; /* 0: unlimited */
 	bool balloon;
 	bool balloon_deflate_on_oom;
@@ -113,8 +113,8 @@ struct dom_warnings {
  * element or value and the reason; nothing is allocated. A missing uuid is
  * generated.
  */
-int domain_parse(const char *xml, size_t len, struct domain_def **out, struct dom_warnings *warnings,
-		 struct errmsg *e);
+int domain_parse(const char *xml, size_t len, struct domain_def **out,
+		 struct dom_warnings *warnings, struct errmsg *e);
 void domain_free(struct domain_def *d);
 struct domain_def *domain_dup(const struct domain_def *d);
 

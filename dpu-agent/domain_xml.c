@@ -61,8 +61,7 @@ static const char *attr(const xmlNode *n, const char *name)
  * ignores attributes it does not know, and XML written for it carries many
  * (addresses, aliases) that change nothing here.
  */
-static void check_attrs(struct px *p, const xmlNode *n, const char *where,
-			const char *const *known)
+static void check_attrs(struct px *p, const xmlNode *n, const char *where, const char *const *known)
 {
 	const xmlAttr *a;
 	size_t i;
@@ -89,7 +88,8 @@ static int text_of(struct px *p, const xmlNode *n, const char *where, char *buf,
 	buf[0] = '\0';
 	for (c = n->children; c; c = c->next) {
 		if (c->type == XML_ELEMENT_NODE) {
-			errmsg_set(p->e, "%s: unexpected element <%s>", where, (const char *)c->name);
+			errmsg_set(p->e, "%s: unexpected element <%s>", where,
+				   (const char *)c->name);
 			return -EINVAL;
 		}
 		if (c->type != XML_TEXT_NODE && c->type != XML_CDATA_SECTION_NODE)
@@ -183,10 +183,11 @@ int domain_name_check(const char *name, struct errmsg *e)
 	}
 	for (i = 0; i < len; i++) {
 		char c = name[i];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-			  (i > 0 && (c == '-' || c == '_' || c == '.'));
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			  (c >= '0' && c <= '9') || (i > 0 && (c == '-' || c == '_' || c == '.'));
 		if (!ok) {
-			errmsg_set(e, "name: '%s': only letters, digits and -_. allowed (not first)",
+			errmsg_set(e,
+				   "name: '%s': only letters, digits and -_. allowed (not first)",
 				   name);
 			return -EINVAL;
 		}
@@ -196,10 +197,9 @@ int domain_name_check(const char *name, struct errmsg *e)
 
 void domain_uuid_format(const uint8_t u[16], char out[37])
 {
-	snprintf(out, 37,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0],
-		 u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13],
-		 u[14], u[15]);
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12],
+		 u[13], u[14], u[15]);
 }
 
 static int hexval(char c)
@@ -259,24 +259,24 @@ static int unit_scale(const char *unit, uint64_t *mul)
 		const char *name;
 		uint64_t mul;
 	} units[] = {
-		{ "b", 1 },
-		{ "bytes", 1 },
-		{ "KB", 1000ull },
-		{ "k", 1024ull },
-		{ "K", 1024ull },
-		{ "KiB", 1024ull },
-		{ "MB", 1000ull * 1000 },
-		{ "m", 1024ull * 1024 },
-		{ "M", 1024ull * 1024 },
-		{ "MiB", 1024ull * 1024 },
-		{ "GB", 1000ull * 1000 * 1000 },
-		{ "g", 1024ull * 1024 * 1024 },
-		{ "G", 1024ull * 1024 * 1024 },
-		{ "GiB", 1024ull * 1024 * 1024 },
-		{ "TB", 1000ull * 1000 * 1000 * 1000 },
-		{ "t", 1024ull * 1024 * 1024 * 1024 },
-		{ "T", 1024ull * 1024 * 1024 * 1024 },
-		{ "TiB", 1024ull * 1024 * 1024 * 1024 },
+		{"b", 1},
+		{"bytes", 1},
+		{"KB", 1000ull},
+		{"k", 1024ull},
+		{"K", 1024ull},
+		{"KiB", 1024ull},
+		{"MB", 1000ull * 1000},
+		{"m", 1024ull * 1024},
+		{"M", 1024ull * 1024},
+		{"MiB", 1024ull * 1024},
+		{"GB", 1000ull * 1000 * 1000},
+		{"g", 1024ull * 1024 * 1024},
+		{"G", 1024ull * 1024 * 1024},
+		{"GiB", 1024ull * 1024 * 1024},
+		{"TB", 1000ull * 1000 * 1000 * 1000},
+		{"t", 1024ull * 1024 * 1024 * 1024},
+		{"T", 1024ull * 1024 * 1024 * 1024},
+		{"TiB", 1024ull * 1024 * 1024 * 1024},
 	};
 	size_t i;
 
@@ -292,7 +292,7 @@ static int unit_scale(const char *unit, uint64_t *mul)
 /* A memory element into KiB (rounded up like libvirt), range-checked. */
 static int parse_memory(struct px *p, const xmlNode *n, const char *where, uint64_t *kib)
 {
-	static const char *const known[] = { "unit", NULL };
+	static const char *const known[] = {"unit", NULL};
 	char buf[32];
 	const char *unit;
 	uint64_t v, mul = 1024, bytes;
@@ -363,7 +363,7 @@ static int parse_action(struct px *p, const xmlNode *n, const char *where, bool 
 
 static int parse_os(struct px *p, const xmlNode *os)
 {
-	static const char *const type_attrs[] = { "arch", "machine", NULL };
+	static const char *const type_attrs[] = {"arch", "machine", NULL};
 	struct domain_def *d = p->d;
 	const xmlNode *c;
 	char buf[16];
@@ -385,7 +385,8 @@ static int parse_os(struct px *p, const xmlNode *os)
 				return -EINVAL;
 			}
 			if (arch && strcmp(arch, "x86_64") != 0) {
-				errmsg_set(p->e, "os/type: arch '%s' is not supported (x86_64)", arch);
+				errmsg_set(p->e, "os/type: arch '%s' is not supported (x86_64)",
+					   arch);
 				return -EINVAL;
 			}
 			if (machine && strcmp(machine, "microvm") != 0)
@@ -420,7 +421,8 @@ static int parse_os(struct px *p, const xmlNode *os)
 				return ret;
 			for (const char *s = d->cmdline; *s; s++) {
 				if ((unsigned char)*s < 0x20 && *s != '\t') {
-					errmsg_set(p->e, "os/cmdline: contains a control character");
+					errmsg_set(p->e,
+						   "os/cmdline: contains a control character");
 					return -EINVAL;
 				}
 			}
@@ -446,7 +448,7 @@ static int parse_os(struct px *p, const xmlNode *os)
 
 static int parse_vcpu(struct px *p, const xmlNode *n)
 {
-	static const char *const known[] = { "placement", "current", "cpuset", NULL };
+	static const char *const known[] = {"placement", "current", "cpuset", NULL};
 	const char *cur = attr(n, "current"), *placement = attr(n, "placement");
 	char buf[16];
 	int ret;
@@ -475,11 +477,11 @@ static int parse_vcpu(struct px *p, const xmlNode *n)
 
 static int parse_disk(struct px *p, const xmlNode *n)
 {
-	static const char *const disk_attrs[] = { "type", "device", NULL };
-	static const char *const drv_attrs[] = { "name", "type", "cache", "io", NULL };
-	static const char *const cache_names[] = { "default",    "none",	"writethrough",
-						   "writeback", "directsync", "unsafe" };
-	static const char *const io_names[] = { "default", "native", "io_uring", "threads" };
+	static const char *const disk_attrs[] = {"type", "device", NULL};
+	static const char *const drv_attrs[] = {"name", "type", "cache", "io", NULL};
+	static const char *const cache_names[] = {"default",   "none",	     "writethrough",
+						  "writeback", "directsync", "unsafe"};
+	static const char *const io_names[] = {"default", "native", "io_uring", "threads"};
 	struct dom_disk *disk;
 	const char *v;
 	const xmlNode *c;
@@ -518,8 +520,8 @@ static int parse_disk(struct px *p, const xmlNode *n)
 			}
 			v = attr(c, "type");
 			if (v && strcmp(v, "raw") != 0) {
-				errmsg_set(p->e, "%s: driver type '%s' is not supported (raw)", where,
-					   v);
+				errmsg_set(p->e, "%s: driver type '%s' is not supported (raw)",
+					   where, v);
 				return -EINVAL;
 			}
 			v = attr(c, "cache");
@@ -528,7 +530,8 @@ static int parse_disk(struct px *p, const xmlNode *n)
 					if (strcmp(v, cache_names[i]) == 0)
 						break;
 				if (i == ARRAY_SIZE(cache_names)) {
-					errmsg_set(p->e, "%s: cache '%s' is not supported", where, v);
+					errmsg_set(p->e, "%s: cache '%s' is not supported", where,
+						   v);
 					return -EINVAL;
 				}
 				disk->cache = (enum dom_cache)i;
@@ -539,16 +542,17 @@ static int parse_disk(struct px *p, const xmlNode *n)
 					if (strcmp(v, io_names[i]) == 0)
 						break;
 				if (i == ARRAY_SIZE(io_names)) {
-					errmsg_set(p->e,
-						   "%s: io '%s' is not supported (native, io_uring, "
-						   "threads)",
-						   where, v);
+					errmsg_set(
+						p->e,
+						"%s: io '%s' is not supported (native, io_uring, "
+						"threads)",
+						where, v);
 					return -EINVAL;
 				}
 				disk->io = (enum dom_io)i;
 			}
 		} else if (name_is(c, "source")) {
-			static const char *const src_attrs[] = { "file", NULL };
+			static const char *const src_attrs[] = {"file", NULL};
 
 			check_attrs(p, c, where, src_attrs);
 			free(disk->source);
@@ -558,7 +562,7 @@ static int parse_disk(struct px *p, const xmlNode *n)
 			if (ret)
 				return ret;
 		} else if (name_is(c, "target")) {
-			static const char *const tgt_attrs[] = { "dev", "bus", NULL };
+			static const char *const tgt_attrs[] = {"dev", "bus", NULL};
 
 			check_attrs(p, c, where, tgt_attrs);
 			v = attr(c, "bus");
@@ -569,7 +573,8 @@ static int parse_disk(struct px *p, const xmlNode *n)
 			}
 			v = attr(c, "dev");
 			if (!v || !str_has_prefix(v, "vd") || strlen(v) < 3 || strlen(v) > 4) {
-				errmsg_set(p->e, "%s: target dev '%s' is not a virtio name (vda...)",
+				errmsg_set(p->e,
+					   "%s: target dev '%s' is not a virtio name (vda...)",
 					   where, v ? v : "(none)");
 				return -EINVAL;
 			}
@@ -592,8 +597,9 @@ static int parse_disk(struct px *p, const xmlNode *n)
 				if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
 				      (*s >= 'A' && *s <= 'Z') || *s == '-' || *s == '_' ||
 				      *s == '.')) {
-					errmsg_set(p->e, "%s: serial '%s' has a character outside "
-							 "[A-Za-z0-9._-]",
+					errmsg_set(p->e,
+						   "%s: serial '%s' has a character outside "
+						   "[A-Za-z0-9._-]",
 						   where, disk->serial);
 					return -EINVAL;
 				}
@@ -659,7 +665,7 @@ static bool ifname_ok(const char *s)
 
 static int parse_iface(struct px *p, const xmlNode *n)
 {
-	static const char *const if_attrs[] = { "type", NULL };
+	static const char *const if_attrs[] = {"type", NULL};
 	struct dom_iface *ifc;
 	const xmlNode *c;
 	const char *v;
@@ -736,8 +742,8 @@ static int parse_iface(struct px *p, const xmlNode *n)
 			}
 		} else if (name_is(c, "mtu")) {
 			v = attr(c, "size");
-			ret = parse_u32_text(p, "devices/interface/mtu size", v ? v : "", 68,
-					     65535, &ifc->mtu);
+			ret = parse_u32_text(p, "devices/interface/mtu size", v ? v : "", 68, 65535,
+					     &ifc->mtu);
 			if (ret)
 				return ret;
 		} else if (name_is(c, "address") || name_is(c, "alias") || name_is(c, "link")) {
@@ -804,8 +810,8 @@ static int parse_serial(struct px *p, const xmlNode *n, bool console)
 				continue;
 			}
 			if (mode && strcmp(mode, "bind") != 0) {
-				errmsg_set(p->e, "%s: source mode '%s' is not supported (bind)", kind,
-					   mode);
+				errmsg_set(p->e, "%s: source mode '%s' is not supported (bind)",
+					   kind, mode);
 				return -EINVAL;
 			}
 			path = attr(c, "path");
@@ -883,9 +889,10 @@ static int parse_rng(struct px *p, const xmlNode *n)
 			const char *bm = attr(c, "model");
 
 			if (!bm || strcmp(bm, "random") != 0) {
-				errmsg_set(p->e,
-					   "devices/rng: backend model '%s' is not supported (random)",
-					   bm ? bm : "(none)");
+				errmsg_set(
+					p->e,
+					"devices/rng: backend model '%s' is not supported (random)",
+					bm ? bm : "(none)");
 				return -EINVAL;
 			}
 			free(p->d->rng_backend);
@@ -925,7 +932,8 @@ static int parse_rng(struct px *p, const xmlNode *n)
 		} else if (name_is(c, "alias") || name_is(c, "address")) {
 			px_warn(p, "devices/rng: <%s> ignored", (const char *)c->name);
 		} else {
-			errmsg_set(p->e, "devices/rng: <%s> is not supported", (const char *)c->name);
+			errmsg_set(p->e, "devices/rng: <%s> is not supported",
+				   (const char *)c->name);
 			return -EINVAL;
 		}
 	}
@@ -957,8 +965,7 @@ static int parse_balloon(struct px *p, const xmlNode *n)
 	}
 	p->d->balloon = strcmp(model, "virtio") == 0;
 	v = attr(n, "autodeflate");
-	if (v && parse_onoff(p, "devices/memballoon autodeflate", v,
-			     &p->d->balloon_deflate_on_oom))
+	if (v && parse_onoff(p, "devices/memballoon autodeflate", v, &p->d->balloon_deflate_on_oom))
 		return -EINVAL;
 	v = attr(n, "freePageReporting");
 	if (v && parse_onoff(p, "devices/memballoon freePageReporting", v,
@@ -999,8 +1006,9 @@ static int parse_vsock(struct px *p, const xmlNode *n)
 			const char *aut = attr(c, "auto"), *addr = attr(c, "address");
 
 			if (aut && strcmp(aut, "no") != 0) {
-				errmsg_set(p->e, "devices/vsock: cid auto='%s' is not supported; "
-						 "give auto='no' address='N'",
+				errmsg_set(p->e,
+					   "devices/vsock: cid auto='%s' is not supported; "
+					   "give auto='no' address='N'",
 					   aut);
 				return -EINVAL;
 			}
@@ -1043,7 +1051,8 @@ static int parse_devices(struct px *p, const xmlNode *devs)
 			base = strrchr(buf, '/');
 			base = base ? base + 1 : buf;
 			if (strcmp(base, "splitvm") != 0) {
-				errmsg_set(p->e, "devices/emulator: '%s' is not supported (splitvm)",
+				errmsg_set(p->e,
+					   "devices/emulator: '%s' is not supported (splitvm)",
 					   buf);
 				return -EINVAL;
 			}
@@ -1080,14 +1089,13 @@ static int parse_devices(struct px *p, const xmlNode *devs)
 }
 
 static const char *const harmless_top[] = {
-	"title",     "description", "metadata", "clock",   "features",
-	"cpu",       "pm",	    "resource", "seclabel", "sysinfo",
-	"on_lockfailure", "iothreads", NULL,
+	"title",    "description", "metadata", "clock",		 "features",  "cpu", "pm",
+	"resource", "seclabel",	   "sysinfo",  "on_lockfailure", "iothreads", NULL,
 };
 
 static int parse_domain(struct px *p, const xmlNode *root)
 {
-	static const char *const dom_attrs[] = { "type", "id", NULL };
+	static const char *const dom_attrs[] = {"type", "id", NULL};
 	struct domain_def *d = p->d;
 	const xmlNode *c;
 	const char *type;
@@ -1097,13 +1105,15 @@ static int parse_domain(struct px *p, const xmlNode *root)
 	int ret = 0;
 
 	if (!name_is(root, "domain")) {
-		errmsg_set(p->e, "<%s>: the root element must be <domain>", (const char *)root->name);
+		errmsg_set(p->e, "<%s>: the root element must be <domain>",
+			   (const char *)root->name);
 		return -EINVAL;
 	}
 	check_attrs(p, root, "domain", dom_attrs);
 	type = attr(root, "type");
 	if (!type || strcmp(type, "kvm") != 0) {
-		errmsg_set(p->e, "domain: type '%s' is not supported (kvm)", type ? type : "(none)");
+		errmsg_set(p->e, "domain: type '%s' is not supported (kvm)",
+			   type ? type : "(none)");
 		return -EINVAL;
 	}
 	d->on_poweroff = DOM_ACT_DESTROY;
@@ -1229,7 +1239,7 @@ static bool has_doctype(const char *xml, size_t len)
 int domain_parse(const char *xml, size_t len, struct domain_def **out, struct dom_warnings *w,
 		 struct errmsg *e)
 {
-	struct px p = { .w = w, .e = e };
+	struct px p = {.w = w, .e = e};
 	xmlDocPtr doc;
 	xmlNodePtr root;
 	int ret;
@@ -1356,10 +1366,10 @@ static xmlNodePtr addf(struct fx *f, xmlNodePtr parent, const char *name, const 
 
 char *domain_format(const struct domain_def *d)
 {
-	static const char *const cache_names[] = { "default",    "none",	"writethrough",
-						   "writeback", "directsync", "unsafe" };
-	static const char *const io_names[] = { "default", "native", "io_uring", "threads" };
-	struct fx f = { 0 };
+	static const char *const cache_names[] = {"default",   "none",	     "writethrough",
+						  "writeback", "directsync", "unsafe"};
+	static const char *const io_names[] = {"default", "native", "io_uring", "threads"};
+	struct fx f = {0};
 	xmlDocPtr doc;
 	xmlNodePtr root, n, os, devs, x;
 	xmlChar *mem = NULL;
@@ -1508,7 +1518,8 @@ char *domain_format(const struct domain_def *d)
 	/* No XML declaration, like `virsh dumpxml`. */
 	xmlBufferPtr xb = xmlBufferCreate();
 	if (xb) {
-		xmlSaveCtxtPtr sc = xmlSaveToBuffer(xb, "UTF-8", XML_SAVE_FORMAT | XML_SAVE_NO_DECL);
+		xmlSaveCtxtPtr sc = xmlSaveToBuffer(xb, "UTF-8",
+						    XML_SAVE_FORMAT | XML_SAVE_NO_DECL);
 		if (sc) {
 			long r = xmlSaveTree(sc, root);
 

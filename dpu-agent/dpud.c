@@ -38,12 +38,29 @@ struct dpud {
 };
 
 static const char *const known_keys[] = {
-	"dpud.listen",		 "dpud.remote_listen", "dpud.store",	    "dpud.run_dir",
-	"dpud.make_run_dirs",	 "dpud.shutdown_timeout", "dpud.start_timeout",
-	"dpud.command_timeout", "dpud.log_level",	"dpud.test_mode",
-	"host.exec",		 "host.rexec",	       "host.rexec_server", "host.socket",
-	"host.udsproxy_socket",	 "host.splitvm", "host.splitvm_args",       "host.netctl",	    "host.tap_prefix",
-	"tls.cert",		 "tls.key",	       "tls.ca",	    NULL,
+	"dpud.listen",
+	"dpud.remote_listen",
+	"dpud.store",
+	"dpud.run_dir",
+	"dpud.make_run_dirs",
+	"dpud.shutdown_timeout",
+	"dpud.start_timeout",
+	"dpud.command_timeout",
+	"dpud.log_level",
+	"dpud.test_mode",
+	"host.exec",
+	"host.rexec",
+	"host.rexec_server",
+	"host.socket",
+	"host.udsproxy_socket",
+	"host.splitvm",
+	"host.splitvm_args",
+	"host.netctl",
+	"host.tap_prefix",
+	"tls.cert",
+	"tls.key",
+	"tls.ca",
+	NULL,
 };
 
 static int get_path(const struct config *cfg, const char *sec, const char *key, const char *def,
@@ -60,8 +77,8 @@ static int get_path(const struct config *cfg, const char *sec, const char *key, 
 		return -EINVAL;
 	}
 	if (absolute && out[0] && out[0] != '/') {
-		errmsg_set(e, "%s: [%s] %s: '%s' is not an absolute path", config_name(cfg), sec, key,
-			   out);
+		errmsg_set(e, "%s: [%s] %s: '%s' is not an absolute path", config_name(cfg), sec,
+			   key, out);
 		return -EINVAL;
 	}
 	return 0;
@@ -100,12 +117,15 @@ static int load_config(struct dpud *d, const char *path, struct errmsg *e)
 	mgr_config_defaults(mc);
 	r = get_path(cfg, "dpud", "listen", "unix:" RPC_SOCKET, d->listen, sizeof(d->listen), false,
 		     e);
-	r = r ?: get_path(cfg, "dpud", "remote_listen", "", d->remote_listen,
-			  sizeof(d->remote_listen), false, e);
-	r = r ?: get_path(cfg, "dpud", "store", STORE_DIR, mc->store_dir, sizeof(mc->store_dir), true,
-			  e);
-	r = r ?: get_path(cfg, "dpud", "run_dir", RENDER_RUN_DIR, mc->run_dir, sizeof(mc->run_dir),
-			  true, e);
+	r = r
+		    ?: get_path(cfg, "dpud", "remote_listen", "", d->remote_listen,
+				sizeof(d->remote_listen), false, e);
+	r = r
+		    ?: get_path(cfg, "dpud", "store", STORE_DIR, mc->store_dir,
+				sizeof(mc->store_dir), true, e);
+	r = r
+		    ?: get_path(cfg, "dpud", "run_dir", RENDER_RUN_DIR, mc->run_dir,
+				sizeof(mc->run_dir), true, e);
 	r = r ?: config_get_bool(cfg, "dpud", "make_run_dirs", true, &mc->make_run_dirs, e);
 	r = r ?: config_get_int(cfg, "dpud", "shutdown_timeout", 1, 3600, 30, &n, e);
 	if (!r)
@@ -116,8 +136,9 @@ static int load_config(struct dpud *d, const char *path, struct errmsg *e)
 	r = r ?: config_get_int(cfg, "dpud", "command_timeout", 1, 600, 10, &n, e);
 	if (!r)
 		mc->command_timeout_ms = (int)n * 1000;
-	r = r ?: get_path(cfg, "dpud", "log_level", "info", d->log_level, sizeof(d->log_level), false,
-			  e);
+	r = r
+		    ?: get_path(cfg, "dpud", "log_level", "info", d->log_level,
+				sizeof(d->log_level), false, e);
 	r = r ?: config_get_bool(cfg, "dpud", "test_mode", false, &d->test_mode, e);
 	if (r)
 		goto out;
@@ -125,7 +146,8 @@ static int load_config(struct dpud *d, const char *path, struct errmsg *e)
 		enum log_level lv;
 
 		if (log_level_parse(d->log_level, &lv)) {
-			errmsg_set(e, "%s: [dpud] log_level: '%s' is not error, warn, info or debug",
+			errmsg_set(e,
+				   "%s: [dpud] log_level: '%s' is not error, warn, info or debug",
 				   config_name(cfg), d->log_level);
 			r = -EINVAL;
 			goto out;
@@ -145,8 +167,9 @@ static int load_config(struct dpud *d, const char *path, struct errmsg *e)
 	}
 	r = get_path(cfg, "host", "rexec", "/usr/bin/rexec", mc->exec.rexec, sizeof(mc->exec.rexec),
 		     true, e);
-	r = r ?: get_path(cfg, "host", "rexec_server", "", mc->exec.server,
-			  sizeof(mc->exec.server), false, e);
+	r = r
+		    ?: get_path(cfg, "host", "rexec_server", "", mc->exec.server,
+				sizeof(mc->exec.server), false, e);
 	r = r ?: config_get_str(cfg, "host", "socket", "udsproxy", &v, e);
 	if (r)
 		goto out;
@@ -155,7 +178,8 @@ static int load_config(struct dpud *d, const char *path, struct errmsg *e)
 	} else if (strcmp(v, "local") == 0) {
 		mc->sock.mode = HOSTSOCK_LOCAL;
 	} else {
-		errmsg_set(e, "%s: [host] socket: '%s' is not udsproxy or local", config_name(cfg), v);
+		errmsg_set(e, "%s: [host] socket: '%s' is not udsproxy or local", config_name(cfg),
+			   v);
 		r = -EINVAL;
 		goto out;
 	}
@@ -167,13 +191,18 @@ static int load_config(struct dpud *d, const char *path, struct errmsg *e)
 	}
 	r = get_path(cfg, "host", "udsproxy_socket", "", d->udsproxy_sock, sizeof(d->udsproxy_sock),
 		     false, e);
-	r = r ?: get_path(cfg, "host", "splitvm", mc->splitvm, mc->splitvm, sizeof(mc->splitvm), true,
-			  e);
-	r = r ?: get_path(cfg, "host", "splitvm_args", "", mc->splitvm_args,
-			  sizeof(mc->splitvm_args), false, e);
-	r = r ?: get_path(cfg, "host", "netctl", mc->netctl, mc->netctl, sizeof(mc->netctl), true, e);
-	r = r ?: get_path(cfg, "host", "tap_prefix", RENDER_TAP_PREFIX, mc->tap_prefix,
-			  sizeof(mc->tap_prefix), false, e);
+	r = r
+		    ?: get_path(cfg, "host", "splitvm", mc->splitvm, mc->splitvm,
+				sizeof(mc->splitvm), true, e);
+	r = r
+		    ?: get_path(cfg, "host", "splitvm_args", "", mc->splitvm_args,
+				sizeof(mc->splitvm_args), false, e);
+	r = r
+		    ?: get_path(cfg, "host", "netctl", mc->netctl, mc->netctl, sizeof(mc->netctl),
+				true, e);
+	r = r
+		    ?: get_path(cfg, "host", "tap_prefix", RENDER_TAP_PREFIX, mc->tap_prefix,
+				sizeof(mc->tap_prefix), false, e);
 	if (!r && strlen(mc->tap_prefix) > 6) {
 		errmsg_set(e, "%s: [host] tap_prefix: longer than 6 bytes", config_name(cfg));
 		r = -EINVAL;
@@ -273,15 +302,15 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'f' }, { "check", no_argument, NULL, 'c' },
-		{ "test-mode", no_argument, NULL, 't' },    { "log", optional_argument, NULL, 'D' },
-		{ "help", no_argument, NULL, 'h' },	    { NULL, 0, NULL, 0 },
+		{"config", required_argument, NULL, 'f'}, {"check", no_argument, NULL, 'c'},
+		{"test-mode", no_argument, NULL, 't'},	  {"log", optional_argument, NULL, 'D'},
+		{"help", no_argument, NULL, 'h'},	  {NULL, 0, NULL, 0},
 	};
 	static struct dpud d;
 	struct listener_arg la_local, la_remote;
 	const char *conf = DPUD_CONF, *logfile = NULL;
 	bool check = false, test_mode = false;
-	struct errmsg e = { { 0 } };
+	struct errmsg e = {{0}};
 	enum log_level lv;
 	sigset_t set;
 	int opt, r;
@@ -378,7 +407,7 @@ int main(int argc, char **argv)
 	}
 	log_info("ready");
 	for (;;) {
-		struct timespec ts = { .tv_sec = 0, .tv_nsec = 200 * 1000000 };
+		struct timespec ts = {.tv_sec = 0, .tv_nsec = 200 * 1000000};
 		int sig = sigtimedwait(&set, NULL, &ts);
 
 		if (sig == SIGTERM || sig == SIGINT) {

@@ -37,7 +37,7 @@ int hostexec_run(const struct hostexec *h, char *const argv[], int timeout_ms, c
 	char **envp = environ;
 	char errbuf[4096], line[256];
 	size_t n = 0, olen = 0, elen = 0, i;
-	int opipe[2] = { -1, -1 }, epipe[2] = { -1, -1 };
+	int opipe[2] = {-1, -1}, epipe[2] = {-1, -1};
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
 	int ret, status;
@@ -89,8 +89,8 @@ int hostexec_run(const struct hostexec *h, char *const argv[], int timeout_ms, c
 	 * child may keep the pipes open for as long as it lives.
 	 */
 	for (bool exited = false;;) {
-		struct pollfd p[2] = { { .fd = opipe[0], .events = POLLIN },
-				       { .fd = epipe[0], .events = POLLIN } };
+		struct pollfd p[2] = {{.fd = opipe[0], .events = POLLIN},
+				      {.fd = epipe[0], .events = POLLIN}};
 		uint64_t now = now_ms();
 		int r;
 
@@ -155,7 +155,8 @@ int hostexec_run(const struct hostexec *h, char *const argv[], int timeout_ms, c
 					elen = sizeof(errbuf) - 1;
 				} else {
 					if (elen + (size_t)k > sizeof(errbuf) - 1) {
-						size_t drop = elen + (size_t)k - (sizeof(errbuf) - 1);
+						size_t drop = elen + (size_t)k -
+							      (sizeof(errbuf) - 1);
 
 						memmove(errbuf, errbuf + drop, elen - drop);
 						elen -= drop;

@@ -23,7 +23,7 @@ bool hostsock_mode_available(enum hostsock_mode mode)
 
 static int connect_local(const char *path, struct errmsg *e)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int fd, ret;
 
 	if (str_copy(sa.sun_path, sizeof(sa.sun_path), path)) {
@@ -47,7 +47,7 @@ int hostsock_connect(const struct hostsock *h, const char *path, struct errmsg *
 	if (h->mode == HOSTSOCK_LOCAL)
 		return connect_local(path, e);
 #ifdef HAVE_UDSPROXY_CLIENT
-	struct udsproxy_info info = { 0 };
+	struct udsproxy_info info = {0};
 	int fd = udsproxy_connect(path, SOCK_STREAM, 0, NULL, &info);
 
 	if (fd < 0) {

@@ -41,17 +41,17 @@ struct vm {
 
 	/* Under lock. */
 	char name[DOM_NAME_MAX + 1];
-	struct domain_def *def;  /* the persistent definition */
+	struct domain_def *def;	 /* the persistent definition */
 	struct domain_def *live; /* what the running VM was started from */
 	struct store_state st;
 	bool autostart;
 	bool removed;
-	bool pending;        /* recorded active, not yet found again (host unreachable) */
-	bool active;         /* a splitvm process exists for it */
-	bool qmp_up;         /* the monitor holds a working QMP connection */
+	bool pending; /* recorded active, not yet found again (host unreachable) */
+	bool active;  /* a splitvm process exists for it */
+	bool qmp_up;  /* the monitor holds a working QMP connection */
 	enum vm_end ending;
-	bool guest_reset;    /* SHUTDOWN with reason guest-reset */
-	bool guest_shutdown; /* SHUTDOWN initiated by the guest */
+	bool guest_reset;	       /* SHUTDOWN with reason guest-reset */
+	bool guest_shutdown;	       /* SHUTDOWN initiated by the guest */
 	uint64_t shutdown_deadline_ms; /* 0: none */
 	struct qmp_client qmp;
 	bool reply_wait, reply_done;
@@ -268,7 +268,7 @@ static void taps_remove(struct mgr *m, const struct domain_def *d, size_t count)
 	for (size_t i = 0; i < count; i++) {
 		if (render_tap_name(&m->ropts, d, i, tap, sizeof(tap)))
 			continue;
-		const char *args[] = { "del", tap, NULL };
+		const char *args[] = {"del", tap, NULL};
 		if (netctl_run(m, args, &e))
 			log_warn("%s: removing tap %s: %s", d->name, tap, errmsg_str(&e));
 	}
@@ -743,7 +743,8 @@ int mgr_define(struct mgr *m, const char *xml, size_t len, char name[DOM_NAME_MA
 		}
 		if (uuid_eq && !name_eq) {
 			domain_uuid_format(d->uuid, u1);
-			errmsg_set(e, "operation failed: domain '%s' is already defined with uuid %s",
+			errmsg_set(e,
+				   "operation failed: domain '%s' is already defined with uuid %s",
 				   o->name, u1);
 			r = -EEXIST;
 			goto out_unlock;
@@ -797,8 +798,9 @@ int mgr_undefine(struct mgr *m, const char *name, struct errmsg *e)
 	pthread_mutex_lock(&m->lock);
 	pthread_mutex_lock(&vm->lock);
 	if (vm->active) {
-		errmsg_set(e, "Requested operation is not valid: domain '%s' is active; destroy it "
-			      "first",
+		errmsg_set(e,
+			   "Requested operation is not valid: domain '%s' is active; destroy it "
+			   "first",
 			   name);
 		r = -EPERM;
 	} else if (vm->removed) {
@@ -825,7 +827,7 @@ int mgr_undefine(struct mgr *m, const char *name, struct errmsg *e)
 
 static void unlink_stale(struct mgr *m, const struct domain_def *d)
 {
-	static const char *const files[] = { "qmp.sock", "serial.sock", "pid" };
+	static const char *const files[] = {"qmp.sock", "serial.sock", "pid"};
 	char path[256];
 
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++)
@@ -902,8 +904,7 @@ static int do_start(struct mgr *m, struct vm *vm, struct errmsg *e)
 		}
 		goto out_taps;
 	}
-	r = qmp_connect(m, d->name, &c, now_ms() + (uint64_t)m->cfg.start_timeout_ms, false,
-			e);
+	r = qmp_connect(m, d->name, &c, now_ms() + (uint64_t)m->cfg.start_timeout_ms, false, e);
 	if (r) {
 		errmsg_prefix(e, "%s: splitvm started but its QMP socket", d->name);
 		r = -EIO;
@@ -1226,7 +1227,8 @@ static void *reaper_thread(void *arg)
 			struct vm *vm = m->vms[i];
 
 			pthread_mutex_lock(&vm->lock);
-			if (vm->active && vm->shutdown_deadline_ms && now >= vm->shutdown_deadline_ms) {
+			if (vm->active && vm->shutdown_deadline_ms &&
+			    now >= vm->shutdown_deadline_ms) {
 				vm->shutdown_deadline_ms = 0;
 				atomic_fetch_add(&vm->refs, 1);
 				due[n++] = vm;
@@ -1251,8 +1253,8 @@ static void *reaper_thread(void *arg)
 				vm_put(due[i]);
 				continue;
 			}
-			log_warn("%s: no power-off within %d ms of shutdown; destroying", due[i]->name,
-				 m->cfg.shutdown_timeout_ms);
+			log_warn("%s: no power-off within %d ms of shutdown; destroying",
+				 due[i]->name, m->cfg.shutdown_timeout_ms);
 			pthread_mutex_lock(&due[i]->op);
 			pthread_mutex_lock(&due[i]->lock);
 			bool still = due[i]->active;
@@ -1270,7 +1272,7 @@ static void *reaper_thread(void *arg)
 int mgr_new(const struct mgr_config *cfg, struct mgr **out, struct errmsg *e)
 {
 	struct mgr *m = calloc(1, sizeof(*m));
-	struct load_ctx lc = { .m = m };
+	struct load_ctx lc = {.m = m};
 	int r;
 
 	if (!m)

@@ -14,14 +14,14 @@
 
 struct mgr_config {
 	char store_dir[256];
-	char run_dir[256];    /* VM run directories: the same path on host and DPU */
-	char splitvm[256];    /* host path of splitvm */
-	char netctl[256];     /* host path of splitvirt-netctl */
+	char run_dir[256]; /* VM run directories: the same path on host and DPU */
+	char splitvm[256]; /* host path of splitvm */
+	char netctl[256];  /* host path of splitvirt-netctl */
 	char tap_prefix[8];
 	char splitvm_args[256]; /* extra words appended to every splitvm command line */
 	struct hostexec exec;
 	struct hostsock sock;
-	bool make_run_dirs;   /* create NAME/ under run_dir here (a qtfs mount of the host's) */
+	bool make_run_dirs; /* create NAME/ under run_dir here (a qtfs mount of the host's) */
 	int start_timeout_ms;
 	int shutdown_timeout_ms;
 	int command_timeout_ms;

@@ -52,7 +52,7 @@ int qmp_client_read(struct qmp_client *c, int timeout_ms, json_object **out)
 		c->off = c->len = 0;
 		if (timeout_ms >= 0) {
 			uint64_t now = now_ms();
-			struct pollfd p = { .fd = c->fd, .events = POLLIN };
+			struct pollfd p = {.fd = c->fd, .events = POLLIN};
 			int r;
 
 			if (now >= deadline)

@@ -12,7 +12,7 @@ struct qmp_client {
 	int fd;
 	json_tokener *tok;
 	char buf[4096];
-	size_t off, len; /* unparsed bytes buf[off, len) */
+	size_t off, len;  /* unparsed bytes buf[off, len) */
 	size_t msg_bytes; /* bytes fed into the current, unfinished message */
 };
 

@@ -174,7 +174,8 @@ int render_argv(const struct domain_def *d, const struct render_opts *o, struct 
 			argv_addf(a, "tap,id=net%zu,ifname=%s", i, tap);
 		argv_add(a, "-device");
 		argv_addf(a,
-			  "virtio-net-device,id=net%zu-dev,netdev=net%zu,mac=%02x:%02x:%02x:%02x:%02x:%02x%s",
+			  "virtio-net-device,id=net%zu-dev,netdev=net%zu,mac=%02x:%02x:%02x:%02x:%"
+			  "02x:%02x%s",
 			  i, i, ifc->mac[0], ifc->mac[1], ifc->mac[2], ifc->mac[3], ifc->mac[4],
 			  ifc->mac[5], ifc->queues > 1 ? ",mq=on" : "");
 	}

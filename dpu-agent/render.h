@@ -7,12 +7,12 @@
 #include "domain.h"
 #include "errmsg.h"
 
-#define RENDER_RUN_DIR "/run/splitvirt/vms"
+#define RENDER_RUN_DIR	  "/run/splitvirt/vms"
 #define RENDER_TAP_PREFIX "sv"
 
 struct render_opts {
-	const char *splitvm;    /* program when the domain names no emulator */
-	const char *run_dir;    /* parent of each VM's run directory (host path) */
+	const char *splitvm;	/* program when the domain names no emulator */
+	const char *run_dir;	/* parent of each VM's run directory (host path) */
 	const char *tap_prefix; /* prefix of generated tap names (at most 6 bytes) */
 };
 

@@ -196,7 +196,8 @@ static char *to_line(json_object *o)
 
 	if (!o)
 		return NULL;
-	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	s = json_object_to_json_string_ext(o,
+					   JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	n = strlen(s);
 	line = malloc(n + 2);
 	if (line) {

@@ -9,8 +9,8 @@
 
 #include "errmsg.h"
 
-#define RPC_SOCKET "/run/splitvirt/dpud.sock"
-#define RPC_LINE_MAX (4u << 20) /* a request line longer than this closes the connection */
+#define RPC_SOCKET     "/run/splitvirt/dpud.sock"
+#define RPC_LINE_MAX   (4u << 20) /* a request line longer than this closes the connection */
 #define RPC_METHOD_MAX 32
 
 /* JSON-RPC error codes: the standard ones and ours (-32000..-32099). */
@@ -20,15 +20,15 @@ enum rpc_code {
 	RPC_E_METHOD = -32601,
 	RPC_E_PARAMS = -32602,
 	RPC_E_INTERNAL = -32603,
-	RPC_E_NO_DOMAIN = -32001,  /* no domain with that name */
-	RPC_E_STATE = -32002,      /* the verb does not apply in the domain's state */
-	RPC_E_EXISTS = -32003,     /* define: the name belongs to another uuid / is running */
-	RPC_E_BAD_XML = -32004,    /* define: the XML was refused */
-	RPC_E_HOST = -32005,       /* the host side (rexec, splitvm, QMP, netctl) failed */
+	RPC_E_NO_DOMAIN = -32001, /* no domain with that name */
+	RPC_E_STATE = -32002,	  /* the verb does not apply in the domain's state */
+	RPC_E_EXISTS = -32003,	  /* define: the name belongs to another uuid / is running */
+	RPC_E_BAD_XML = -32004,	  /* define: the XML was refused */
+	RPC_E_HOST = -32005,	  /* the host side (rexec, splitvm, QMP, netctl) failed */
 };
 
 struct rpc_req {
-	json_object *id;     /* owned reference; NULL for a notification */
+	json_object *id; /* owned reference; NULL for a notification */
 	char method[RPC_METHOD_MAX + 1];
 	json_object *params; /* owned reference; an object (empty if absent) */
 };

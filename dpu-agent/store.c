@@ -18,9 +18,8 @@ static const struct {
 	enum dom_state st;
 	const char *name;
 } state_names[] = {
-	{ DOM_ST_NOSTATE, "no state" },   { DOM_ST_RUNNING, "running" },
-	{ DOM_ST_PAUSED, "paused" },      { DOM_ST_SHUTDOWN, "in shutdown" },
-	{ DOM_ST_SHUTOFF, "shut off" },   { DOM_ST_CRASHED, "crashed" },
+	{DOM_ST_NOSTATE, "no state"},	  {DOM_ST_RUNNING, "running"},	{DOM_ST_PAUSED, "paused"},
+	{DOM_ST_SHUTDOWN, "in shutdown"}, {DOM_ST_SHUTOFF, "shut off"}, {DOM_ST_CRASHED, "crashed"},
 };
 
 const char *dom_state_name(enum dom_state s)
@@ -185,7 +184,7 @@ static int unlink_if(struct store *s, const char *file)
 
 int store_remove(struct store *s, const char *name)
 {
-	static const char *const exts[] = { ".state", ".autostart", ".xml" };
+	static const char *const exts[] = {".state", ".autostart", ".xml"};
 	char file[96];
 	int ret = 0, r;
 
@@ -210,8 +209,9 @@ int store_save_state(struct store *s, const char *name, const struct store_state
 	ret = file_name(file, sizeof(file), name, ".state");
 	if (ret)
 		return ret;
-	n = snprintf(buf, sizeof(buf), "state=%d\nreason=%s\nid=%d\npid=%d\nstarted_ms=%" PRIu64 "\n",
-		     (int)st->state, st->reason, (int)st->id, (int)st->pid, st->started_ms);
+	n = snprintf(buf, sizeof(buf),
+		     "state=%d\nreason=%s\nid=%d\npid=%d\nstarted_ms=%" PRIu64 "\n", (int)st->state,
+		     st->reason, (int)st->id, (int)st->pid, st->started_ms);
 	if (n < 0 || (size_t)n >= sizeof(buf))
 		return -EOVERFLOW;
 	return store_write_file(s, file, buf, (size_t)n);

@@ -27,9 +27,9 @@ int dom_state_parse(const char *s, enum dom_state *out);
 /* What is remembered about a domain besides its definition. */
 struct store_state {
 	enum dom_state state;
-	char reason[32]; /* "booted", "destroyed", "shutdown", "crashed", "user", ... */
-	int32_t id;      /* libvirt-style domain id while active, else -1 */
-	pid_t pid;       /* splitvm's pid on the host while active, else 0 */
+	char reason[32];     /* "booted", "destroyed", "shutdown", "crashed", "user", ... */
+	int32_t id;	     /* libvirt-style domain id while active, else -1 */
+	pid_t pid;	     /* splitvm's pid on the host while active, else 0 */
 	uint64_t started_ms; /* CLOCK_REALTIME ms of the last start, 0 if never */
 };
 

@@ -68,14 +68,16 @@ static void update_whitelist(const struct hostd_conf *c, struct sup *sup)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'f' }, { "check", no_argument, NULL, 'c' },
-		{ "log", optional_argument, NULL, 'D' },    { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{"config", required_argument, NULL, 'f'},
+		{"check", no_argument, NULL, 'c'},
+		{"log", optional_argument, NULL, 'D'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	static struct hostd_conf c;
 	static struct sup sup;
 	const char *conf = HOSTD_CONF, *logfile = NULL;
-	struct errmsg e = { { 0 } };
+	struct errmsg e = {{0}};
 	bool check = false;
 	enum log_level lv;
 	sigset_t set;
@@ -140,7 +142,7 @@ int main(int argc, char **argv)
 	sup_poll(&sup);
 	log_info("ready: supervising %zu children", sup.n);
 	for (;;) {
-		struct timespec ts = { .tv_sec = 0, .tv_nsec = 100 * 1000000 };
+		struct timespec ts = {.tv_sec = 0, .tv_nsec = 100 * 1000000};
 		int sig = sigtimedwait(&set, NULL, &ts);
 
 		if (sig == SIGTERM || sig == SIGINT) {

@@ -9,9 +9,9 @@
 #include "util.h"
 
 static const char *const known[] = {
-	"hostd.log_level", "hostd.run_dir", "hostd.image_dirs", "rexec.whitelist",
-	"rexec.splitvm",   "rexec.netctl",  "rexec.reload",     "netctl.prefix",
-	NULL,
+	"hostd.log_level", "hostd.run_dir", "hostd.image_dirs",
+	"rexec.whitelist", "rexec.splitvm", "rexec.netctl",
+	"rexec.reload",	   "netctl.prefix", NULL,
 };
 
 static int get(const struct config *cfg, const char *sec, const char *key, const char *def,
@@ -36,8 +36,7 @@ static int get(const struct config *cfg, const char *sec, const char *key, const
 	return 0;
 }
 
-static int check(const struct config *cfg, struct hostd_conf *c, struct sup *sup,
-		 struct errmsg *e)
+static int check(const struct config *cfg, struct hostd_conf *c, struct sup *sup, struct errmsg *e)
 {
 	char dirs[HOSTD_MAX_DIRS * 256 + 1];
 	enum log_level lv;
@@ -67,32 +66,41 @@ static int check(const struct config *cfg, struct hostd_conf *c, struct sup *sup
 			   config_name(cfg), c->log_level);
 		return -EINVAL;
 	}
-	r = r ?: get(cfg, "hostd", "run_dir", "/run/splitvirt/vms", c->run_dir, sizeof(c->run_dir),
-		     true, e);
-	r = r ?: get(cfg, "hostd", "image_dirs", "/var/lib/splitvirt/images", dirs, sizeof(dirs),
-		     false, e);
+	r = r
+		    ?: get(cfg, "hostd", "run_dir", "/run/splitvirt/vms", c->run_dir,
+			   sizeof(c->run_dir), true, e);
+	r = r
+		    ?: get(cfg, "hostd", "image_dirs", "/var/lib/splitvirt/images", dirs,
+			   sizeof(dirs), false, e);
 	if (r)
 		return r;
 	for (char *save = NULL, *t = strtok_r(dirs, " \t:", &save); t;
 	     t = strtok_r(NULL, " \t:", &save)) {
 		if (c->n_image_dirs == HOSTD_MAX_DIRS || t[0] != '/' ||
 		    str_copy(c->image_dirs[c->n_image_dirs], sizeof(c->image_dirs[0]), t)) {
-			errmsg_set(e, "%s: [hostd] image_dirs: '%s' is not an absolute path (at most %d)",
-				   config_name(cfg), t, HOSTD_MAX_DIRS);
+			errmsg_set(
+				e,
+				"%s: [hostd] image_dirs: '%s' is not an absolute path (at most %d)",
+				config_name(cfg), t, HOSTD_MAX_DIRS);
 			return -EINVAL;
 		}
 		c->n_image_dirs++;
 	}
-	r = r ?: get(cfg, "rexec", "whitelist", "/etc/rexec/whitelist", c->whitelist,
-		     sizeof(c->whitelist), true, e);
-	r = r ?: get(cfg, "rexec", "splitvm", "/usr/bin/splitvm", c->splitvm, sizeof(c->splitvm),
-		     true, e);
-	r = r ?: get(cfg, "rexec", "netctl", "/usr/sbin/splitvirt-netctl", c->netctl,
-		     sizeof(c->netctl), true, e);
-	r = r ?: get(cfg, "rexec", "reload", "rexec_server", c->reload_child,
-		     sizeof(c->reload_child), false, e);
-	r = r ?: get(cfg, "netctl", "prefix", "sv", c->netctl_prefix, sizeof(c->netctl_prefix),
-		     false, e);
+	r = r
+		    ?: get(cfg, "rexec", "whitelist", "/etc/rexec/whitelist", c->whitelist,
+			   sizeof(c->whitelist), true, e);
+	r = r
+		    ?: get(cfg, "rexec", "splitvm", "/usr/bin/splitvm", c->splitvm,
+			   sizeof(c->splitvm), true, e);
+	r = r
+		    ?: get(cfg, "rexec", "netctl", "/usr/sbin/splitvirt-netctl", c->netctl,
+			   sizeof(c->netctl), true, e);
+	r = r
+		    ?: get(cfg, "rexec", "reload", "rexec_server", c->reload_child,
+			   sizeof(c->reload_child), false, e);
+	r = r
+		    ?: get(cfg, "netctl", "prefix", "sv", c->netctl_prefix,
+			   sizeof(c->netctl_prefix), false, e);
 	if (r)
 		return r;
 	if (!c->netctl_prefix[0] || strlen(c->netctl_prefix) > 6) {

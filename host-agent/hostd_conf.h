@@ -8,7 +8,7 @@
 #include "errmsg.h"
 #include "supervise.h"
 
-#define HOSTD_CONF "/etc/splitvirt/host.conf"
+#define HOSTD_CONF     "/etc/splitvirt/host.conf"
 #define HOSTD_MAX_DIRS 8
 
 struct hostd_conf {
@@ -16,7 +16,7 @@ struct hostd_conf {
 	char run_dir[256];
 	char image_dirs[HOSTD_MAX_DIRS][256];
 	size_t n_image_dirs;
-	char whitelist[256];  /* "" : do not manage the rexec allowlist */
+	char whitelist[256]; /* "" : do not manage the rexec allowlist */
 	char splitvm[256];
 	char netctl[256];
 	char netctl_prefix[16];

@@ -56,8 +56,8 @@ int netctl_load_prefix(const char *conf, char *prefix, size_t len, struct errmsg
 		return -EINVAL;
 	r = config_get_str(cfg, "netctl", "prefix", NETCTL_PREFIX_DEFAULT, &v, e);
 	if (!r && (!v[0] || strlen(v) > 8 || !ifname_ok(v))) {
-		errmsg_set(e, "%s: [netctl] prefix: '%s' must be 1-8 interface-name characters", conf,
-			   v);
+		errmsg_set(e, "%s: [netctl] prefix: '%s' must be 1-8 interface-name characters",
+			   conf, v);
 		r = -EINVAL;
 	}
 	if (!r)
@@ -78,7 +78,7 @@ static int parse_num(const char *opt, const char *s, uint32_t min, uint32_t max,
 
 int netctl_parse_args(int argc, char **argv, struct netctl_req *req, struct errmsg *e)
 {
-	static const char *const verbs[] = { "add", "del", "up", "down", "set", "show" };
+	static const char *const verbs[] = {"add", "del", "up", "down", "set", "show"};
 	int i;
 	size_t v;
 
@@ -285,7 +285,8 @@ int netctl_apply(const struct netctl_req *req, const char *prefix, char *out, si
 	case NETCTL_ADD:
 		if (exists && !!(flags & IFF_MULTI_QUEUE) != (req->queues > 1)) {
 			errmsg_set(e, "%s: exists with %s; delete it first", req->name,
-				   (flags & IFF_MULTI_QUEUE) ? "multiple queues" : "a single queue");
+				   (flags & IFF_MULTI_QUEUE) ? "multiple queues"
+							     : "a single queue");
 			r = -EEXIST;
 			goto out;
 		}

@@ -8,26 +8,26 @@
 #include "errmsg.h"
 
 #define NETCTL_PREFIX_DEFAULT "sv"
-#define NETCTL_MAX_QUEUES 16
+#define NETCTL_MAX_QUEUES     16
 
 enum netctl_verb {
 	NETCTL_ADD = 0, /* create if absent, then apply the options (idempotent) */
-	NETCTL_DEL,     /* delete if present (idempotent) */
+	NETCTL_DEL,	/* delete if present (idempotent) */
 	NETCTL_UP,
 	NETCTL_DOWN,
-	NETCTL_SET,     /* apply the options to an existing tap */
+	NETCTL_SET, /* apply the options to an existing tap */
 	NETCTL_SHOW,
 };
 
 struct netctl_req {
 	enum netctl_verb verb;
 	char name[16];
-	char bridge[16];  /* "" none */
-	bool nobridge;    /* set: detach from its bridge */
-	uint32_t mtu;     /* 0: leave */
-	uint32_t queues;  /* add: 1 = single queue */
-	int up;           /* -1 leave, 0 down, 1 up */
-	int64_t owner;    /* -1: leave; else the uid that may open the tap */
+	char bridge[16]; /* "" none */
+	bool nobridge;	 /* set: detach from its bridge */
+	uint32_t mtu;	 /* 0: leave */
+	uint32_t queues; /* add: 1 = single queue */
+	int up;		 /* -1 leave, 0 down, 1 up */
+	int64_t owner;	 /* -1: leave; else the uid that may open the tap */
 };
 
 /* Parses argv (after the program name). -EINVAL with a usage message. */

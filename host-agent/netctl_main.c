@@ -8,13 +8,15 @@
 int main(int argc, char **argv)
 {
 	struct netctl_req req;
-	struct errmsg e = { { 0 } };
+	struct errmsg e = {{0}};
 	char prefix[16], out[256];
 
-	if (argc == 2 && (!__builtin_strcmp(argv[1], "-h") || !__builtin_strcmp(argv[1], "--help"))) {
+	if (argc == 2 &&
+	    (!__builtin_strcmp(argv[1], "-h") || !__builtin_strcmp(argv[1], "--help"))) {
 		printf("usage: splitvirt-netctl add TAP [--bridge BR] [--mtu N] [--queues N] "
 		       "[--owner UID] [--up|--down]\n"
-		       "       splitvirt-netctl set TAP [--bridge BR|--nobridge] [--mtu N] [--up|--down]\n"
+		       "       splitvirt-netctl set TAP [--bridge BR|--nobridge] [--mtu N] "
+		       "[--up|--down]\n"
 		       "       splitvirt-netctl del|up|down|show TAP\n"
 		       "Only taps whose names start with [netctl] prefix of " HOST_CONF
 		       " (default \"" NETCTL_PREFIX_DEFAULT "\") are touched.\n");

@@ -152,7 +152,7 @@ static void start_child(struct sup *s, struct sup_child *c)
 			  strerror(errno), (unsigned long long)c->backoff_ms);
 		c->next_start_ms = now_ms() + c->backoff_ms;
 		c->backoff_ms = c->backoff_ms * 2 > s->backoff_max_ms ? s->backoff_max_ms
-								       : c->backoff_ms * 2;
+								      : c->backoff_ms * 2;
 		return;
 	}
 	pid = fork();
@@ -207,8 +207,9 @@ void sup_poll(struct sup *s)
 				log_warn("%s: pid %d exited with status %d", c->name, (int)c->pid,
 					 WEXITSTATUS(status));
 			else if (WIFSIGNALED(status))
-				log_warn("%s: pid %d killed by signal %d (%s)", c->name, (int)c->pid,
-					 WTERMSIG(status), strsignal(WTERMSIG(status)));
+				log_warn("%s: pid %d killed by signal %d (%s)", c->name,
+					 (int)c->pid, WTERMSIG(status),
+					 strsignal(WTERMSIG(status)));
 			c->pid = 0;
 			c->restarts++;
 			if (now - c->started_ms >= s->stable_ms)
@@ -217,7 +218,7 @@ void sup_poll(struct sup *s)
 			log_info("%s: restarting in %llu ms (restart %u)", c->name,
 				 (unsigned long long)c->backoff_ms, c->restarts);
 			c->backoff_ms = c->backoff_ms * 2 > s->backoff_max_ms ? s->backoff_max_ms
-									       : c->backoff_ms * 2;
+									      : c->backoff_ms * 2;
 		}
 		if (c->pid == 0 && now >= c->next_start_ms)
 			start_child(s, c);
@@ -285,7 +286,8 @@ int sup_load_config(struct sup *s, const struct config *cfg, struct errmsg *e)
 
 		if (!str_has_prefix(ent->section, "child."))
 			continue;
-		if (strcmp(ent->key, "exec") && strcmp(ent->key, "ready") && strcmp(ent->key, "args")) {
+		if (strcmp(ent->key, "exec") && strcmp(ent->key, "ready") &&
+		    strcmp(ent->key, "args")) {
 			errmsg_set(e, "%s:%u: [%s] %s: unknown key", config_name(cfg), ent->line,
 				   ent->section, ent->key);
 			return -EINVAL;
@@ -294,8 +296,8 @@ int sup_load_config(struct sup *s, const struct config *cfg, struct errmsg *e)
 			continue;
 		for (size_t k = 0; k < s->n; k++) {
 			if (strcmp(s->c[k].name, ent->section + 6) == 0) {
-				errmsg_set(e, "%s:%u: [%s] given twice", config_name(cfg), ent->line,
-					   ent->section);
+				errmsg_set(e, "%s:%u: [%s] given twice", config_name(cfg),
+					   ent->line, ent->section);
 				return -EINVAL;
 			}
 		}

@@ -10,16 +10,16 @@
 #include "errmsg.h"
 
 #define SUP_MAX_CHILDREN 16
-#define SUP_MAX_ARGS 64
+#define SUP_MAX_ARGS	 64
 
 struct sup_child {
 	char name[32];
 	char *argv[SUP_MAX_ARGS + 1]; /* malloc'd words of the command line */
-	char ready_path[256];         /* "" or a path that exists once the child is ready */
-	pid_t pid;                    /* 0 when not running */
+	char ready_path[256];	      /* "" or a path that exists once the child is ready */
+	pid_t pid;		      /* 0 when not running */
 	unsigned restarts;
 	uint64_t started_ms;
-	uint64_t next_start_ms;       /* when stopped: the earliest restart */
+	uint64_t next_start_ms; /* when stopped: the earliest restart */
 	uint64_t backoff_ms;
 };
 

@@ -7,7 +7,7 @@
 #include "errmsg.h"
 
 #define WL_BEGIN "# BEGIN splitvirt-hostd (managed; edits inside are replaced)"
-#define WL_END "# END splitvirt-hostd"
+#define WL_END	 "# END splitvirt-hostd"
 
 /* SHA-256 of a file as 64 lowercase hex digits. 0 or -errno with a message. */
 int wl_sha256_file(const char *path, char hex[65], struct errmsg *e);

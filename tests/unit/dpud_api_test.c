@@ -189,8 +189,8 @@ static void test_api_define_conflicts_are_refused(void **state)
 static void test_api_verbs_on_inactive_domains_are_state_errors(void **state)
 {
 	struct fx *f = *state;
-	static const char *const verbs[] = { "shutdown", "destroy", "reboot", "suspend", "resume",
-					     "console" };
+	static const char *const verbs[] = {"shutdown", "destroy", "reboot",
+					    "suspend",	"resume",  "console"};
 	json_object *r;
 	const char *msg = NULL;
 
@@ -207,8 +207,8 @@ static void test_api_verbs_on_inactive_domains_are_state_errors(void **state)
 	assert_non_null(strstr(msg, "splitvm failed"));
 	json_object_put(r);
 	r = call(f->m, "domstate", name_p("idle"));
-	assert_non_null(strstr(json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN),
-			       "\"shut off\""));
+	assert_non_null(
+		strstr(json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN), "\"shut off\""));
 	json_object_put(r);
 }
 
@@ -240,7 +240,7 @@ static void test_api_bad_requests_get_jsonrpc_errors(void **state)
 		"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"start\",\"params\":{\"name\":\"a/b\"}}",
 		"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"list\",\"params\":{\"all\":1}}",
 	};
-	const int codes[] = { RPC_E_PARSE, RPC_E_METHOD, RPC_E_PARAMS, RPC_E_PARAMS, RPC_E_PARAMS };
+	const int codes[] = {RPC_E_PARSE, RPC_E_METHOD, RPC_E_PARAMS, RPC_E_PARAMS, RPC_E_PARAMS};
 
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
 		int cfd;
@@ -286,22 +286,24 @@ static void test_qmp_client_handles_fragments_events_and_errors(void **state)
 	struct qmp_client c;
 	struct errmsg e;
 	json_object *ret = NULL;
-	const char *script =
-		"{\"QMP\": {\"version\": {}, \"capa"
-		"bilities\": []}}\r\n{\"return\": {}}\r\n"
-		"{\"event\":\"STOP\",\"data\":{}}\r\n{\"return\":{\"status\":\"paused\",\"running\":false}}"
-		"\r\n{\"error\":{\"class\":\"GenericError\",\"desc\":\"nope\"}}\r\n";
+	const char *script = "{\"QMP\": {\"version\": {}, \"capa"
+			     "bilities\": []}}\r\n{\"return\": {}}\r\n"
+			     "{\"event\":\"STOP\",\"data\":{}}\r\n{\"return\":{\"status\":"
+			     "\"paused\",\"running\":false}}"
+			     "\r\n{\"error\":{\"class\":\"GenericError\",\"desc\":\"nope\"}}\r\n";
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	/* The whole script is in the socket buffer before the client reads. */
 	assert_int_equal(write(sv[1], script, strlen(script)), (ssize_t)strlen(script));
 	assert_int_equal(qmp_client_open(&c, sv[0], 1000, &e), 0);
-	assert_int_equal(qmp_client_execute(&c, "query-status", NULL, 1000, NULL, NULL, &ret, &e), 0);
+	assert_int_equal(qmp_client_execute(&c, "query-status", NULL, 1000, NULL, NULL, &ret, &e),
+			 0);
 	assert_string_equal(qmp_status_of(ret), "paused");
 	json_object_put(ret);
 	assert_int_equal(qmp_client_execute(&c, "cont", NULL, 1000, NULL, NULL, NULL, &e), -EIO);
 	assert_non_null(strstr(e.text, "GenericError: nope"));
-	assert_int_equal(qmp_client_execute(&c, "cont", NULL, 100, NULL, NULL, NULL, &e), -ETIMEDOUT);
+	assert_int_equal(qmp_client_execute(&c, "cont", NULL, 100, NULL, NULL, NULL, &e),
+			 -ETIMEDOUT);
 	close(sv[1]);
 	json_object *msg;
 	int r = qmp_client_read(&c, 1000, &msg);
@@ -330,12 +332,17 @@ static void test_qmp_client_refuses_non_qmp_peers(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_api_define_list_dumpxml_undefine, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_api_define_conflicts_are_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_api_verbs_on_inactive_domains_are_state_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_api_define_list_dumpxml_undefine, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_api_define_conflicts_are_refused, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_api_verbs_on_inactive_domains_are_state_errors,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_api_autostart_persists, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_api_bad_requests_get_jsonrpc_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_api_definitions_survive_a_new_manager, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_api_bad_requests_get_jsonrpc_errors, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_api_definitions_survive_a_new_manager, setup,
+						teardown),
 		cmocka_unit_test(test_qmp_client_handles_fragments_events_and_errors),
 		cmocka_unit_test(test_qmp_client_refuses_non_qmp_peers),
 	};

@@ -32,10 +32,11 @@ static void dominfo(FILE *f, json_object *o, bool flag)
 
 static void test_cli_list_matches_virsh_table(void **state)
 {
-	char *out = render(cli_fmt_list,
-			   "{\"domains\":[{\"id\":39,\"name\":\"openEulerVM01\",\"state\":\"running\"},"
-			   "{\"id\":-1,\"name\":\"openEulerVM03\",\"state\":\"shut off\"}]}",
-			   false);
+	char *out = render(
+		cli_fmt_list,
+		"{\"domains\":[{\"id\":39,\"name\":\"openEulerVM01\",\"state\":\"running\"},"
+		"{\"id\":-1,\"name\":\"openEulerVM03\",\"state\":\"shut off\"}]}",
+		false);
 
 	assert_string_equal(out, " Id    Name                           State\n"
 				 "----------------------------------------------------\n"
@@ -52,19 +53,21 @@ static void test_cli_list_empty_and_names(void **state)
 	assert_string_equal(out, " Id    Name                           State\n"
 				 "----------------------------------------------------\n\n");
 	free(out);
-	out = render(cli_fmt_list, "{\"domains\":[{\"id\":1,\"name\":\"a\"},{\"name\":\"b\"}]}", true);
+	out = render(cli_fmt_list, "{\"domains\":[{\"id\":1,\"name\":\"a\"},{\"name\":\"b\"}]}",
+		     true);
 	assert_string_equal(out, "a\nb\n\n");
 	free(out);
 }
 
 static void test_cli_dominfo_matches_virsh(void **state)
 {
-	char *out = render(dominfo,
-			   "{\"id\":5,\"name\":\"openEulerVM\",\"uuid\":\"ab472210-db8c-4018-9b3e-"
-			   "fc5319a769f7\",\"os_type\":\"hvm\",\"state\":\"running\",\"vcpus\":4,"
-			   "\"max_memory_kib\":8388608,\"used_memory_kib\":8388608,\"persistent\":true,"
-			   "\"autostart\":false}",
-			   false);
+	char *out = render(
+		dominfo,
+		"{\"id\":5,\"name\":\"openEulerVM\",\"uuid\":\"ab472210-db8c-4018-9b3e-"
+		"fc5319a769f7\",\"os_type\":\"hvm\",\"state\":\"running\",\"vcpus\":4,"
+		"\"max_memory_kib\":8388608,\"used_memory_kib\":8388608,\"persistent\":true,"
+		"\"autostart\":false}",
+		false);
 
 	assert_string_equal(out, "Id:             5\n"
 				 "Name:           openEulerVM\n"
@@ -84,8 +87,8 @@ static void test_cli_dominfo_matches_virsh(void **state)
 
 static void test_cli_domstate_with_and_without_reason(void **state)
 {
-	char *out = render(cli_fmt_domstate, "{\"state\":\"crashed\",\"reason\":\"emulator exited\"}",
-			   true);
+	char *out = render(cli_fmt_domstate,
+			   "{\"state\":\"crashed\",\"reason\":\"emulator exited\"}", true);
 
 	assert_string_equal(out, "crashed (emulator exited)\n\n");
 	free(out);

@@ -13,13 +13,13 @@
 #include "dpu-agent/domain.h"
 
 #define HEAD "<domain type='kvm'><name>web1</name>"
-#define OS "<os><type arch='x86_64'>hvm</type><kernel>/img/guest.bin</kernel></os>"
-#define MEM "<memory unit='MiB'>256</memory>"
+#define OS   "<os><type arch='x86_64'>hvm</type><kernel>/img/guest.bin</kernel></os>"
+#define MEM  "<memory unit='MiB'>256</memory>"
 
 static struct domain_def *parse_ok(const char *xml, struct dom_warnings *w)
 {
 	struct domain_def *d = NULL;
-	struct errmsg e = { { 0 } };
+	struct errmsg e = {{0}};
 	int ret = domain_parse(xml, strlen(xml), &d, w, &e);
 
 	if (ret)
@@ -31,7 +31,7 @@ static struct domain_def *parse_ok(const char *xml, struct dom_warnings *w)
 static void parse_bad(const char *xml, const char *needle)
 {
 	struct domain_def *d = NULL;
-	struct errmsg e = { { 0 } };
+	struct errmsg e = {{0}};
 	int ret = domain_parse(xml, strlen(xml), &d, NULL, &e);
 
 	assert_int_equal(ret, -EINVAL);
@@ -112,16 +112,16 @@ static void test_domain_memory_units_follow_libvirt(void **state)
 		const char *mem;
 		uint64_t kib;
 	} cases[] = {
-		{ "<memory>262144</memory>", 262144 },
-		{ "<memory unit='KiB'>131072</memory>", 131072 },
-		{ "<memory unit='k'>131072</memory>", 131072 },
-		{ "<memory unit='M'>200</memory>", 200 * 1024 },
-		{ "<memory unit='G'>2</memory>", 2 * 1024 * 1024 },
-		{ "<memory unit='b'>268435456</memory>", 262144 },
-		{ "<memory unit='bytes'>268435457</memory>", 262145 }, /* rounds up */
-		{ "<memory unit='MB'>1000</memory>", 976563 },        /* 1e9 bytes, rounded up */
-		{ "<memory unit='GB'>1</memory>", 976563 },
-		{ "<memory unit='TiB'>0</memory>", 0 },
+		{"<memory>262144</memory>", 262144},
+		{"<memory unit='KiB'>131072</memory>", 131072},
+		{"<memory unit='k'>131072</memory>", 131072},
+		{"<memory unit='M'>200</memory>", 200 * 1024},
+		{"<memory unit='G'>2</memory>", 2 * 1024 * 1024},
+		{"<memory unit='b'>268435456</memory>", 262144},
+		{"<memory unit='bytes'>268435457</memory>", 262145}, /* rounds up */
+		{"<memory unit='MB'>1000</memory>", 976563},	     /* 1e9 bytes, rounded up */
+		{"<memory unit='GB'>1</memory>", 976563},
+		{"<memory unit='TiB'>0</memory>", 0},
 	};
 	char xml[512];
 
@@ -140,7 +140,8 @@ static void test_domain_memory_units_follow_libvirt(void **state)
 
 static void test_domain_refuses_memory_out_of_range(void **state)
 {
-	parse_bad(HEAD "<memory unit='MiB'>64</memory>" OS "</domain>", "memory: 64 MiB is out of range");
+	parse_bad(HEAD "<memory unit='MiB'>64</memory>" OS "</domain>",
+		  "memory: 64 MiB is out of range");
 	parse_bad(HEAD "<memory unit='TiB'>1</memory>" OS "</domain>", "out of range");
 	parse_bad(HEAD "<memory unit='EiB'>1</memory>" OS "</domain>", "unknown unit 'EiB'");
 	parse_bad(HEAD "<memory unit='b'>18446744073709551615</memory>" OS "</domain>",
@@ -160,9 +161,11 @@ static void test_domain_refuses_missing_kernel(void **state)
 	parse_bad(HEAD MEM "</domain>", "os/kernel: missing");
 	parse_bad(HEAD MEM "<os><type>hvm</type><kernel>relative/k</kernel></os></domain>",
 		  "not an absolute path");
-	parse_bad(HEAD MEM "<os><type>hvm</type><loader>/x</loader><kernel>/k</kernel></os></domain>",
+	parse_bad(HEAD MEM
+		  "<os><type>hvm</type><loader>/x</loader><kernel>/k</kernel></os></domain>",
 		  "os/loader: not supported");
-	parse_bad(HEAD MEM "<os><type>xen</type><kernel>/k</kernel></os></domain>", "os/type: 'xen'");
+	parse_bad(HEAD MEM "<os><type>xen</type><kernel>/k</kernel></os></domain>",
+		  "os/type: 'xen'");
 	parse_bad(HEAD MEM "<os><type arch='aarch64'>hvm</type><kernel>/k</kernel></os></domain>",
 		  "arch 'aarch64'");
 }
@@ -173,8 +176,9 @@ static void test_domain_refuses_unknown_device_naming_it(void **state)
 		  "devices/graphics: not supported");
 	parse_bad(HEAD MEM OS "<devices><hostdev/></devices></domain>", "devices/hostdev");
 	parse_bad(HEAD MEM OS "<blkiotune/></domain>", "blkiotune: not supported");
-	parse_bad(HEAD MEM OS "<devices><disk type='block'><source dev='/dev/sda'/></disk></devices>"
-			      "</domain>",
+	parse_bad(HEAD MEM OS
+		  "<devices><disk type='block'><source dev='/dev/sda'/></disk></devices>"
+		  "</domain>",
 		  "type 'block' is not supported");
 	parse_bad(HEAD MEM OS "<devices><disk type='file' device='cdrom'/></devices></domain>",
 		  "device 'cdrom'");
@@ -201,18 +205,21 @@ static void test_domain_refuses_unknown_device_naming_it(void **state)
 
 static void test_domain_refuses_bad_values(void **state)
 {
-	parse_bad(HEAD MEM "<vcpu>0</vcpu>" OS "</domain>", "vcpu: '0' must be a number from 1 to 254");
+	parse_bad(HEAD MEM "<vcpu>0</vcpu>" OS "</domain>",
+		  "vcpu: '0' must be a number from 1 to 254");
 	parse_bad(HEAD MEM "<vcpu>255</vcpu>" OS "</domain>", "from 1 to 254");
 	parse_bad(HEAD MEM "<vcpu current='3'>2</vcpu>" OS "</domain>", "vcpu: current");
 	parse_bad(HEAD MEM OS "<on_crash>coredump-destroy</on_crash></domain>",
 		  "on_crash: 'coredump-destroy'");
 	parse_bad(HEAD MEM OS "<on_reboot>preserve</on_reboot></domain>", "on_reboot: 'preserve'");
 	parse_bad(HEAD MEM OS "<uuid>not-a-uuid</uuid></domain>", "uuid: 'not-a-uuid'");
-	parse_bad(HEAD MEM OS "<devices><interface type='ethernet'><mac address='01:00:5e:00:00:01'/>"
-			      "</interface></devices></domain>",
+	parse_bad(HEAD MEM OS
+		  "<devices><interface type='ethernet'><mac address='01:00:5e:00:00:01'/>"
+		  "</interface></devices></domain>",
 		  "not a unicast MAC");
-	parse_bad(HEAD MEM OS "<devices><interface type='ethernet'><mac address='52:54:00:zz:00:01'/>"
-			      "</interface></devices></domain>",
+	parse_bad(HEAD MEM OS
+		  "<devices><interface type='ethernet'><mac address='52:54:00:zz:00:01'/>"
+		  "</interface></devices></domain>",
 		  "mac address '52:54:00:zz:00:01'");
 	parse_bad(HEAD MEM OS "<devices><interface type='bridge'/></devices></domain>",
 		  "source bridge missing");
@@ -230,9 +237,10 @@ static void test_domain_refuses_bad_values(void **state)
 	parse_bad(HEAD MEM OS "<devices><disk type='file'><source file='/a,b'/><target "
 			      "dev='vda'/></disk></devices></domain>",
 		  "','");
-	parse_bad(HEAD MEM OS "<devices><disk type='file'><source file='/a'/><target dev='vda'/>"
-			      "</disk><disk type='file'><source file='/b'/><target dev='vda'/></disk>"
-			      "</devices></domain>",
+	parse_bad(HEAD MEM OS
+		  "<devices><disk type='file'><source file='/a'/><target dev='vda'/>"
+		  "</disk><disk type='file'><source file='/b'/><target dev='vda'/></disk>"
+		  "</devices></domain>",
 		  "'vda' used twice");
 	parse_bad(HEAD MEM OS "<devices><disk type='file'><target dev='vda'/></disk></devices>"
 			      "</domain>",
@@ -248,10 +256,12 @@ static void test_domain_refuses_bad_names(void **state)
 	parse_bad("<domain type='kvm'><name>a/b</name>" MEM OS "</domain>", "name: 'a/b'");
 	parse_bad("<domain type='kvm'><name></name>" MEM OS "</domain>", "name: empty");
 	parse_bad("<domain type='kvm'>" MEM OS "</domain>", "name: missing");
-	parse_bad("<domain type='kvm'><name>aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	parse_bad("<domain "
+		  "type='kvm'><name>aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 		  "aaaaaaaaaaa</name>" MEM OS "</domain>",
 		  "name: value too long");
-	parse_bad("<domain type='kvm'><name>a<b/></name>" MEM OS "</domain>", "unexpected element <b>");
+	parse_bad("<domain type='kvm'><name>a<b/></name>" MEM OS "</domain>",
+		  "unexpected element <b>");
 }
 
 static void test_domain_refuses_malformed_and_hostile_xml(void **state)

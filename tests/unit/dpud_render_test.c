@@ -21,7 +21,7 @@ static const struct render_opts opts = {
 static struct domain_def *parse(const char *xml)
 {
 	struct domain_def *d = NULL;
-	struct errmsg e = { { 0 } };
+	struct errmsg e = {{0}};
 
 	if (domain_parse(xml, strlen(xml), &d, NULL, &e))
 		fail_msg("parse: %s", e.text);
@@ -49,12 +49,30 @@ static void test_render_minimal_domain(void **state)
 				     "<cmdline>console=ttyS0 a b</cmdline></os>"
 				     "<devices><serial type='pty'/></devices></domain>");
 	static const char *const want[] = {
-		"/usr/bin/splitvm", "-name", "g1", "-machine", "microvm", "-smp", "1", "-m", "256M",
-		"-kernel", "/img/guest.bin", "-append", "console=ttyS0 a b", "-serial",
-		"socket,path=/run/splitvirt/vms/g1/serial.sock,server,nowait", "-qmp",
-		"unix:/run/splitvirt/vms/g1/qmp.sock,server,nowait", "-S", "-D",
-		"/run/splitvirt/vms/g1/splitvm.log", "-daemonize", "-pidfile",
-		"/run/splitvirt/vms/g1/pid", NULL,
+		"/usr/bin/splitvm",
+		"-name",
+		"g1",
+		"-machine",
+		"microvm",
+		"-smp",
+		"1",
+		"-m",
+		"256M",
+		"-kernel",
+		"/img/guest.bin",
+		"-append",
+		"console=ttyS0 a b",
+		"-serial",
+		"socket,path=/run/splitvirt/vms/g1/serial.sock,server,nowait",
+		"-qmp",
+		"unix:/run/splitvirt/vms/g1/qmp.sock,server,nowait",
+		"-S",
+		"-D",
+		"/run/splitvirt/vms/g1/splitvm.log",
+		"-daemonize",
+		"-pidfile",
+		"/run/splitvirt/vms/g1/pid",
+		NULL,
 	};
 	struct argv a;
 	struct errmsg e;
@@ -68,7 +86,8 @@ static void test_render_minimal_domain(void **state)
 static void test_render_all_devices(void **state)
 {
 	struct domain_def *d = parse(
-		"<domain type='kvm'><name>full</name><uuid>0a0b0c0d-2222-3333-4444-555555555555</uuid>"
+		"<domain "
+		"type='kvm'><name>full</name><uuid>0a0b0c0d-2222-3333-4444-555555555555</uuid>"
 		"<memory unit='KiB'>300001</memory><vcpu current='2'>4</vcpu>"
 		"<os><type>hvm</type><kernel>/k</kernel><initrd>/i</initrd></os><devices>"
 		"<emulator>/opt/splitvm</emulator>"
@@ -84,24 +103,54 @@ static void test_render_all_devices(void **state)
 		"<memballoon model='virtio' autodeflate='on'/>"
 		"<vsock><cid auto='no' address='7'/></vsock></devices></domain>");
 	static const char *const want[] = {
-		"/opt/splitvm", "-name", "full", "-machine", "microvm", "-smp", "2,maxcpus=4", "-m",
-		"293M", "-kernel", "/k", "-initrd", "/i",
-		"-drive", "id=drive-vda,file=/img/a.img,readonly=off,direct=on,aio=native",
-		"-device", "virtio-blk-device,drive=drive-vda,id=vda,serial=sn1",
-		"-drive", "id=drive-vdb,file=/img/b.img,readonly=on,direct=off",
-		"-device", "virtio-blk-device,drive=drive-vdb,id=vdb",
-		"-netdev", "tap,id=net0,ifname=svweb0,queues=4",
-		"-device", "virtio-net-device,id=net0-dev,netdev=net0,mac=52:54:00:00:00:01,mq=on",
-		"-netdev", "tap,id=net1,ifname=sv0a0b0c0d1",
-		"-device", "virtio-net-device,id=net1-dev,netdev=net1,mac=52:54:00:00:00:02",
-		"-serial", "socket,path=/run/con.sock,server,nowait",
-		"-object", "rng-random,id=rng0,filename=/dev/random",
-		"-device", "virtio-rng-device,rng=rng0,max-bytes=4096,period=1000",
-		"-device", "virtio-balloon-device,deflate-on-oom=true",
-		"-device", "vhost-vsock-device,id=vsock0,guest-cid=7",
-		"-qmp", "unix:/run/splitvirt/vms/full/qmp.sock,server,nowait", "-S", "-D",
-		"/run/splitvirt/vms/full/splitvm.log", "-daemonize", "-pidfile",
-		"/run/splitvirt/vms/full/pid", NULL,
+		"/opt/splitvm",
+		"-name",
+		"full",
+		"-machine",
+		"microvm",
+		"-smp",
+		"2,maxcpus=4",
+		"-m",
+		"293M",
+		"-kernel",
+		"/k",
+		"-initrd",
+		"/i",
+		"-drive",
+		"id=drive-vda,file=/img/a.img,readonly=off,direct=on,aio=native",
+		"-device",
+		"virtio-blk-device,drive=drive-vda,id=vda,serial=sn1",
+		"-drive",
+		"id=drive-vdb,file=/img/b.img,readonly=on,direct=off",
+		"-device",
+		"virtio-blk-device,drive=drive-vdb,id=vdb",
+		"-netdev",
+		"tap,id=net0,ifname=svweb0,queues=4",
+		"-device",
+		"virtio-net-device,id=net0-dev,netdev=net0,mac=52:54:00:00:00:01,mq=on",
+		"-netdev",
+		"tap,id=net1,ifname=sv0a0b0c0d1",
+		"-device",
+		"virtio-net-device,id=net1-dev,netdev=net1,mac=52:54:00:00:00:02",
+		"-serial",
+		"socket,path=/run/con.sock,server,nowait",
+		"-object",
+		"rng-random,id=rng0,filename=/dev/random",
+		"-device",
+		"virtio-rng-device,rng=rng0,max-bytes=4096,period=1000",
+		"-device",
+		"virtio-balloon-device,deflate-on-oom=true",
+		"-device",
+		"vhost-vsock-device,id=vsock0,guest-cid=7",
+		"-qmp",
+		"unix:/run/splitvirt/vms/full/qmp.sock,server,nowait",
+		"-S",
+		"-D",
+		"/run/splitvirt/vms/full/splitvm.log",
+		"-daemonize",
+		"-pidfile",
+		"/run/splitvirt/vms/full/pid",
+		NULL,
 	};
 	struct argv a;
 	struct errmsg e;
@@ -132,8 +181,10 @@ static void test_render_tap_names_fit_ifnamsiz(void **state)
 
 static void test_render_refuses_socket_path_too_long(void **state)
 {
-	struct domain_def *d = parse("<domain type='kvm'><name>aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa</name>"
-				     "<memory>262144</memory><os><type>hvm</type><kernel>/k</kernel></os></domain>");
+	struct domain_def *d = parse(
+		"<domain "
+		"type='kvm'><name>aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa</name>"
+		"<memory>262144</memory><os><type>hvm</type><kernel>/k</kernel></os></domain>");
 	struct render_opts o = opts;
 	struct argv a;
 	struct errmsg e;

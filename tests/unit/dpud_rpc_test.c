@@ -15,7 +15,7 @@
 static void bad(const char *line, int want_code, const char *needle)
 {
 	struct rpc_req req;
-	struct errmsg e = { { 0 } };
+	struct errmsg e = {{0}};
 	int code = 0;
 
 	assert_int_equal(rpc_parse_request(line, strlen(line), &req, &code, &e), -EINVAL);
@@ -28,7 +28,8 @@ static void bad(const char *line, int want_code, const char *needle)
 
 static void test_rpc_parses_a_valid_request(void **state)
 {
-	const char *line = "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"start\",\"params\":{\"name\":\"web1\"}}";
+	const char *line = "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"start\",\"params\":{"
+			   "\"name\":\"web1\"}}";
 	struct rpc_req req;
 	struct errmsg e;
 	const char *name = NULL;
@@ -70,8 +71,8 @@ static void test_rpc_refuses_malformed_requests(void **state)
 	bad("{\"jsonrpc\":\"2.0\",\"method\":5}", RPC_E_INVALID, "method: missing or not a string");
 	bad("{\"jsonrpc\":\"2.0\",\"method\":\"\"}", RPC_E_INVALID, "method: empty");
 	bad("{\"jsonrpc\":\"2.0\",\"method\":\"Start\"}", RPC_E_INVALID, "only [a-z_.]");
-	bad("{\"jsonrpc\":\"2.0\",\"method\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}", RPC_E_INVALID,
-	    "longer than");
+	bad("{\"jsonrpc\":\"2.0\",\"method\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}",
+	    RPC_E_INVALID, "longer than");
 	bad("{\"jsonrpc\":\"2.0\",\"method\":\"list\",\"params\":[1]}", RPC_E_INVALID,
 	    "params: must be an object");
 	bad("{\"jsonrpc\":\"2.0\",\"method\":\"list\",\"id\":[1]}", RPC_E_INVALID, "id: must be");

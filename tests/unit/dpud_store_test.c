@@ -145,8 +145,8 @@ static void test_store_load_refuses_a_file_holding_another_name(void **state)
 static void test_store_state_round_trips_and_defaults_to_shut_off(void **state)
 {
 	struct fixture *f = *state;
-	struct store_state st = { .state = DOM_ST_RUNNING, .id = 7, .pid = 4242,
-				  .started_ms = 123456789 };
+	struct store_state st = {
+		.state = DOM_ST_RUNNING, .id = 7, .pid = 4242, .started_ms = 123456789};
 	struct store_state got;
 
 	store_load_state(&f->s, "nothing", &got);
@@ -184,7 +184,7 @@ static void test_store_remove_leaves_nothing_behind(void **state)
 {
 	struct fixture *f = *state;
 	struct domain_def *d = mkdom("gone");
-	struct store_state st = { .state = DOM_ST_SHUTOFF, .id = -1 };
+	struct store_state st = {.state = DOM_ST_SHUTOFF, .id = -1};
 	struct errmsg e;
 
 	assert_int_equal(store_save_def(&f->s, d, &e), 0);
@@ -218,8 +218,8 @@ static void bad(const char *file, const char *why, void *arg)
 static void test_store_lists_in_name_order_and_cleans_temporaries(void **state)
 {
 	struct fixture *f = *state;
-	struct seen s = { 0 };
-	const char *names[] = { "c", "a", "b" };
+	struct seen s = {0};
+	const char *names[] = {"c", "a", "b"};
 	struct errmsg e;
 	char path[128];
 	int fd;
@@ -247,14 +247,21 @@ static void test_store_lists_in_name_order_and_cleans_temporaries(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_store_saves_and_loads_a_definition, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_store_replaces_a_definition_atomically, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_store_load_reports_a_corrupt_file_by_name, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_store_load_refuses_a_file_holding_another_name, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_store_state_round_trips_and_defaults_to_shut_off, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_saves_and_loads_a_definition, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_store_replaces_a_definition_atomically, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_store_load_reports_a_corrupt_file_by_name,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_load_refuses_a_file_holding_another_name,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_store_state_round_trips_and_defaults_to_shut_off, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_autostart_mark, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_store_remove_leaves_nothing_behind, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_store_lists_in_name_order_and_cleans_temporaries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_remove_leaves_nothing_behind, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_store_lists_in_name_order_and_cleans_temporaries, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

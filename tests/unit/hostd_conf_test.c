@@ -44,7 +44,8 @@ static void test_hostd_conf_reads_children(void **state)
 	struct errmsg e;
 
 	assert_int_equal(parse("[hostd]\nimage_dirs = /a /b:/c\n"
-			       "[child.qtfsd]\nexec = /usr/sbin/qtfsd --listen 'tls:0.0.0.0:7400' -x \"a b\"\n"
+			       "[child.qtfsd]\nexec = /usr/sbin/qtfsd --listen 'tls:0.0.0.0:7400' "
+			       "-x \"a b\"\n"
 			       "ready = /run/qtfsd.ready\n"
 			       "[child.rexec_server]\nexec = /usr/sbin/rexec_server\n",
 			       &c, &s, &e),
@@ -66,16 +67,17 @@ static void test_hostd_conf_refuses_bad_config_naming_the_line(void **state)
 	static const struct {
 		const char *text, *needle;
 	} cases[] = {
-		{ "[hostd]\nrundir = /x\n", "host.conf:2: [hostd] rundir: unknown key" },
-		{ "[hostd]\nrun_dir = relative\n", "[hostd] run_dir: 'relative' is not an absolute path" },
-		{ "[hostd]\nlog_level = loud\n", "log_level: 'loud'" },
-		{ "[hostd]\nimage_dirs = /a x\n", "image_dirs: 'x'" },
-		{ "[netctl]\nprefix = averylongprefix\n", "[netctl] prefix" },
-		{ "[child.a]\nexec = qtfsd\n", "program 'qtfsd' is not an absolute path" },
-		{ "[child.a]\nexec = /bin/x 'unterminated\n", "unterminated quote" },
-		{ "[child.a]\nwhat = 1\n", "[child.a] what: unknown key" },
-		{ "[child.a]\nexec = /bin/true\n[child.a]\nexec = /bin/false\n", "given twice" },
-		{ "[hostd\n", "host.conf:1" },
+		{"[hostd]\nrundir = /x\n", "host.conf:2: [hostd] rundir: unknown key"},
+		{"[hostd]\nrun_dir = relative\n",
+		 "[hostd] run_dir: 'relative' is not an absolute path"},
+		{"[hostd]\nlog_level = loud\n", "log_level: 'loud'"},
+		{"[hostd]\nimage_dirs = /a x\n", "image_dirs: 'x'"},
+		{"[netctl]\nprefix = averylongprefix\n", "[netctl] prefix"},
+		{"[child.a]\nexec = qtfsd\n", "program 'qtfsd' is not an absolute path"},
+		{"[child.a]\nexec = /bin/x 'unterminated\n", "unterminated quote"},
+		{"[child.a]\nwhat = 1\n", "[child.a] what: unknown key"},
+		{"[child.a]\nexec = /bin/true\n[child.a]\nexec = /bin/false\n", "given twice"},
+		{"[hostd\n", "host.conf:1"},
 	};
 	struct hostd_conf c;
 	struct sup s;
@@ -144,7 +146,8 @@ static void test_whitelist_sha256_matches_known_vector(void **state)
 	assert_int_equal(write(fd, "abc", 3), 3);
 	close(fd);
 	assert_int_equal(wl_sha256_file(path, hex, &e), 0);
-	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	assert_string_equal(hex,
+			    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 	unlink(path);
 }
 

@@ -81,7 +81,10 @@ static void test_sup_stop_kills_a_child_ignoring_sigterm(void **state)
 	pid_t pid;
 
 	sup_init(&s);
-	assert_int_equal(sup_add(&s, "stubborn", "/bin/sh -c 'trap \"\" TERM; while :; do sleep 0.05; done'", NULL, &e), 0);
+	assert_int_equal(sup_add(&s, "stubborn",
+				 "/bin/sh -c 'trap \"\" TERM; while :; do sleep 0.05; done'", NULL,
+				 &e),
+			 0);
 	sup_poll(&s);
 	pid = s.c[0].pid;
 	usleep(100000);

@@ -28,7 +28,8 @@ static void test_netctl_parses_add_with_every_option(void **state)
 	struct netctl_req r;
 	struct errmsg e;
 
-	assert_int_equal(parse("add svtap0 --bridge br0 --mtu 9000 --queues 4 --owner 107 --up", &r, &e), 0);
+	assert_int_equal(
+		parse("add svtap0 --bridge br0 --mtu 9000 --queues 4 --owner 107 --up", &r, &e), 0);
 	assert_int_equal(r.verb, NETCTL_ADD);
 	assert_string_equal(r.name, "svtap0");
 	assert_string_equal(r.bridge, "br0");
@@ -43,18 +44,18 @@ static void test_netctl_refuses_bad_arguments_naming_them(void **state)
 	static const struct {
 		const char *line, *needle;
 	} cases[] = {
-		{ "create svtap0", "unknown verb 'create'" },
-		{ "add", "usage" },
-		{ "add sv/tap", "not an interface name" },
-		{ "add svaaaaaaaaaaaaaaaaaa", "not an interface name" },
-		{ "add svtap0 --mtu 10", "--mtu: '10'" },
-		{ "add svtap0 --mtu", "--mtu: ''" },
-		{ "add svtap0 --queues 17", "--queues: '17'" },
-		{ "add svtap0 --bridge a;b", "--bridge: 'a;b'" },
-		{ "add svtap0 --frobnicate", "unknown option '--frobnicate'" },
-		{ "del svtap0 --mtu 1500", "takes no options" },
-		{ "set svtap0 --queues 2", "unknown option '--queues'" },
-		{ "set svtap0 --bridge br0 --nobridge", "exclude each other" },
+		{"create svtap0", "unknown verb 'create'"},
+		{"add", "usage"},
+		{"add sv/tap", "not an interface name"},
+		{"add svaaaaaaaaaaaaaaaaaa", "not an interface name"},
+		{"add svtap0 --mtu 10", "--mtu: '10'"},
+		{"add svtap0 --mtu", "--mtu: ''"},
+		{"add svtap0 --queues 17", "--queues: '17'"},
+		{"add svtap0 --bridge a;b", "--bridge: 'a;b'"},
+		{"add svtap0 --frobnicate", "unknown option '--frobnicate'"},
+		{"del svtap0 --mtu 1500", "takes no options"},
+		{"set svtap0 --queues 2", "unknown option '--queues'"},
+		{"set svtap0 --bridge br0 --nobridge", "exclude each other"},
 	};
 	struct netctl_req r;
 	struct errmsg e;
@@ -108,7 +109,8 @@ int main(void)
 		cmocka_unit_test(test_netctl_refuses_bad_arguments_naming_them),
 		cmocka_unit_test(test_netctl_up_and_down_verbs_set_state),
 		cmocka_unit_test(test_netctl_prefix_rule),
-		cmocka_unit_test(test_netctl_apply_refuses_names_outside_prefix_before_touching_anything),
+		cmocka_unit_test(
+			test_netctl_apply_refuses_names_outside_prefix_before_touching_anything),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
