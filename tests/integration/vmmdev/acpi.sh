@@ -80,6 +80,14 @@ tap_check "DSDT: interrupts are level, active-high" \
 	grep -q 'Interrupt (ResourceConsumer, Level, ActiveHigh, Exclusive' "$T/t/DSDT.dsl"
 tap_check "DSDT declares COM1 (PNP0501) and \\_S5" grep -q PNP0501 "$T/t/DSDT.dsl"
 
+# The tables survive a guest that scribbles over them and resets: the VMM writes them again.
+vm_run reset -m 128 -kernel "$VGUEST_BZ" -append "sv.test=acpireset" "${devs[@]}"
+tap_expect_eq "reset: guest powers off after its second boot" 0 "$VM_STATUS"
+tap_check "reset: the first boot scribbled over the RSDP and reset" \
+	serial_grep reset 'SVTEST acpi scribbled, resetting'
+tap_check "reset: after the reset the guest finds the tables again" bash -c \
+	"grep -q '^SVACPI RSDP 0 5253442050545220' '$T/reset.serial' && grep -q 'SVTEST acpi done' '$T/reset.serial'"
+
 # acpi=off: the guest finds no RSDP.
 vm_run off -machine microvm,acpi=off -m 128 -kernel "$VGUEST_BZ" -append "sv.test=acpi" "${devs[@]}"
 tap_expect_eq "acpi=off: guest powers off" 0 "$VM_STATUS"

@@ -1529,6 +1529,27 @@ void guest_main(void)
 	g_puts(cmdline);
 	g_puts("\n");
 	g_opt("sv.test", test, sizeof(test));
+	if (!g_strncmp(test, "acpireset", 10)) {
+		/* First boot: scribble over the RSDP and reset (CMOS byte 0x51 counts boots);
+		 * second boot: the VMM must have put the tables back. */
+		g_outb(0x70, 0x51);
+		if (g_inb(0x71) == 0) {
+			uint64_t a;
+
+			for (a = 0xe0000; a < 0x100000; a += 16)
+				if (!g_strncmp((const char *)a, "RSD PTR ", 8))
+					*(volatile uint8_t *)a = 'X';
+			g_outb(0x70, 0x51);
+			g_outb(0x71, 1);
+			g_puts("SVTEST acpi scribbled, resetting\n");
+			g_outb(0x64, 0xfe);
+			for (;;)
+				__asm__ volatile("cli; hlt");
+		}
+		g_outb(0x70, 0x51);
+		g_outb(0x71, 0);
+		test_acpi();
+	}
 	if (!g_strncmp(test, "acpi", 5))
 		test_acpi();
 	if (!g_strncmp(test, "rng", 4))
