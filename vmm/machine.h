@@ -136,7 +136,9 @@ int machine_alloc_mmio(struct machine *m, uint64_t size, const char *name, uint6
 		       struct irq_line *irq);
 /* Appends " str" to the guest kernel command line. -E2BIG if it would not fit. */
 int machine_cmdline_append(struct machine *m, const char *str);
-/* Registers fn to run at every VM reset (after the vCPUs are parked, before they resume). */
+/* Registers fn to run at every VM reset (after the vCPUs are parked, before they resume).
+ * Hooks run on the main loop thread with machine.lock held: they must not call the run-control
+ * functions below. */
 int machine_add_reset_hook(struct machine *m, machine_reset_fn fn, void *opaque);
 
 /* Loads the kernel (after devices added their command-line entries) and starts the vCPU
