@@ -239,7 +239,7 @@ static void test_gmem_refuses_unaligned_sizes(void **state)
 {
 	struct gmem m;
 	struct gmem_opts o = {.size = 4097};
-	struct gmem_layout l = {0, 1 << 30, 1 << 31};
+	struct gmem_layout l = {0, 1ull << 30, 1ull << 31};
 	struct errmsg e = {{0}};
 
 	assert_int_equal(gmem_init(&m, &o, &l, &e), -EINVAL);
