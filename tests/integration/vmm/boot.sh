@@ -39,6 +39,13 @@ tap_expect_eq "-m 5G: e820 splits RAM around the 32-bit hole" \
 	"$(serial_grep big 'SVTEST mem=')"
 tap_expect_eq "-m 5G: guest passes" 0 "$VM_STATUS"
 
+# The boot-time marker port: the guest signals kernel start (1) and init start (123), splitvm
+# logs both with the time since it started (-D log, info level).
+vm_run marker -m 128 -kernel "$GUEST_BZ" -D "$T/marker.log"
+tap_check "boot-time marker: kernel start logged" grep -qE 'info: boot time: guest kernel started [0-9]+ ms after splitvm started' "$T/marker.log"
+tap_check "boot-time marker: init start logged" grep -qE 'info: boot time: guest init started [0-9]+ ms after splitvm started' "$T/marker.log"
+tap_check "guest power-off logged" grep -q 'info: guest powered off' "$T/marker.log"
+
 # Default memory (256M) with the default unit (M) and a bare number.
 vm_run dflt -kernel "$GUEST_PVH" -append "sv.mem=256"
 tap_expect_eq "no -m: 256 MiB by default" "SVTEST ok e820 matches -m: 256" "$(serial_grep dflt 'matches -m')"
