@@ -16,7 +16,7 @@ if [ ! -c /dev/net/tun ]; then
 	exit 0
 fi
 NS=svdnet$$
-ip netns add "$NS" || { tap_fail "netns $NS" "ip netns add failed"; tap_done; exit 1; }
+ip netns add "$NS" || { tap_fail "a private network namespace" "ip netns add $NS failed"; tap_done; exit 1; }
 net_cleanup() {
 	vmm_cleanup
 	ip netns del "$NS" 2>/dev/null
@@ -91,7 +91,8 @@ if sock_wait "$qsock" 10; then
 	q1=$(sed -n 's/.*rxq1=\([0-9]*\).*/\1/p' <<<"$line")
 	nc=$(sed -n 's/.*needs_csum=\([0-9]*\).*/\1/p' <<<"$line")
 	tap_expect_eq "mq: all 16 flows reached the guest" 16 "$((${q0:-0} + ${q1:-0}))"
-	tap_check "mq: both receive queues carried flows ($line)" test "${q0:-0}" -gt 0 -a "${q1:-0}" -gt 0
+	echo "# $line"
+	tap_check "mq: both receive queues carried flows" test "${q0:-0}" -gt 0 -a "${q1:-0}" -gt 0
 	tap_expect_eq "mq: the host left the checksum to the guest (NEEDS_CSUM) on every flow" 16 "${nc:-0}"
 	qmp_close
 else

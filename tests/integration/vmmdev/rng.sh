@@ -29,20 +29,23 @@ tap_expect_eq "limited: guest read 1024 bytes and powered off" 0 "$VM_STATUS"
 want=$(head -c 1024 "$T/entropy" | cksum | awk '{print $1}')
 got=$(sed -n 's/^SVTEST rng bytes=1024 cksum=\([0-9]*\)$/\1/p' "$T/limited.serial")
 tap_expect_eq "limited: bytes are the file's, in order" "$want" "$got"
+echo "# limited: 1024 bytes at 256 B/s took $ms ms"
 if [ "$ms" -ge 2900 ]; then
-	tap_ok "limited: 1024 bytes at 256 B/s took ${ms} ms (>= 3 periods)"
+	tap_ok "limited: 1024 bytes at 256 B/s take at least 3 periods"
 else
-	tap_fail "limited: 1024 bytes at 256 B/s took ${ms} ms (>= 3 periods)" "the limit was not enforced"
+	tap_fail "limited: 1024 bytes at 256 B/s take at least 3 periods" "took $ms ms: the limit was not enforced"
 fi
 
 # The guidebook's bounds are refused with a one-line message.
 "$SPLITVM" -m 128 -kernel "$VGUEST_BZ" -object "rng-random,id=r2,filename=$T/entropy" \
 	-device virtio-rng-device,rng=r2,max-bytes=63,period=1000 </dev/null >/dev/null 2>"$T/low.err"
 st=$?
-tap_check "max-bytes/period below 64 B/s is refused: $(head -c 150 "$T/low.err")" \
+echo "# $(cat "$T/low.err")"
+tap_check "max-bytes/period below 64 B/s is refused in one line" \
 	test "$st" -ne 0 -a "$(wc -l <"$T/low.err")" -eq 1
 vm_run missing -m 128 -kernel "$VGUEST_BZ" -object "rng-random,id=r3,filename=$T/nope" \
 	-device virtio-rng-device,rng=r3
-tap_check "a missing rng file is refused: $(head -c 150 "$T/missing.err")" \
+echo "# $(cat "$T/missing.err")"
+tap_check "a missing rng file is refused in one line" \
 	test "$VM_STATUS" -ne 0 -a "$(wc -l <"$T/missing.err")" -eq 1
 tap_done
