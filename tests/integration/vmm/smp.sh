@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# SMP: with -smp 1, 2 and 4 the guest finds every processor in the MP table, starts each AP
+# SMP: with -smp 1, 2, 4 and 16 the guest finds every processor in the MP table, starts each AP
 # with INIT-SIPI-SIPI and every AP reports on the serial port; query-cpus-fast shows the
 # -smp topology.
 source "$(dirname "$0")/../../lib/tap.sh"
 source "$(dirname "$0")/vmm-lib.bash"
 vmm_require
 
-for n in 1 2 4; do
+for n in 1 2 4 16; do
 	vm_run smp$n -m 128 -smp $n -kernel "$GUEST_BZ" -append "sv.mem=128"
 	tap_expect_eq "-smp $n: guest passes" 0 "$VM_STATUS"
 	tap_expect_eq "-smp $n: MP table checksum is valid" "SVTEST ok MP table checksum" \

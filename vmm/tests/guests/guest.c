@@ -35,7 +35,7 @@ static volatile uint32_t print_lock;
 static volatile uint32_t aps_up;
 static int failures;
 static char cmdline[2048];
-static uint8_t ap_stacks[8][4096] __attribute__((aligned(16), section(".noinit")));
+static uint8_t ap_stacks[64][4096] __attribute__((aligned(16), section(".noinit")));
 static volatile uint32_t rx_count;
 
 /* ---- port and MMIO access ---- */
@@ -528,7 +528,7 @@ static void start_aps(void)
 
 		if (ids[i] == bsp)
 			continue;
-		if (started >= 8)
+		if (started >= 64)
 			break;
 		*(volatile uint64_t *)(AP_TRAMP_ADDR + off_cr3) = (uint64_t)pml4;
 		*(volatile uint64_t *)(AP_TRAMP_ADDR + off_stack) =
