@@ -13,7 +13,7 @@ for n in 1 2 4 16; do
 		"$(serial_grep smp$n 'MP table checksum')"
 	tap_expect_eq "-smp $n: $n processors up" "SVTEST cpus=$n" "$(serial_grep smp$n 'SVTEST cpus=')"
 	want=$(for ((i = 1; i < n; i++)); do echo "SVTEST ap $i up"; done)
-	tap_expect_eq "-smp $n: every AP reports" "$want" "$(serial_grep smp$n 'SVTEST ap ' | sort)"
+	tap_expect_eq "-smp $n: every AP reports" "$want" "$(serial_grep smp$n 'SVTEST ap ' | sort -n -k3)"
 done
 
 # Topology: CPUID leaf 0xb and the APIC IDs follow -smp. APIC IDs pack thread, core and
@@ -22,7 +22,7 @@ vm_run topo -m 128 -smp 6,sockets=2,cores=3,threads=1 -kernel "$GUEST_PVH" -appe
 tap_expect_eq "-smp 6,sockets=2,cores=3: CPUID leaf 0xb says 1 thread/core, 3 threads/package" \
 	"SVTEST topology apic=0 smt_shift=0 smt_count=1 pkg_shift=2 pkg_count=3" "$(serial_grep topo 'SVTEST topology')"
 tap_expect_eq "-smp 6,sockets=2,cores=3: APs have APIC IDs 1 2 4 5 6" \
-	"$(printf 'SVTEST ap %s up\n' 1 2 4 5 6)" "$(serial_grep topo 'SVTEST ap ' | sort)"
+	"$(printf 'SVTEST ap %s up\n' 1 2 4 5 6)" "$(serial_grep topo 'SVTEST ap ' | sort -n -k3)"
 tap_expect_eq "-smp 6,sockets=2,cores=3: all six up" "SVTEST cpus=6" "$(serial_grep topo 'SVTEST cpus=')"
 vm_run smt -m 128 -smp 4,sockets=1,cores=2,threads=2 -kernel "$GUEST_BZ" -append "sv.mem=128"
 tap_expect_eq "-smp 4,cores=2,threads=2: CPUID leaf 0xb says 2 threads/core, 4 threads/package" \
