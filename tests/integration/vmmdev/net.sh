@@ -6,7 +6,9 @@
 # Multiqueue (queues=2, mq=on) with checksum offload: the guest enables two pairs through
 # the control queue, sends a UDP datagram with NEEDS_CSUM on the second pair (the host
 # stack sees it checksum-pending and delivers it), and receives 16 flows spread over both
-# receive queues with NEEDS_CSUM set by the host.
+# receive queues with NEEDS_CSUM set by the host. TSO both ways: a 3000-byte guest TCP
+# segment reaches the host as one GSO packet; a 4000-byte GSO frame from the host reaches the
+# guest whole, merged over several receive buffers (MRG_RXBUF).
 source "$(dirname "$0")/../../lib/tap.sh"
 source "$(dirname "$0")/vmmdev-lib.bash"
 vmmdev_require
@@ -97,5 +99,38 @@ if sock_wait "$qsock" 10; then
 	qmp_close
 else
 	tap_fail "mq: splitvm starts with a 2-queue tap" "$(cat "$T/mq.err")"
+fi
+
+# TSO and mergeable receive buffers.
+qsock=$T/tso-qmp.sock
+ip netns exec "$NS" "$SPLITVM" -S -m 128 -kernel "$VGUEST_PVH" -append "sv.test=nettso" \
+	-serial "file,path=$T/tso.serial" -qmp "unix:$qsock,server,nowait" \
+	-netdev "tap,id=n2,ifname=svtap2" -device "virtio-net-device,netdev=n2,id=net2,mac=$MAC" \
+	</dev/null >"$T/tso.out" 2>"$T/tso.err" &
+VM_PID=$!
+_vm_pids+=("$VM_PID")
+if sock_wait "$qsock" 10; then
+	ip netns exec "$NS" ip link set svtap2 up
+	: >"$T/tso.peer"
+	ip netns exec "$NS" python3 "$(dirname "$0")/tso_peer.py" svtap2 "$MAC" 60 >"$T/tso.peer" 2>&1 &
+	peer=$!
+	_vm_pids+=("$peer")
+	for ((i = 0; i < 100; i++)); do grep -q ready "$T/tso.peer" && break; sleep 0.05; done
+	qmp_open "$qsock" && qmp '{"execute":"cont"}' >/dev/null
+	wait "$peer"
+	st=$?
+	sed 's/^/# /' "$T/tso.peer"
+	tap_expect_eq "tso: the guest's 3000-byte segment reached the host as one GSO TCPv4 packet" 0 "$st"
+	vm_wait "$VM_PID" 60
+	tap_expect_eq "tso: guest powered off" 0 "$VM_STATUS"
+	tap_check "tso: HOST_TSO4, GUEST_TSO4 and MRG_RXBUF negotiated" \
+		serial_grep tso 'SVTEST ok net: HOST_TSO4, GUEST_TSO4 and MRG_RXBUF negotiated'
+	line=$(grep 'SVTEST nettso rx' "$T/tso.serial")
+	echo "# $line"
+	tap_check "tso: the host's 4000-byte GSO frame reached the guest whole, as GSO TCPv4" \
+		grep -qE 'gso_type=1 gso_size=1400 len=4054 bufs=[2-9] payload_ok=1' <<<"$line"
+	qmp_close
+else
+	tap_fail "tso: splitvm starts with the tap" "$(cat "$T/tso.err")"
 fi
 tap_done
