@@ -50,6 +50,7 @@ splitvm_PKGS := json-c libseccomp liburing libaio
 vmm_kernel_test_SRCS := vmm/arch/x86_64/kernel.c vmm/arch/x86_64/mptable.c vmm/memory.c
 vmm_bus_test_SRCS := vmm/bus.c vmm/memory.c
 vmm_serial_test_SRCS := vmm/arch/x86_64/serial.c vmm/bus.c vmm/chardev.c vmm/cmdline.c
+vmm_rtc_test_SRCS := vmm/arch/x86_64/rtc.c vmm/bus.c vmm/memory.c
 kernel_image_fuzz_SRCS := vmm/arch/x86_64/kernel.c vmm/memory.c
 
 
