@@ -10,7 +10,7 @@ PACKAGES=(
 	libnl-3-dev libnl-route-3-dev libfdt-dev libjson-c-dev libxml2-dev libinih-dev
 	libcmocka-dev
 	# lab and integration tests
-	iproute2 iputils-ping util-linux procps psmisc socat attr xxd coreutils kmod python3
+	iproute2 iputils-ping util-linux python3 procps psmisc socat attr xxd coreutils kmod python3
 	# peers measured by the benchmarks and checked by the tests
 	openssh-client openssh-server sshfs qemu-system-x86 acpica-tools fio
 	libvirt-daemon libvirt-daemon-driver-qemu libvirt-daemon-system libvirt-clients
