@@ -27,6 +27,7 @@ qtfs_opts_test_SRCS := qtfs-user/client_opts.c
 qtfs_req_fuzz_SRCS := qtfs-user/proto.c
 qtfs_rep_fuzz_SRCS := qtfs-user/proto.c
 qtfs_whitelist_fuzz_SRCS := qtfs-user/whitelist.c
+qtfs_opts_fuzz_SRCS := qtfs-user/client_opts.c
 
 .PHONY: qtfs-user
 qtfs-user: $(O)/bin/qtfsd $(O)/bin/qtfs $(O)/bin/mount.qtfs $(addprefix $(O)/tests/qtfs/,$(QTFS_TOOLS))
