@@ -17,34 +17,14 @@ finish_skip() { tap_skip "linux boots to userspace" "$1"; tap_done; exit 0; }
 [ -x "$SPLITVM" ] && [ -f "$GUEST" ] || { tap_fail "splitvm built" "run make vmm first"; tap_done; exit 1; }
 [ -w /dev/kvm ] || finish_skip "/dev/kvm is not usable here"
 
-# 1. Can this KVM run what a stock kernel runs?
-timeout -k 2 30 "$SPLITVM" -m 128 -kernel "$GUEST" -append "sv.test=probe" \
-	-serial "file,path=$T/probe.serial" -D "$T/probe.log" -qmp "unix:$T/probe.sock,server,nowait" &
-probe=$!
-pids+=($probe)
-for ((i = 0; i < 200; i++)); do
-	grep -q 'SVTEST result' "$T/probe.serial" 2>/dev/null && break
-	grep -q 'internal error' "$T/probe.log" 2>/dev/null && break
-	kill -0 $probe 2>/dev/null || break
-	sleep 0.1
-done
-kill $probe 2>/dev/null
-wait $probe 2>/dev/null
-if ! grep -q 'SVTEST result pass' "$T/probe.serial" 2>/dev/null; then
-	where=$(grep 'SVTEST probe .* start' "$T/probe.serial" | tail -n1 | awk '{print $3}')
-	why=$(grep -m1 'internal error' "$T/probe.log" | sed 's/.*error: //')
-	finish_skip "this host's KVM cannot run a stock distro kernel: the probe guest stopped at '${where:-?}' (${why:-no result}); nested, emulating KVM"
-fi
-tap_ok "probe guest: int3, cmpxchg16b and xsave work under this KVM"
-
-# 2. The kernel package.
+# 1. The kernel package.
 pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-/ {print $2; exit}')
 [ -n "$pkg" ] || finish_skip "apt-cache knows no linux-image-cloud-amd64 (no Debian archive configured)"
 (cd "$T" && timeout 300 apt-get download "$pkg" >/dev/null 2>&1) || finish_skip "apt-get download $pkg failed (offline?)"
 dpkg-deb --fsys-tarfile "$T"/"$pkg"_*.deb | tar -x -C "$T" ./boot || { tap_fail "extract $pkg"; tap_done; exit 1; }
 kernel=$(ls "$T"/boot/vmlinuz-* | head -n1)
 
-# 3. An initramfs whose /init prints a marker and powers off.
+# 2. An initramfs whose /init prints a marker and powers off.
 cat >"$T/init.c" <<'C'
 #include <stdio.h>
 #include <sys/reboot.h>
@@ -73,7 +53,45 @@ open(sys.argv[2], 'wb').write(ent('init', 0o100755, data, 1) + ent('dev', 0o4075
                               ent('TRAILER!!!', 0, b'', 0))
 PY
 
-# 4. Boot.
+# 3. splitvm accepts the image (setup header validated, kernel, initrd and boot_params loaded)
+# and runs it; then: can this KVM run what a stock kernel runs?
+"$SPLITVM" -m 512 -kernel "$kernel" -initrd "$T/initrd.cpio" -append "console=ttyS0" \
+	-serial "file,path=$T/load.serial" -qmp "unix:$T/load.sock,server,nowait" 2>"$T/load.err" &
+load=$!
+pids+=($load)
+for ((i = 0; i < 100; i++)); do
+	[ -S "$T/load.sock" ] && break
+	kill -0 $load 2>/dev/null || break
+	sleep 0.05
+done
+st=$( (printf '{"execute":"qmp_capabilities"}\n{"execute":"query-status"}\n'; sleep 0.5) |
+	socat - "UNIX-CONNECT:$T/load.sock" 2>/dev/null | grep -o '"status":"[a-z-]*"')
+kill $load 2>/dev/null
+wait $load 2>/dev/null
+tap_expect_eq "splitvm loads $(basename "$kernel") and its vCPU runs" '"status":"running"' "$st"
+
+# 4. Can this KVM run what a stock kernel runs?
+timeout -k 2 30 "$SPLITVM" -m 128 -kernel "$GUEST" -append "sv.test=probe" \
+	-serial "file,path=$T/probe.serial" -D "$T/probe.log" -qmp "unix:$T/probe.sock,server,nowait" &
+probe=$!
+pids+=($probe)
+for ((i = 0; i < 200; i++)); do
+	grep -q 'SVTEST result' "$T/probe.serial" 2>/dev/null && break
+	grep -q 'internal error' "$T/probe.log" 2>/dev/null && break
+	kill -0 $probe 2>/dev/null || break
+	sleep 0.1
+done
+kill $probe 2>/dev/null
+wait $probe 2>/dev/null
+if ! grep -q 'SVTEST result pass' "$T/probe.serial" 2>/dev/null; then
+	where=$(grep 'SVTEST probe .* start' "$T/probe.serial" | tail -n1 | awk '{print $3}')
+	why=$(grep -m1 'internal error' "$T/probe.log" | sed 's/.*error: //')
+	finish_skip "this host's KVM cannot run a stock distro kernel: the probe guest stopped at '${where:-?}' (${why:-no result}); nested, emulating KVM"
+fi
+tap_ok "probe guest: int3, cmpxchg16b and xsave work under this KVM"
+
+
+# 5. Boot.
 "$SPLITVM" -m 512 -kernel "$kernel" -initrd "$T/initrd.cpio" \
 	-append "console=ttyS0 earlyprintk=serial,ttyS0,115200 panic=-1 rdinit=/init" \
 	-serial "file,path=$T/linux.serial" -D "$T/linux.log" &
