@@ -27,6 +27,8 @@ for kind in bz pvh; do
 	tap_expect_eq "$kind: e820 RAM adds up to -m" "SVTEST ok e820 matches -m: 256" \
 		"$(serial_grep $kind 'matches -m')"
 done
+tap_expect_eq "bz: LAPIC LINT0 is ExtINT, LINT1 is NMI" "SVTEST lapic lint0_mode=7 lint1_mode=4" \
+	"$(serial_grep bz 'SVTEST lapic')"
 tap_expect_eq "bz: RSI points at boot_params" "SVTEST ok boot_params in RSI/ESI" \
 	"$(serial_grep bz 'boot_params in RSI')"
 tap_expect_eq "pvh: EBX points at hvm_start_info" "SVTEST ok PVH start_info magic" \

@@ -462,6 +462,14 @@ static void report_topology(void)
 {
 	uint32_t r0[4], r1[4], l1[4];
 
+	lock();
+	/* LAPIC LVT LINT0/LINT1 delivery modes as the VMM left them (7 ExtINT, 4 NMI). */
+	puts_raw("SVTEST lapic lint0_mode=");
+	put_dec((mmio_read32(LAPIC_BASE + 0x350) >> 8) & 7);
+	puts_raw(" lint1_mode=");
+	put_dec((mmio_read32(LAPIC_BASE + 0x360) >> 8) & 7);
+	puts_raw("\n");
+	unlock();
 	cpuid_raw(1, 0, l1);
 	cpuid_raw(0xb, 0, r0);
 	cpuid_raw(0xb, 1, r1);
