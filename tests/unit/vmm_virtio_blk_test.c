@@ -637,6 +637,32 @@ static void test_blk_reset_with_io_in_flight(void **state)
 	}
 }
 
+/* The image shrinks under the VM (another process truncates it): reads past the new end
+ * come back short from the host, which the guest must see as IOERR. */
+static void test_blk_host_io_errors_reach_the_guest_as_ioerr(void **state)
+{
+	struct fx *f = *state;
+	enum vm_aio modes[] = {VM_AIO_OFF, VM_AIO_IO_URING, VM_AIO_NATIVE};
+	size_t m;
+
+	for (m = 0; m < ARRAY_SIZE(modes); m++) {
+		f->drive.aio = modes[m];
+		f->drive.direct = modes[m] == VM_AIO_NATIVE;
+		assert_int_equal(truncate(f->img, IMG_SIZE), 0);
+		create_blk(f);
+		assert_true(driver_init(f, std_features(), QSIZE) & VIRTIO_STATUS_DRIVER_OK);
+		assert_int_equal(do_req(f, T_IN, IMG_SIZE / 512 - 8, DATA, 4096, true), 0);
+		assert_int_equal(truncate(f->img, IMG_SIZE / 2), 0);
+		assert_int_equal(do_req(f, T_IN, IMG_SIZE / 512 - 8, DATA, 4096, true), 1);
+		/* only the status byte was written */
+		assert_int_equal(used_len_at(f, (uint16_t)(used_idx(f) - 1)), 1);
+		/* the rest of the disk still works */
+		assert_int_equal(do_req(f, T_IN, 0, DATA, 4096, true), 0);
+		virtio_blk_destroy(f->blk);
+		f->blk = NULL;
+	}
+}
+
 static void test_blk_missing_image_is_refused_with_its_name(void **state)
 {
 	struct fx *f = *state;
@@ -677,6 +703,7 @@ int main(void)
 		T(test_blk_interrupt_status_and_ack),
 		T(test_blk_iops_throttle_holds_requests_back),
 		T(test_blk_reset_with_io_in_flight),
+		T(test_blk_host_io_errors_reach_the_guest_as_ioerr),
 		T(test_blk_missing_image_is_refused_with_its_name),
 	};
 
