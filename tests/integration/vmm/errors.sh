@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Bad kernels and initrds are refused with one line naming the file and the reason and a
 # non-zero exit: missing, a directory, empty, truncated (bzImage and ELF), not a kernel, an
-# ELF without a PVH note, an initrd too large for memory, a command line too long.
+# ELF without a PVH note, an initrd too large for memory, a command line too long. A guest
+# poking junk at ports and unbacked MMIO does not bring splitvm down.
 source "$(dirname "$0")/../../lib/tap.sh"
 source "$(dirname "$0")/vmm-lib.bash"
 vmm_require
@@ -44,4 +45,10 @@ refused initrd-missing "^splitvm: -initrd $T/nope: No such file or directory\$" 
 refused cmdline-too-long "^splitvm: -append: kernel command line is 3000 bytes, the kernel takes at most 2047\$" \
 	-kernel "$GUEST_BZ" -append "$(head -c 3000 /dev/zero | tr '\0' x)"
 refused no-kernel "^splitvm: -kernel: " -m 128
+
+# A guest writing junk to every legacy port and reading/writing addresses with neither RAM nor
+# a device: splitvm answers all-ones, keeps running, and the guest powers off normally.
+vm_run hostile -m 256 -smp 2 -kernel "$GUEST_BZ" -append "sv.test=hostile"
+tap_expect_eq "hostile port/MMIO junk: splitvm survives, guest powers off (exit 0)" 0 "$VM_STATUS"
+tap_check "hostile port/MMIO junk: the guest got through it" serial_grep hostile 'SVTEST hostile done'
 tap_done

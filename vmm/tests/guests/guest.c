@@ -9,6 +9,7 @@
  *   sv.test=button    waits for the ACPI power button (QMP system_powerdown), then power off
  *   sv.test=idle      halts after the checks (QMP tests, benchmark)
  *   sv.test=fail      reports a failure through the test exit port (exit status 3)
+ *   sv.test=hostile   pokes every legacy port and unbacked MMIO with junk, then powers off
  *   sv.test=probe     runs instructions stock Linux needs that an emulating (nested) KVM may
  *                     not handle (int3, cmpxchg16b, xsave), reporting before and after each
  * Power off is the ACPI sleep control register (port 0x600); where that does nothing (QEMU
@@ -708,6 +709,47 @@ static void probe(void)
 	}
 }
 
+/* ---- hostile: junk to every port and to addresses without RAM or devices ---- */
+static int port_spared(uint32_t p)
+{
+	/* i8042 (reset), test exit, PM (power off/reset), COM1 (our reporting), the RTC index. */
+	return (p >= 0x60 && p <= 0x64) || (p >= 0xf4 && p <= 0xf7) || (p >= 0x600 && p <= 0x602) ||
+	       (p >= 0x3f8 && p <= 0x3ff) || p == 0x70 || p == 0x71;
+}
+
+static void hostile(void)
+{
+	static const uint64_t mmio[] = {
+		0xc0000000ull, 0xd0000000ull, 0xd0000ff8ull, 0xd0fff000ull, 0xe0000000ull,
+		0xfe000000ull, 0xfeb00000ull, 0xfed00000ull, 0xfef00000ull, 0xffff0000ull,
+	};
+	uint64_t junk = 0x9e3779b97f4a7c15ull;
+	uint32_t p, sum = 0;
+	unsigned int i;
+
+	for (p = 0; p < 0x10000; p += (p < 0x1000 ? 1 : 0x101)) {
+		if (port_spared(p))
+			continue;
+		junk = junk * 6364136223846793005ull + 1442695040888963407ull;
+		outb((uint16_t)p, (uint8_t)(junk >> 33));
+		sum += inb((uint16_t)p);
+	}
+	for (i = 0; i < sizeof(mmio) / sizeof(mmio[0]); i++) {
+		volatile uint8_t *b = (volatile uint8_t *)mmio[i];
+		volatile uint64_t *q = (volatile uint64_t *)(mmio[i] & ~7ull);
+
+		junk = junk * 6364136223846793005ull + 1442695040888963407ull;
+		*b = (uint8_t)junk;
+		*q = junk;
+		sum += *b + (uint32_t)*q;
+	}
+	lock();
+	puts_raw("SVTEST hostile done sum=");
+	put_dec(sum);
+	puts_raw("\n");
+	unlock();
+}
+
 /* ---- main ---- */
 static void tick_forever(void)
 {
@@ -783,6 +825,8 @@ void guest_main(void)
 		serial_echo();
 	if (!strncmp(test, "probe", 6))
 		probe();
+	if (!strncmp(test, "hostile", 8))
+		hostile();
 	if (!strncmp(test, "tick", 5))
 		tick_forever();
 	if (!strncmp(test, "reset", 6))
