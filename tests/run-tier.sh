@@ -75,13 +75,30 @@ unit)
 	done
 	;;
 integration)
+	# Each script brings up a lab of its own, so scripts run side by side
+	# (SV_INTEGRATION_JOBS at a time, default 2); results are read in order.
+	names=()
 	for t in "$root"/tests/integration/*/*.sh "$root"/tests/integration/*.sh; do
 		[ -f "$t" ] || continue
 		rel=${t#"$root"/tests/integration/}
 		name=${rel%.sh}
 		[[ $name == $glob ]] || continue
-		timeout -k 10 ${SV_TEST_TIMEOUT:-600} bash "$t" >"$logdir/${name//\//_}.log" 2>&1
-		parse_tap "integration/$name" "$logdir/${name//\//_}.log" $?
+		names+=("$name")
+	done
+	run_one() { # NAME
+		local log=$logdir/${1//\//_}.log
+		timeout -k 10 "${SV_TEST_TIMEOUT:-600}" bash "$root/tests/integration/$1.sh" >"$log" 2>&1
+		echo $? >"$log.rc"
+	}
+	export -f run_one
+	export root logdir
+	if [ ${#names[@]} -gt 0 ]; then
+		printf '%s\n' "${names[@]}" |
+			xargs -P "${SV_INTEGRATION_JOBS:-2}" -I{} bash -c 'run_one "$1"' _ {}
+	fi
+	for name in "${names[@]}"; do
+		log=$logdir/${name//\//_}.log
+		parse_tap "integration/$name" "$log" "$(cat "$log.rc" 2>/dev/null || echo 255)"
 	done
 	;;
 fuzz)
