@@ -103,21 +103,32 @@ tar_rate() { # DIR -> files/s
 }
 
 declare -A R
-for fs in local qtfs tls c20 sshfs; do
-	case $fs in
-	local) dir=$T/local ;;
-	qtfs) dir=$T/m-qtfs/$fs ;;
-	tls) dir=$T/m-tls/$fs ;;
-	c20) dir=$T/m-c20/$fs ;;
-	sshfs) dir=$T/m-sshfs/$fs ;;
+dir_of() {
+	case $1 in
+	local) echo "$T/local" ;;
+	qtfs) echo "$T/m-qtfs/$1" ;;
+	tls) echo "$T/m-tls/$1" ;;
+	c20) echo "$T/m-c20/$1" ;;
+	sshfs) echo "$T/m-sshfs/$1" ;;
 	esac
+}
+FSES="local qtfs tls c20 sshfs"
+# throughput first for every filesystem, then (after the host has written back what fio
+# left dirty) the metadata workloads, so that one phase does not pay for another's I/O
+for fs in $FSES; do
+	dir=$(dir_of $fs)
 	on_dpu mkdir -p "$dir"
 	R[$fs,write]=$(fio_bw "$dir" write 1M)
 	R[$fs,read]=$(fio_bw "$dir" read 1M)
 	R[$fs,rand]=$(fio_bw "$dir" randread 4k)
 	on_dpu rm -f "$dir/fio.dat"
+done
+for fs in $FSES; do
+	dir=$(dir_of $fs)
+	sync
 	read -r c s u <<<"$(on_dpu python3 "$SV_ROOT/tests/bench/qtfs_meta.py" "$dir/meta" "$NFILES")"
 	R[$fs,create]=$c R[$fs,stat]=$s R[$fs,unlink]=$u
+	sync
 	R[$fs,tar]=$(tar_rate "$dir")
 done
 

@@ -81,7 +81,9 @@ TLS_DPU=(--tls-cert "$T/dpu.crt" --tls-key "$T/dpu.key" --tls-ca "$T/ca.crt")
 daemons tls
 SOCK=/run/bench/b.sock measure udsproxy_tls dpu LD_PRELOAD="$PRELOAD" UDSPROXY_PATHS=/run/bench
 
-ratio() { python3 -c "a=float('$1'); b=float('$2'); print('%.2f' % (a / b) if b else 'n/a')"; }
+ratio() { python3 -c "
+try: print('%.2f' % (float('$1') / float('$2')))
+except (ValueError, ZeroDivisionError): print('n/a')"; }
 echo "ratios against the socat chain (throughput: higher is better; latency: lower is better):"
 for k in udsproxy_tcp udsproxy_tls; do
 	t=R_${k}_tput pp=R_${k}_pp c=R_${k}_conn

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,6 +128,8 @@ int main(int argc, char **argv)
 		struct sockaddr_un sa = {.sun_family = AF_UNIX};
 		int l = socket(AF_UNIX, SOCK_STREAM, 0);
 
+		/* A client that goes away mid-write must end its thread, not the server. */
+		signal(SIGPIPE, SIG_IGN);
 		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", argv[2]);
 		unlink(argv[2]);
 		if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof(sa)) || listen(l, 1024))
