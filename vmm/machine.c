@@ -177,8 +177,9 @@ int machine_start(struct machine *m, struct errmsg *e)
 	ret = machine_boot_setup(m, e);
 	if (ret)
 		return ret;
+	/* The threads start parked: machine_release lets them run once the sandbox is on. */
 	pthread_mutex_lock(&m->lock);
-	m->stop_vcpus = m->state != MACHINE_RUNNING;
+	m->stop_vcpus = true;
 	pthread_mutex_unlock(&m->lock);
 	for (i = 0; i < m->nr_vcpus; i++) {
 		ret = vcpu_start(&m->vcpus[i]);
@@ -188,6 +189,16 @@ int machine_start(struct machine *m, struct errmsg *e)
 		}
 	}
 	return 0;
+}
+
+static void machine_unpark_locked(struct machine *m);
+
+void machine_release(struct machine *m)
+{
+	pthread_mutex_lock(&m->lock);
+	if (m->state == MACHINE_RUNNING)
+		machine_unpark_locked(m);
+	pthread_mutex_unlock(&m->lock);
 }
 
 /* Parks every vCPU (m->lock held on entry and exit). */

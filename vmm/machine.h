@@ -142,8 +142,11 @@ int machine_cmdline_append(struct machine *m, const char *str);
 int machine_add_reset_hook(struct machine *m, machine_reset_fn fn, void *opaque);
 
 /* Loads the kernel (after devices added their command-line entries) and starts the vCPU
- * threads; they run unless cfg->start_paused (-S). Main thread. 0 or -errno with e. */
+ * threads, parked. Main thread. 0 or -errno with e. */
 int machine_start(struct machine *m, struct errmsg *e);
+/* Lets the vCPUs run (unless -S): called once the seccomp filter is on, so no guest
+ * instruction runs before the sandbox. */
+void machine_release(struct machine *m);
 
 /*
  * Run control, main loop thread (QMP ops). pause parks every vCPU and returns when all are

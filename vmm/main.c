@@ -407,6 +407,8 @@ static int setup(struct splitvm *vm, struct errmsg *e)
 		log_info("seccomp: allowlist on, %zu base syscalls (plus any a device registered)",
 			 vmm_seccomp_allowlist_count());
 	}
+	if (!none)
+		machine_release(&vm->m);
 	return 0;
 }
 

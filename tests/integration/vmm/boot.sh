@@ -73,6 +73,7 @@ ram_flags() { # PID SIZE_KB
 		/^VmFlags:/ {if (size == want && / hg/) {$1 = ""; print; exit}}' "/proc/$1/smaps"
 }
 for variant in "dump-guest-core=off,mem-share=on" "dump-guest-core=on,mem-share=off"; do
+	rm -f "$T/flags.serial" # (a leftover from the previous variant must not count as booted)
 	vm_start flags -m 256 -machine "microvm,$variant" -kernel "$GUEST_BZ" -append "sv.test=idle" \
 		-serial "file,path=$T/flags.serial"
 	serial_wait flags 'SVTEST idle' 20
