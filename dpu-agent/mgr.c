@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "host-agent/supervise.h"
+#include "console.h"
 #include "log.h"
 #include "mgr.h"
 #include "qmp_client.h"
@@ -54,6 +55,7 @@ struct vm {
 	bool guest_shutdown;	       /* SHUTDOWN initiated by the guest */
 	uint64_t shutdown_deadline_ms; /* 0: none */
 	struct qmp_client qmp;
+	struct console *console; /* the serial broker while active with a serial port */
 	bool reply_wait, reply_done;
 	int reply_err;
 	json_object *reply;
@@ -332,6 +334,8 @@ static const char *serial_path(struct mgr *m, const struct domain_def *d, char *
 	return NULL;
 }
 
+static void vm_console_start(struct mgr *m, struct vm *vm);
+
 static pid_t read_pidfile(struct mgr *m, const char *name)
 {
 	char path[256];
@@ -474,10 +478,15 @@ static void vm_ended(struct mgr *m, struct vm *vm)
 	struct domain_def *live;
 	bool restart = false;
 
+	struct console *con;
+
 	pthread_mutex_lock(&vm->lock);
 	live = vm->live;
 	vm->live = NULL;
+	con = vm->console;
+	vm->console = NULL;
 	pthread_mutex_unlock(&vm->lock);
+	console_stop(con);
 	if (live)
 		taps_remove(m, live, live->n_ifaces);
 	pthread_mutex_lock(&vm->lock);
@@ -940,6 +949,7 @@ static int do_start(struct mgr *m, struct vm *vm, struct errmsg *e)
 	vm->st.pid = read_pidfile(m, d->name);
 	vm->st.started_ms = (uint64_t)time(NULL) * 1000;
 	vm_set_state(m, vm, DOM_ST_RUNNING, "booted");
+	vm_console_start(m, vm);
 	pthread_mutex_unlock(&vm->lock);
 	r = start_monitor(m, vm);
 	if (r) {
@@ -1129,8 +1139,6 @@ int mgr_autostart(struct mgr *m, const char *name, bool on, struct errmsg *e)
 int mgr_console(struct mgr *m, const char *name, int *fd, struct errmsg *e)
 {
 	struct vm *vm = vm_get(m, name, e);
-	char buf[256];
-	const char *path = NULL;
 	int r = 0;
 
 	if (!vm)
@@ -1139,30 +1147,37 @@ int mgr_console(struct mgr *m, const char *name, int *fd, struct errmsg *e)
 	if (!vm->active) {
 		errmsg_set(e, "Requested operation is not valid: domain '%s' is not running", name);
 		r = -EPERM;
+	} else if (!vm->console) {
+		errmsg_set(e, "%s: the domain has no serial console", name);
+		r = -EPERM;
 	} else {
-		path = serial_path(m, vm->live, buf, sizeof(buf));
-		if (!path) {
-			errmsg_set(e, "%s: the domain has no serial console", name);
+		r = console_attach(vm->console, e);
+		if (r >= 0) {
+			*fd = r;
+			r = 0;
+		} else if (r == -EBUSY) {
 			r = -EPERM;
 		}
 	}
-	if (path && path != buf)
-		path = str_copy(buf, sizeof(buf), path) ? NULL : buf;
 	pthread_mutex_unlock(&vm->lock);
 	vm_put(vm);
-	if (r)
-		return r;
-	if (!path) {
-		errmsg_set(e, "%s: console path too long", name);
-		return -ENAMETOOLONG;
-	}
-	r = hostsock_connect(&m->cfg.sock, path, e);
-	if (r < 0) {
-		errmsg_prefix(e, "%s: console", name);
-		return -EIO;
-	}
-	*fd = r;
-	return 0;
+	return r;
+}
+
+/* Starts the serial broker of a VM that just became active (vm->lock held). */
+static void vm_console_start(struct mgr *m, struct vm *vm)
+{
+	char buf[256];
+	const char *path;
+
+	if (vm->console || !vm->live)
+		return;
+	path = serial_path(m, vm->live, buf, sizeof(buf));
+	if (!path)
+		return;
+	vm->console = console_start(&m->cfg.sock, vm->name, path);
+	if (!vm->console)
+		log_warn("%s: cannot start its console broker", vm->name);
 }
 
 /* ---- start-up: load, reconcile, the shutdown reaper ---------------------------- */
@@ -1353,6 +1368,7 @@ static enum rec_result reconcile_one(struct mgr *m, struct vm *vm)
 	else
 		vm_set_state(m, vm, DOM_ST_RUNNING,
 			     vm->st.state == DOM_ST_RUNNING ? vm->st.reason : "unpaused");
+	vm_console_start(m, vm);
 	pthread_mutex_unlock(&vm->lock);
 	json_object_put(ret);
 	log_info("%s: found running (id %d)", vm->name, id);

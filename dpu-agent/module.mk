@@ -2,7 +2,7 @@
 DPUD_CORE_SRCS := dpu-agent/domain_xml.c dpu-agent/render.c dpu-agent/store.c
 DPUD_CORE_PKGS := libxml-2.0
 DPUD_RPC_SRCS := dpu-agent/rpc.c
-DPUD_MGR_SRCS = $(DPUD_CORE_SRCS) $(DPUD_RPC_SRCS) dpu-agent/mgr.c dpu-agent/api.c \
+DPUD_MGR_SRCS = $(DPUD_CORE_SRCS) $(DPUD_RPC_SRCS) dpu-agent/mgr.c dpu-agent/api.c dpu-agent/console.c \
 	dpu-agent/qmp_client.c dpu-agent/hostexec.c dpu-agent/hostsock.c
 DPUD_PKGS := libxml-2.0 json-c
 

@@ -76,6 +76,23 @@ sv start deaf >/dev/null
 out=$(timeout 3 "$SV_ROOT/deploy/lab/lab" exec dpu "$SV_BIN/splitvirt" console deaf </dev/null 2>/dev/null | head -c 4000 | tr -d '\r')
 tap_check "console shows the guest's serial output" sh -c "echo '$out' | grep -q 'SVTEST tick'"
 
+# console input reaches the guest (sv.test=echo echoes, and powers off on 'q'); boot
+# output from before anyone attached is kept; a second console is refused.
+define_guest echoer echo
+sv start echoer >/dev/null
+sleep 0.3
+printf 'ping-from-dpu' >"$AG_TMP/ping"
+out=$( (sleep 0.5; cat "$AG_TMP/ping"; sleep 1) | timeout 3 "$SV_ROOT/deploy/lab/lab" exec dpu "$SV_BIN/splitvirt" console echoer 2>/dev/null | tr -d '\r')
+tap_check "console keeps the boot output from before it attached" sh -c 'echo "$1" | grep -q "SVTEST hello"' _ "$out"
+tap_check "console input reaches the guest and is echoed back" sh -c 'echo "$1" | grep -q "ping-from-dpu"' _ "$out"
+sleep 2 | timeout 3 "$SV_ROOT/deploy/lab/lab" exec dpu "$SV_BIN/splitvirt" console echoer >/dev/null 2>&1 &
+sleep 0.5
+out=$(sv console echoer </dev/null 2>&1)
+tap_check "a second console session is refused" sh -c 'echo "$1" | grep -q "Active console session exists"' _ "$out"
+sleep 3
+printf 'q' | timeout 3 "$SV_ROOT/deploy/lab/lab" exec dpu "$SV_BIN/splitvirt" console echoer >/dev/null 2>&1
+if wait_state echoer "shut off" 10; then tap_ok "the guest powers off on console input 'q'"; else tap_fail "the guest powers off on console input 'q'" "$(sv domstate echoer --reason)"; fi
+
 # destroy
 dpid=$(host_vm_pid deaf)
 out=$(sv destroy deaf)
@@ -104,8 +121,8 @@ bad "missing kernel is refused" "$(guest_xml x2 boot | sed 's|<kernel>[^<]*</ker
 bad "memory out of range is refused" "$(guest_xml x3 boot | sed "s|<memory unit='MiB'>128|<memory unit='MiB'>64|")" "memory: 64 MiB is out of range"
 bad "a duplicate name with another uuid is refused" "$(guest_xml web1 boot | sed 's|<name>web1</name>|<name>web1</name><uuid>00000000-0000-4000-8000-000000000001</uuid>|')" "already exists with uuid"
 bad "malformed XML is refused" "<domain type='kvm'><name>x4" "domain XML: line"
-tap_expect_eq "nothing half-defined is left behind" "deaf web1" "$(sv list --all --name | xargs)"
-tap_check "no stray files in the store" sh -c "test \"\$('$SV_ROOT/deploy/lab/lab' exec dpu ls /var/lib/splitvirt/domains | grep -c xml)\" = 2"
+tap_expect_eq "nothing half-defined is left behind" "deaf echoer web1" "$(sv list --all --name | xargs)"
+tap_check "no stray files in the store" sh -c "test \"\$('$SV_ROOT/deploy/lab/lab' exec dpu ls /var/lib/splitvirt/domains | grep -c xml)\" = 3"
 
 # devices: a raw disk on the shared image directory, a bridged multi-queue NIC
 # (its tap made on the host through rexec + netctl), rng and balloon.
@@ -135,7 +152,7 @@ sv undefine dev >/dev/null
 
 # undefine
 sv undefine web1 >/dev/null
-tap_expect_eq "undefine removes the domain" "deaf" "$(sv list --all --name | xargs)"
+tap_expect_eq "undefine removes the domain" "deaf echoer" "$(sv list --all --name | xargs)"
 tap_check "undefine removes its file" sh -c "! '$SV_ROOT/deploy/lab/lab' exec dpu test -e /var/lib/splitvirt/domains/web1.xml"
 out=$(sv dominfo web1 2>&1)
 tap_expect_eq "an unknown domain is an error naming it" "error: Domain not found: no domain with matching name 'web1'" "$out"
