@@ -52,11 +52,11 @@ static const uint8_t *table_at(uint64_t gpa)
 }
 
 static const struct acpi_mmio_dev three_devs[] = {
-	{ 0xd0000000, 0x200, 5 },
-	{ 0xd0001000, 0x200, 6 },
-	{ 0xd0002000, 0x200, 7 },
+	{0xd0000000, 0x200, 5},
+	{0xd0001000, 0x200, 6},
+	{0xd0002000, 0x200, 7},
 };
-static const uint32_t two_cpus[] = { 0, 1 };
+static const uint32_t two_cpus[] = {0, 1};
 
 static struct acpi_desc desc(void)
 {
@@ -116,7 +116,7 @@ static void test_acpi_fadt_is_hardware_reduced_with_sleep_and_reset_registers(vo
 	assert_int_equal(sum(f, 276), 0);
 	assert_true(get32(f + 112) & (1u << 20)); /* HW_REDUCED_ACPI */
 	assert_true(get32(f + 112) & (1u << 10)); /* RESET_REG_SUP */
-	assert_int_equal(f[116], 1);		   /* reset register in system I/O */
+	assert_int_equal(f[116], 1);		  /* reset register in system I/O */
 	assert_int_equal(get64(f + 120), 0x602);
 	assert_int_equal(f[128], 6);
 	assert_int_equal(get64(f + 244 + 4), 0x600); /* sleep control */
@@ -127,7 +127,7 @@ static void test_acpi_fadt_is_hardware_reduced_with_sleep_and_reset_registers(vo
 
 static void test_acpi_madt_lists_every_cpu_and_the_ioapic(void **state)
 {
-	static const uint32_t ids[] = { 0, 1, 2, 3 };
+	static const uint32_t ids[] = {0, 1, 2, 3};
 	struct acpi_desc d = desc();
 	const uint8_t *m, *p, *x;
 	uint32_t len, lapics = 0, enabled = 0, ioapics = 0;
@@ -189,7 +189,7 @@ static void test_acpi_many_devices_use_long_package_lengths(void **state)
 	uint32_t i;
 
 	for (i = 0; i < 200; i++)
-		devs[i] = (struct acpi_mmio_dev){ 0xd0000000u + 0x1000u * i, 0x200, 5 + i % 19 };
+		devs[i] = (struct acpi_mmio_dev){0xd0000000u + 0x1000u * i, 0x200, 5 + i % 19};
 	d.devs = devs;
 	d.nr_devs = 200;
 	assert_true(acpi_build(&d, buf, sizeof(buf), BASE) > 0);
@@ -231,7 +231,8 @@ static void test_acpi_random_machines_build_consistent_tables(void **state)
 		const uint8_t *x, *f, *m, *dsdt, *p;
 		uint32_t i, cpus = 0, len;
 
-#define RND() (seed = seed * 6364136223846793005ull + 1442695040888963407ull, (uint32_t)(seed >> 33))
+#define RND() \
+	(seed = seed * 6364136223846793005ull + 1442695040888963407ull, (uint32_t)(seed >> 33))
 		d.nr_cpus = 1 + RND() % 254;
 		d.nr_enabled = 1 + RND() % d.nr_cpus;
 		for (i = 0; i < d.nr_cpus; i++)
@@ -240,7 +241,8 @@ static void test_acpi_random_machines_build_consistent_tables(void **state)
 		d.ioapic_id = RND() % 255;
 		d.nr_devs = RND() % 65;
 		for (i = 0; i < d.nr_devs; i++)
-			devs[i] = (struct acpi_mmio_dev){ 0xd0000000u + 0x1000u * i, 0x200, RND() % 24 };
+			devs[i] = (struct acpi_mmio_dev){0xd0000000u + 0x1000u * i, 0x200,
+							 RND() % 24};
 		d.devs = devs;
 		d.com1_port = (RND() % 2) ? 0x3f8 : 0;
 #undef RND
@@ -270,13 +272,13 @@ static void test_acpi_random_machines_build_consistent_tables(void **state)
 /* iasl -d on each table: the disassembler reports no errors and sees every device. */
 static void test_acpi_tables_disassemble_with_iasl(void **state)
 {
-	static const char *const sigs[] = { "FACP", "APIC", "DSDT" };
+	static const char *const sigs[] = {"FACP", "APIC", "DSDT"};
 	char dir[] = "/tmp/sv-acpi-XXXXXX", cmd[512], path[256];
 	struct acpi_desc d = desc();
 	const uint8_t *x, *f;
 	size_t i;
 
-	static const uint32_t x2_ids[] = { 0, 300 }; /* the second needs an x2APIC entry */
+	static const uint32_t x2_ids[] = {0, 300}; /* the second needs an x2APIC entry */
 
 	if (access("/usr/bin/iasl", X_OK) != 0) {
 		skip();
@@ -288,7 +290,9 @@ static void test_acpi_tables_disassemble_with_iasl(void **state)
 	x = table_at(get64(buf + 24));
 	f = table_at(get64(x + 36));
 	for (i = 0; i < 3; i++) {
-		const uint8_t *t = i == 0 ? f : i == 1 ? table_at(get64(x + 44)) : table_at(get64(f + 140));
+		const uint8_t *t = i == 0   ? f
+				   : i == 1 ? table_at(get64(x + 44))
+					    : table_at(get64(f + 140));
 		FILE *fp;
 
 		assert_memory_equal(t, sigs[i], 4);
@@ -297,15 +301,17 @@ static void test_acpi_tables_disassemble_with_iasl(void **state)
 		assert_non_null(fp);
 		assert_int_equal(fwrite(t, 1, get32(t + 4), fp), get32(t + 4));
 		assert_int_equal(fclose(fp), 0);
-		snprintf(cmd, sizeof(cmd), "cd %s && iasl -d %s.dat >%s.log 2>&1 && test -s %s.dsl && "
+		snprintf(cmd, sizeof(cmd),
+			 "cd %s && iasl -d %s.dat >%s.log 2>&1 && test -s %s.dsl && "
 			 "! grep -qiE 'error|warning' %s.log",
 			 dir, sigs[i], sigs[i], sigs[i], sigs[i]);
 		assert_int_equal(system(cmd), 0);
 	}
 	snprintf(cmd, sizeof(cmd), "test $(grep -c '_HID, \"LNRO0005\"' %s/DSDT.dsl) -eq 3", dir);
 	assert_int_equal(system(cmd), 0);
-	snprintf(cmd, sizeof(cmd), "grep -q 'Memory32Fixed (ReadWrite,' %s/DSDT.dsl && "
-				   "grep -q '0xD0002000' %s/DSDT.dsl && grep -q 'PNP0501' %s/DSDT.dsl",
+	snprintf(cmd, sizeof(cmd),
+		 "grep -q 'Memory32Fixed (ReadWrite,' %s/DSDT.dsl && "
+		 "grep -q '0xD0002000' %s/DSDT.dsl && grep -q 'PNP0501' %s/DSDT.dsl",
 		 dir, dir, dir);
 	assert_int_equal(system(cmd), 0);
 	snprintf(cmd, sizeof(cmd), "grep -q 'Processor Local x2APIC' %s/APIC.dsl", dir);

@@ -1,32 +1,32 @@
 /* virtio_drv: the test guests' polled virtio-mmio v2 driver (see virtio_drv.h). */
 #include "virtio_drv.h"
 
-#define REG_MAGIC 0x000
-#define REG_VERSION 0x004
-#define REG_DEVICE_ID 0x008
-#define REG_DEVICE_FEATURES 0x010
+#define REG_MAGIC		0x000
+#define REG_VERSION		0x004
+#define REG_DEVICE_ID		0x008
+#define REG_DEVICE_FEATURES	0x010
 #define REG_DEVICE_FEATURES_SEL 0x014
-#define REG_DRIVER_FEATURES 0x020
+#define REG_DRIVER_FEATURES	0x020
 #define REG_DRIVER_FEATURES_SEL 0x024
-#define REG_QUEUE_SEL 0x030
-#define REG_QUEUE_NUM_MAX 0x034
-#define REG_QUEUE_NUM 0x038
-#define REG_QUEUE_READY 0x044
-#define REG_QUEUE_NOTIFY 0x050
-#define REG_INTERRUPT_STATUS 0x060
-#define REG_INTERRUPT_ACK 0x064
-#define REG_STATUS 0x070
-#define REG_QUEUE_DESC_LOW 0x080
-#define REG_QUEUE_DESC_HIGH 0x084
-#define REG_QUEUE_DRIVER_LOW 0x090
-#define REG_QUEUE_DRIVER_HIGH 0x094
-#define REG_QUEUE_DEVICE_LOW 0x0a0
-#define REG_QUEUE_DEVICE_HIGH 0x0a4
-#define REG_CONFIG 0x100
+#define REG_QUEUE_SEL		0x030
+#define REG_QUEUE_NUM_MAX	0x034
+#define REG_QUEUE_NUM		0x038
+#define REG_QUEUE_READY		0x044
+#define REG_QUEUE_NOTIFY	0x050
+#define REG_INTERRUPT_STATUS	0x060
+#define REG_INTERRUPT_ACK	0x064
+#define REG_STATUS		0x070
+#define REG_QUEUE_DESC_LOW	0x080
+#define REG_QUEUE_DESC_HIGH	0x084
+#define REG_QUEUE_DRIVER_LOW	0x090
+#define REG_QUEUE_DRIVER_HIGH	0x094
+#define REG_QUEUE_DEVICE_LOW	0x0a0
+#define REG_QUEUE_DEVICE_HIGH	0x0a4
+#define REG_CONFIG		0x100
 
-#define ST_ACK 1
-#define ST_DRIVER 2
-#define ST_DRIVER_OK 4
+#define ST_ACK	       1
+#define ST_DRIVER      2
+#define ST_DRIVER_OK   4
 #define ST_FEATURES_OK 8
 
 #define VD_SLOTS 8
@@ -101,7 +101,7 @@ int vd_find(struct vd_dev *out, int max)
 		while (*p == ' ')
 			p++;
 		if (!g_strncmp(p, key, sizeof(key) - 1)) {
-			struct vd_dev d = { 0 };
+			struct vd_dev d = {0};
 
 			p += sizeof(key) - 1;
 			parse_num(&p); /* size */

@@ -42,15 +42,15 @@ static inline void g_outb(uint16_t port, uint8_t v)
 }
 
 /* ---- driver (virtio_drv.c) ---- */
-#define VD_ID_NET 1
+#define VD_ID_NET     1
 #define VD_ID_CONSOLE 3
-#define VD_ID_RNG 4
+#define VD_ID_RNG     4
 #define VD_ID_BALLOON 5
-#define VD_ID_VSOCK 19
+#define VD_ID_VSOCK   19
 
 #define VD_F_VERSION_1 32
 
-#define VQ_F_NEXT 1
+#define VQ_F_NEXT  1
 #define VQ_F_WRITE 2
 
 #define VD_QMAX 64 /* ring size the driver uses (or the device's maximum if smaller) */

@@ -13,9 +13,9 @@
  */
 #include "virtio_drv.h"
 
-#define COM1 0x3f8
+#define COM1	 0x3f8
 #define MODE_PVH 3
-#define TSC_SEC 3000000000ull /* about a second on this hardware; only for timeouts */
+#define TSC_SEC	 3000000000ull /* about a second on this hardware; only for timeouts */
 
 extern uint64_t boot_mode, boot_ptr;
 extern uint64_t pml4[512], pdpt[512], pd[4 * 512];
@@ -355,8 +355,8 @@ static void test_rng(void)
 	vd_driver_ok(&d);
 	/* One request at a time, in order, so the bytes are the file's bytes in sequence. */
 	while (got < want) {
-		struct vd_buf b = { rng_buf[0], (uint32_t)(want - got < chunk ? want - got : chunk),
-				    1 };
+		struct vd_buf b = {rng_buf[0], (uint32_t)(want - got < chunk ? want - got : chunk),
+				   1};
 
 		memset(rng_buf[0], 0, sizeof(rng_buf[0]));
 		vd_add(&q, &b, 1);
@@ -385,7 +385,7 @@ static uint8_t con_tx[64];
 
 static void con_send(struct vd_dev *d, struct vd_queue *tx, const void *p, uint32_t n)
 {
-	struct vd_buf b = { con_tx, n, 0 };
+	struct vd_buf b = {con_tx, n, 0};
 	uint16_t head;
 	uint32_t len;
 
@@ -411,7 +411,7 @@ static void test_console(void)
 	}
 	vd_driver_ok(&d);
 	for (i = 0; i < 8; i++) {
-		struct vd_buf b = { con_rx[i], sizeof(con_rx[i]), 1 };
+		struct vd_buf b = {con_rx[i], sizeof(con_rx[i]), 1};
 
 		vd_add(&rx, &b, 1);
 	}
@@ -440,7 +440,7 @@ static void test_console(void)
 		con_send(&d, &tx, con_rx[i], len);
 		echoed += len;
 		{
-			struct vd_buf b = { con_rx[i], sizeof(con_rx[i]), 1 };
+			struct vd_buf b = {con_rx[i], sizeof(con_rx[i]), 1};
 
 			vd_add(&rx, &b, 1);
 			vd_kick(&d, &rx);
@@ -451,18 +451,18 @@ static void test_console(void)
 }
 
 /* ---- net ---- */
-#define NET_F_MAC 5
+#define NET_F_MAC	5
 #define NET_F_MRG_RXBUF 15
-#define NET_HDR 12
-#define NET_RXBUFS 16
-#define NET_ETHERTYPE 0x88b5 /* IEEE local experimental */
+#define NET_HDR		12
+#define NET_RXBUFS	16
+#define NET_ETHERTYPE	0x88b5 /* IEEE local experimental */
 
 static uint8_t net_rx[NET_RXBUFS][2048];
 static uint8_t net_tx[2048];
 
 static void net_post(struct vd_queue *rx, int i)
 {
-	struct vd_buf b = { net_rx[i], sizeof(net_rx[i]), 1 };
+	struct vd_buf b = {net_rx[i], sizeof(net_rx[i]), 1};
 
 	vd_add(rx, &b, 1);
 }
@@ -484,7 +484,7 @@ static void net_send(struct vd_dev *d, struct vd_queue *tx, const uint8_t mac[6]
 	f[12] = NET_ETHERTYPE >> 8;
 	f[13] = NET_ETHERTYPE & 0xff;
 	memcpy(f + 14, payload, plen);
-	b = (struct vd_buf){ net_tx, NET_HDR + (14 + plen < 60 ? 60 : 14 + plen), 0 };
+	b = (struct vd_buf){net_tx, NET_HDR + (14 + plen < 60 ? 60 : 14 + plen), 0};
 	vd_add(tx, &b, 1);
 	vd_kick(d, tx);
 	vd_wait(tx, &head, &len, 10 * TSC_SEC);
@@ -565,13 +565,13 @@ static void test_net(void)
 
 /* ---- balloon ---- */
 #define BALLOON_REGION 0x2000000ull /* 32 MiB: far above the guest image */
-#define BALLOON_BATCH 256
+#define BALLOON_BATCH  256
 
 static uint32_t pfns[BALLOON_BATCH];
 
 static void balloon_send(struct vd_dev *d, struct vd_queue *q, uint32_t n)
 {
-	struct vd_buf b = { pfns, n * 4, 0 };
+	struct vd_buf b = {pfns, n * 4, 0};
 	uint32_t len;
 	uint16_t head;
 
@@ -621,7 +621,8 @@ static void test_balloon(void)
 			actual -= n;
 			vd_config_write32(&d, 4, actual);
 			/* The host gave the pages back empty: touch them again. */
-			for (a = (uint64_t)actual << 12; a < (uint64_t)(actual + n) << 12; a += 4096)
+			for (a = (uint64_t)actual << 12; a < (uint64_t)(actual + n) << 12;
+			     a += 4096)
 				*(volatile uint64_t *)(BALLOON_REGION + a) = a | 1;
 		} else if (actual != last_print) {
 			put_line_kv("SVTEST balloon actual=", "", actual, 0, 0);
@@ -634,17 +635,17 @@ static void test_balloon(void)
 }
 
 /* ---- vsock ---- */
-#define VS_HDR 44
-#define VS_OP_REQUEST 1
-#define VS_OP_RESPONSE 2
-#define VS_OP_RST 3
-#define VS_OP_SHUTDOWN 4
-#define VS_OP_RW 5
-#define VS_OP_CREDIT_UPDATE 6
+#define VS_HDR		     44
+#define VS_OP_REQUEST	     1
+#define VS_OP_RESPONSE	     2
+#define VS_OP_RST	     3
+#define VS_OP_SHUTDOWN	     4
+#define VS_OP_RW	     5
+#define VS_OP_CREDIT_UPDATE  6
 #define VS_OP_CREDIT_REQUEST 7
-#define VS_RXBUFS 8
-#define VS_BUF_ALLOC 65536u
-#define VS_GUEST_PORT 4000u
+#define VS_RXBUFS	     8
+#define VS_BUF_ALLOC	     65536u
+#define VS_GUEST_PORT	     4000u
 
 static uint8_t vs_rx[VS_RXBUFS][1024];
 static uint8_t vs_tx[1024];
@@ -677,7 +678,7 @@ static void wr64(uint8_t *p, uint64_t v)
 static void vs_send(struct vd_dev *d, struct vd_queue *tx, uint64_t cid, const struct vs_conn *c,
 		    uint16_t op, uint32_t flags, const void *data, uint32_t len)
 {
-	struct vd_buf b = { vs_tx, VS_HDR + len, 0 };
+	struct vd_buf b = {vs_tx, VS_HDR + len, 0};
 	uint32_t ulen;
 	uint16_t head;
 
@@ -716,7 +717,7 @@ static void test_vsock(void)
 {
 	struct vd_dev d;
 	struct vd_queue rx, tx, ev;
-	struct vs_conn in = { 0 }, out = { VS_GUEST_PORT, 0, 0, 0 };
+	struct vs_conn in = {0}, out = {VS_GUEST_PORT, 0, 0, 0};
 	uint32_t listen_port = (uint32_t)g_opt_u64("sv.port", 1234), len;
 	int in_done = 0, out_done = 0, i;
 	uint64_t cid;
@@ -733,12 +734,12 @@ static void test_vsock(void)
 	put_line_kv("SVTEST vsock cid=", "", cid, 0, 0);
 	vd_driver_ok(&d);
 	for (i = 0; i < VS_RXBUFS; i++) {
-		struct vd_buf b = { vs_rx[i], sizeof(vs_rx[i]), 1 };
+		struct vd_buf b = {vs_rx[i], sizeof(vs_rx[i]), 1};
 
 		vd_add(&rx, &b, 1);
 	}
 	{
-		struct vd_buf b = { vs_ev, sizeof(vs_ev), 1 };
+		struct vd_buf b = {vs_ev, sizeof(vs_ev), 1};
 
 		vd_add(&ev, &b, 1);
 	}
@@ -774,7 +775,7 @@ static void test_vsock(void)
 			plen = len - VS_HDR;
 		if (dst_port == listen_port) {
 			if (op == VS_OP_REQUEST && !in.open) {
-				in = (struct vs_conn){ listen_port, src_port, 0, 1 };
+				in = (struct vs_conn){listen_port, src_port, 0, 1};
 				vs_send(&d, &tx, cid, &in, VS_OP_RESPONSE, 0, 0, 0);
 				g_puts("SVTEST vsock accepted\n");
 			} else if (op == VS_OP_RW && in.open) {
@@ -782,7 +783,8 @@ static void test_vsock(void)
 				vs_print("host->guest", h + VS_HDR, plen);
 				memcpy(echo, "echo:", 5);
 				memcpy(echo + 5, h + VS_HDR, plen < 512 ? plen : 512);
-				vs_send(&d, &tx, cid, &in, VS_OP_RW, 0, echo, 5 + (plen < 512 ? plen : 512));
+				vs_send(&d, &tx, cid, &in, VS_OP_RW, 0, echo,
+					5 + (plen < 512 ? plen : 512));
 			} else if (op == VS_OP_SHUTDOWN && in.open) {
 				vs_send(&d, &tx, cid, &in, VS_OP_RST, 0, 0, 0);
 				in.open = 0;
@@ -809,7 +811,7 @@ static void test_vsock(void)
 			}
 		}
 		{
-			struct vd_buf nb = { vs_rx[b], sizeof(vs_rx[b]), 1 };
+			struct vd_buf nb = {vs_rx[b], sizeof(vs_rx[b]), 1};
 
 			vd_add(&rx, &nb, 1);
 			vd_kick(&d, &rx);
@@ -836,9 +838,10 @@ enum hostile_case {
 };
 
 static const char *const hostile_names[H_COUNT] = {
-	"notify-before-driver-ok", "queue-size-3", "descriptor-loop", "buffer-outside-ram",
-	"zero-length-buffer", "oversized-buffer", "avail-idx-jump", "head-out-of-range",
-	"indirect-loop", "writable-before-readable", "garbage-payload",
+	"notify-before-driver-ok",  "queue-size-3",	  "descriptor-loop",
+	"buffer-outside-ram",	    "zero-length-buffer", "oversized-buffer",
+	"avail-idx-jump",	    "head-out-of-range",  "indirect-loop",
+	"writable-before-readable", "garbage-payload",
 };
 
 static uint8_t hbuf[4][8192] __attribute__((aligned(16)));
@@ -888,9 +891,9 @@ static void hostile_payload(struct vd_dev *d)
 		w[0] = 0xffffffffu;
 		w[1] = 0x100000u;
 		w[2] = 0xfffffu;
-		b[0] = (struct vd_buf){ hbuf[0], 12, 0 };
+		b[0] = (struct vd_buf){hbuf[0], 12, 0};
 		vd_add(&q, b, 1);
-		b[0] = (struct vd_buf){ hbuf[1], 3, 0 };
+		b[0] = (struct vd_buf){hbuf[1], 3, 0};
 		vd_add(&q, b, 1);
 		break;
 	case VD_ID_VSOCK: /* len far beyond the buffer, unknown op, datagram type */
@@ -900,26 +903,26 @@ static void hostile_payload(struct vd_dev *d)
 		wr32(hbuf[0] + 24, 0xffffffffu);
 		wr16(hbuf[0] + 28, 1);
 		wr16(hbuf[0] + 30, VS_OP_RW);
-		b[0] = (struct vd_buf){ hbuf[0], 64, 0 };
+		b[0] = (struct vd_buf){hbuf[0], 64, 0};
 		vd_add(&q, b, 1);
 		wr16(hbuf[1] + 28, 2);
 		wr16(hbuf[1] + 30, 99);
-		b[0] = (struct vd_buf){ hbuf[1], 44, 0 };
+		b[0] = (struct vd_buf){hbuf[1], 44, 0};
 		vd_add(&q, b, 1);
-		b[0] = (struct vd_buf){ hbuf[2], 10, 0 }; /* shorter than a header */
+		b[0] = (struct vd_buf){hbuf[2], 10, 0}; /* shorter than a header */
 		vd_add(&q, b, 1);
 		break;
 	case VD_ID_NET: /* shorter than the vnet header; header claiming GSO on junk */
-		b[0] = (struct vd_buf){ hbuf[0], 5, 0 };
+		b[0] = (struct vd_buf){hbuf[0], 5, 0};
 		vd_add(&q, b, 1);
 		hbuf[1][0] = 1; /* NEEDS_CSUM */
 		hbuf[1][1] = 4; /* GSO TCPv6 */
-		b[0] = (struct vd_buf){ hbuf[1], 12, 0 };
-		b[1] = (struct vd_buf){ hbuf[2], 8000, 0 };
+		b[0] = (struct vd_buf){hbuf[1], 12, 0};
+		b[1] = (struct vd_buf){hbuf[2], 8000, 0};
 		vd_add(&q, b, 2);
 		break;
 	default: /* rng: a read-only buffer where it must write; console: empty output */
-		b[0] = (struct vd_buf){ hbuf[0], 64, 0 };
+		b[0] = (struct vd_buf){hbuf[0], 64, 0};
 		vd_add(&q, b, 1);
 		break;
 	}
@@ -933,7 +936,7 @@ static void hostile_one(struct vd_dev *d, int c)
 	uint32_t qi = kicked_queue(d), st;
 	/* Device-readable on transmit queues and the balloon's, writable on the rng's. */
 	int wr = d->device_id == VD_ID_RNG;
-	struct vd_buf b = { hbuf[0], 64, wr };
+	struct vd_buf b = {hbuf[0], 64, wr};
 	int head;
 
 	vd_release_rings();
@@ -986,15 +989,15 @@ static void hostile_one(struct vd_dev *d, int c)
 		/* An indirect table whose one entry chains to itself. */
 		struct vd_desc *t = (struct vd_desc *)hbuf[1];
 
-		t[0] = (struct vd_desc){ (uint64_t)hbuf[0], 64,
-					 (uint16_t)(VQ_F_NEXT | (wr ? VQ_F_WRITE : 0)), 0 };
+		t[0] = (struct vd_desc){(uint64_t)hbuf[0], 64,
+					(uint16_t)(VQ_F_NEXT | (wr ? VQ_F_WRITE : 0)), 0};
 		q.desc[head].addr = (uint64_t)t;
 		q.desc[head].len = 16;
 		q.desc[head].flags = 4; /* INDIRECT */
 		break;
 	}
 	case H_WRITABLE_FIRST: {
-		struct vd_buf two[2] = { { hbuf[0], 64, 1 }, { hbuf[1], 64, 0 } };
+		struct vd_buf two[2] = {{hbuf[0], 64, 1}, {hbuf[1], 64, 0}};
 
 		head = vd_add(&q, two, 2);
 		break;
@@ -1059,11 +1062,11 @@ static void test_hostile(void)
 }
 
 /* ---- virtio-blk benchmark workloads ---- */
-#define BLK_T_IN 0
-#define BLK_T_OUT 1
+#define BLK_T_IN     0
+#define BLK_T_OUT    1
 #define BLK_T_GET_ID 8
-#define BENCH_BUFS 0x3000000ull /* 48 MiB: data buffers, 1 MiB each */
-#define BENCH_QD 16
+#define BENCH_BUFS   0x3000000ull /* 48 MiB: data buffers, 1 MiB each */
+#define BENCH_QD     16
 
 struct blk_req {
 	uint32_t type, reserved;
@@ -1073,6 +1076,7 @@ struct blk_req {
 static struct blk_req breq[BENCH_QD];
 static uint8_t bstatus[BENCH_QD];
 static uint8_t bid[BENCH_QD][20];
+static uint8_t slot_busy[BENCH_QD];
 
 /*
  * sv.op=randread (4 KiB at random offsets, 16 in flight), seqread / seqwrite (1 MiB
@@ -1117,35 +1121,42 @@ static void test_blkbench(void)
 	g_puts("SVTEST bench start\n");
 	while (done < n) {
 		while (sent < n && sent - done < depth) {
-			int slot = (int)(sent % depth), h;
+			/* Requests complete out of order: take a slot that is not in flight. */
+			int slot = 0, h;
+
+			while (slot < BENCH_QD && slot_busy[slot])
+				slot++;
+			if (slot == BENCH_QD)
+				break;
 			struct vd_buf bufs[3];
 			void *data = (void *)(BENCH_BUFS + (uint64_t)slot * (1u << 20));
 
 			if (size == 0) {
-				breq[slot] = (struct blk_req){ BLK_T_GET_ID, 0, 0 };
-				bufs[1] = (struct vd_buf){ bid[slot], 20, 1 };
+				breq[slot] = (struct blk_req){BLK_T_GET_ID, 0, 0};
+				bufs[1] = (struct vd_buf){bid[slot], 20, 1};
 			} else if (size == 4096) {
 				rnd = rnd * 6364136223846793005ull + 1442695040888963407ull;
-				breq[slot] = (struct blk_req){ BLK_T_IN, 0,
-							       ((rnd >> 33) % (cap / 8 - 1)) * 8 };
-				bufs[1] = (struct vd_buf){ data, size, 1 };
+				breq[slot] = (struct blk_req){BLK_T_IN, 0,
+							      ((rnd >> 33) % (cap / 8 - 1)) * 8};
+				bufs[1] = (struct vd_buf){data, size, 1};
 			} else {
 				uint64_t per = size >> 9;
 
 				if ((seq + 1) * per > cap)
 					seq = 0;
-				breq[slot] = (struct blk_req){ op[3] == 'w' ? BLK_T_OUT : BLK_T_IN, 0,
-							       seq * per };
+				breq[slot] = (struct blk_req){op[3] == 'w' ? BLK_T_OUT : BLK_T_IN,
+							      0, seq * per};
 				seq++;
-				bufs[1] = (struct vd_buf){ data, size, op[3] == 'w' ? 0 : 1 };
+				bufs[1] = (struct vd_buf){data, size, op[3] == 'w' ? 0 : 1};
 			}
 			bstatus[slot] = 0xff;
-			bufs[0] = (struct vd_buf){ &breq[slot], sizeof(breq[slot]), 0 };
-			bufs[2] = (struct vd_buf){ &bstatus[slot], 1, 1 };
+			bufs[0] = (struct vd_buf){&breq[slot], sizeof(breq[slot]), 0};
+			bufs[2] = (struct vd_buf){&bstatus[slot], 1, 1};
 			h = vd_add(&q, bufs, 3);
 			if (h < 0)
 				break;
 			slot_of[h] = slot;
+			slot_busy[slot] = 1;
 			sent++;
 		}
 		vd_kick(&d, &q);
@@ -1156,8 +1167,10 @@ static void test_blkbench(void)
 		do {
 			if (head >= VD_QMAX || slot_of[head] < 0 || bstatus[slot_of[head]] != 0)
 				errors++;
-			if (head < VD_QMAX)
+			if (head < VD_QMAX && slot_of[head] >= 0) {
+				slot_busy[slot_of[head]] = 0;
 				slot_of[head] = -1;
+			}
 			done++;
 		} while (vd_get(&q, &head, &len));
 		vd_ack(&d);
@@ -1169,11 +1182,11 @@ static void test_blkbench(void)
 }
 
 /* ---- net: multiqueue and checksum offload ---- */
-#define NET_F_CSUM 0
+#define NET_F_CSUM	 0
 #define NET_F_GUEST_CSUM 1
-#define NET_F_CTRL_VQ 17
-#define NET_F_MQ 22
-#define NETX_RXBUFS 8
+#define NET_F_CTRL_VQ	 17
+#define NET_F_MQ	 22
+#define NETX_RXBUFS	 8
 
 static uint8_t netx_rx[2][NETX_RXBUFS][2048];
 static uint8_t netx_ctrl[16];
@@ -1218,7 +1231,7 @@ static void test_netx(void)
 {
 	struct vd_dev d;
 	struct vd_queue rxq[2], txq[2], ctrl;
-	uint64_t want = g_opt_u64("sv.flows", 16), got[2] = { 0, 0 }, partial = 0;
+	uint64_t want = g_opt_u64("sv.flows", 16), got[2] = {0, 0}, partial = 0;
 	uint8_t mac[6], *f, *ip, *udp;
 	uint16_t pairs_max, head;
 	uint32_t len, sum, i;
@@ -1227,7 +1240,8 @@ static void test_netx(void)
 
 	if (!vd_find_id(VD_ID_NET, &d) ||
 	    vd_init(&d, (1ull << NET_F_MAC) | (1ull << NET_F_MRG_RXBUF) | (1ull << NET_F_CSUM) |
-				(1ull << NET_F_GUEST_CSUM) | (1ull << NET_F_CTRL_VQ) | (1ull << NET_F_MQ))) {
+				(1ull << NET_F_GUEST_CSUM) | (1ull << NET_F_CTRL_VQ) |
+				(1ull << NET_F_MQ))) {
 		g_report("net device set up", 0, 0);
 		g_power_off(1);
 	}
@@ -1252,16 +1266,16 @@ static void test_netx(void)
 	netx_ctrl[2] = 2;
 	netx_ctrl[3] = 0;
 	netx_ctrl[8] = 0xff;
-	b[0] = (struct vd_buf){ netx_ctrl, 2, 0 };
-	b[1] = (struct vd_buf){ netx_ctrl + 2, 2, 0 };
-	b[2] = (struct vd_buf){ netx_ctrl + 8, 1, 1 };
+	b[0] = (struct vd_buf){netx_ctrl, 2, 0};
+	b[1] = (struct vd_buf){netx_ctrl + 2, 2, 0};
+	b[2] = (struct vd_buf){netx_ctrl + 8, 1, 1};
 	vd_add(&ctrl, b, 3);
 	vd_kick(&d, &ctrl);
 	vd_wait(&ctrl, &head, &len, 10 * TSC_SEC);
 	g_report("net: control queue accepts 2 queue pairs", netx_ctrl[8] == 0, 0);
 	for (q = 0; q < 2; q++) {
 		for (k = 0; k < NETX_RXBUFS; k++) {
-			b[0] = (struct vd_buf){ netx_rx[q][k], sizeof(netx_rx[q][k]), 1 };
+			b[0] = (struct vd_buf){netx_rx[q][k], sizeof(netx_rx[q][k]), 1};
 			vd_add(&rxq[q], b, 1);
 		}
 		vd_kick(&d, &rxq[q]);
@@ -1269,9 +1283,9 @@ static void test_netx(void)
 
 	/* The datagram, on the second pair's transmit queue. */
 	memset(net_tx, 0, 128);
-	net_tx[0] = 1;		     /* VIRTIO_NET_HDR_F_NEEDS_CSUM */
-	net_tx[6] = 14 + 20;	     /* csum_start: the UDP header */
-	net_tx[8] = 6;		     /* csum_offset: UDP checksum field */
+	net_tx[0] = 1;	     /* VIRTIO_NET_HDR_F_NEEDS_CSUM */
+	net_tx[6] = 14 + 20; /* csum_start: the UDP header */
+	net_tx[8] = 6;	     /* csum_offset: UDP checksum field */
 	f = net_tx + NET_HDR;
 	for (i = 0; i < 6; i++) {
 		f[i] = 0xff;
@@ -1294,7 +1308,7 @@ static void test_netx(void)
 	/* CHECKSUM_PARTIAL: the field holds the folded pseudo-header sum, not complemented. */
 	sum = csum_add(0, ip + 12, 8) + 17 + 18;
 	put_be16(udp + 6, csum_fold(sum));
-	b[0] = (struct vd_buf){ net_tx, NET_HDR + 14 + 20 + 18, 0 };
+	b[0] = (struct vd_buf){net_tx, NET_HDR + 14 + 20 + 18, 0};
 	vd_add(&txq[1], b, 1);
 	vd_kick(&d, &txq[1]);
 	vd_wait(&txq[1], &head, &len, 10 * TSC_SEC);
@@ -1328,7 +1342,7 @@ static void test_netx(void)
 			if (netx_rx[q][k][0] & 1)
 				partial++;
 		}
-		b[0] = (struct vd_buf){ netx_rx[q][k], 2048, 1 };
+		b[0] = (struct vd_buf){netx_rx[q][k], 2048, 1};
 		vd_add(&rxq[q], b, 1);
 		vd_kick(&d, &rxq[q]);
 	}
@@ -1365,8 +1379,8 @@ static void test_fpr(void)
 	vd_write32(&d, 0x070, 0);
 	vd_write32(&d, 0x014, 0);
 	offered = vd_read32(&d, 0x010);
-	put_line_kv("SVTEST balloon deflate_on_oom=", "", offered >> 2 & 1, " reporting=",
-		    offered >> 5 & 1);
+	put_line_kv("SVTEST balloon deflate_on_oom=", "", offered >> 2 & 1,
+		    " reporting=", offered >> 5 & 1);
 	if (!(offered >> 5 & 1)) {
 		g_puts("SVTEST fpr unsupported\n");
 		g_power_off(failures);
@@ -1384,7 +1398,7 @@ static void test_fpr(void)
 	while (vd_config32(&d, 0) == 0)
 		delay_tsc(TSC_SEC / 100);
 	for (a = 0; a < (rmb << 20) && n < 16; a += 4u << 20)
-		b[n++] = (struct vd_buf){ (void *)(BALLOON_REGION + a), 4u << 20, 1 };
+		b[n++] = (struct vd_buf){(void *)(BALLOON_REGION + a), 4u << 20, 1};
 	vd_add(&rep, b, (int)n);
 	vd_kick(&d, &rep);
 	if (!vd_wait(&rep, &head, &len, 30 * TSC_SEC))
@@ -1392,15 +1406,15 @@ static void test_fpr(void)
 	vd_ack(&d);
 	put_line_kv("SVTEST fpr reported bytes=", "", len, 0, 0);
 	/* The reported pages read back as zeroes (the host dropped them). */
-	g_report("reported pages read as zero",
-		 *(volatile uint64_t *)(BALLOON_REGION + 8192) == 0, 0);
+	g_report("reported pages read as zero", *(volatile uint64_t *)(BALLOON_REGION + 8192) == 0,
+		 0);
 	idle_forever();
 }
 
 /* ---- interrupts: the virtio-mmio line through the IOAPIC, level-triggered ---- */
 #define IRQ_VECTOR 0x40
-#define LAPIC 0xfee00000ull
-#define IOAPIC 0xfec00000ull
+#define LAPIC	   0xfee00000ull
+#define IOAPIC	   0xfec00000ull
 
 struct idt_entry {
 	uint16_t off0, sel;
@@ -1447,8 +1461,8 @@ static void idt_set(int vec, void (*fn)(void *))
 {
 	uint64_t a = (uint64_t)fn;
 
-	idt[vec] = (struct idt_entry){ (uint16_t)a, 0x18, 0, 0x8e, (uint16_t)(a >> 16),
-				       (uint32_t)(a >> 32), 0 };
+	idt[vec] = (struct idt_entry){(uint16_t)a,	   0x18, 0, 0x8e, (uint16_t)(a >> 16),
+				      (uint32_t)(a >> 32), 0};
 }
 
 /*
@@ -1461,7 +1475,7 @@ static void test_irq(void)
 	struct {
 		uint16_t limit;
 		uint64_t base;
-	} __attribute__((packed)) dtr = { sizeof(idt) - 1, (uint64_t)idt };
+	} __attribute__((packed)) dtr = {sizeof(idt) - 1, (uint64_t)idt};
 	struct vd_queue q;
 	uint64_t n = g_opt_u64("sv.n", 20), i;
 	uint32_t len;
@@ -1488,7 +1502,7 @@ static void test_irq(void)
 	mmio_w32(IOAPIC + 0x10, IRQ_VECTOR | (1u << 15));
 	vd_driver_ok(&irq_dev);
 	for (i = 0; i < n; i++) {
-		struct vd_buf b = { rng_buf[0], 16, 1 };
+		struct vd_buf b = {rng_buf[0], 16, 1};
 		uint32_t before = irq_count;
 		uint64_t t0 = g_rdtsc();
 
@@ -1527,7 +1541,7 @@ static void test_irq(void)
  * as one GSO frame merged over several buffers (num_buffers).
  */
 #define NET_F_GUEST_TSO4 7
-#define NET_F_HOST_TSO4 11
+#define NET_F_HOST_TSO4	 11
 
 static uint8_t tso_tx[4096];
 static uint8_t tso_frame[8192];
@@ -1562,12 +1576,12 @@ static void test_nettso(void)
 	vd_kick(&d, &rx);
 
 	memset(tso_tx, 0, NET_HDR + 54);
-	tso_tx[0] = 1;			/* NEEDS_CSUM */
-	tso_tx[1] = 1;			/* GSO TCPv4 */
-	tso_tx[2] = 54, tso_tx[3] = 0;	/* hdr_len */
+	tso_tx[0] = 1;			 /* NEEDS_CSUM */
+	tso_tx[1] = 1;			 /* GSO TCPv4 */
+	tso_tx[2] = 54, tso_tx[3] = 0;	 /* hdr_len */
 	tso_tx[4] = 0xe8, tso_tx[5] = 3; /* gso_size 1000 */
-	tso_tx[6] = 34;			/* csum_start */
-	tso_tx[8] = 16;			/* csum_offset */
+	tso_tx[6] = 34;			 /* csum_start */
+	tso_tx[8] = 16;			 /* csum_offset */
 	f = tso_tx + NET_HDR;
 	for (i = 0; i < 6; i++) {
 		f[i] = 0xff;
@@ -1594,7 +1608,7 @@ static void test_nettso(void)
 		tcp[20 + i] = (uint8_t)('a' + i % 26);
 	sum = csum_add(0, ip + 12, 8) + 6 + 3020;
 	put_be16(tcp + 16, csum_fold(sum));
-	b = (struct vd_buf){ tso_tx, NET_HDR + 14 + 40 + 3000, 0 };
+	b = (struct vd_buf){tso_tx, NET_HDR + 14 + 40 + 3000, 0};
 	vd_add(&tx, &b, 1);
 	vd_kick(&d, &tx);
 	vd_wait(&tx, &head, &len, 10 * TSC_SEC);
