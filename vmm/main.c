@@ -404,8 +404,8 @@ static int setup(struct splitvm *vm, struct errmsg *e)
 			errmsg_prefix(e, "seccomp");
 			return ret;
 		}
-		log_info("seccomp: allowlist on, %zu base syscalls (plus any a device registered)",
-			 vmm_seccomp_allowlist_count());
+		log_info("seccomp: allowlist on, %zu syscalls (%zu base, the rest for devices)",
+			 vmm_seccomp_total_count(), vmm_seccomp_allowlist_count());
 	}
 	if (!none)
 		machine_release(&vm->m);

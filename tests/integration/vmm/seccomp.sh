@@ -37,7 +37,7 @@ kill -USR2 "$VM_PID"
 vm_wait "$VM_PID" 10
 tap_expect_eq "a forbidden syscall kills splitvm (status 159 = 128 + SIGSYS)" 159 "$VM_STATUS"
 tap_check "the log line names the syscall: $(tail -n1 "$T/on.err")" \
-	grep -q 'seccomp: forbidden syscall ptrace (101)' "$T/on.err"
+	grep -q 'seccomp: forbidden syscall sysinfo (99)' "$T/on.err"
 
 start_idle off -disable-seccomp
 tap_expect_eq "-disable-seccomp: no thread is filtered" "0 " "$(modes "$VM_PID")"
