@@ -64,6 +64,30 @@ static const char *const base_allowlist[] = {
 	NULL,
 };
 
+/*
+ * Sanitizer builds only (make SAN=1): what the ASan/UBSan/LSan runtimes do while the VMM
+ * runs and exits — thread exit tears down the alternate signal stack, a report reads
+ * /proc/self/maps, and the leak check at exit stops the world with a ptrace'd helper
+ * task. Never part of a release build's filter.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define VMM_SECCOMP_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define VMM_SECCOMP_SANITIZER 1
+#endif
+#endif
+#ifdef VMM_SECCOMP_SANITIZER
+static const char *const sanitizer_allowlist[] = {
+	"sigaltstack", "rt_sigaction", "openat",  "open",   "lseek",     "fstat",
+	"newfstatat",  "readlink",     "getdents64", "clone", "clone3",   "ptrace",
+	"wait4",       "waitid",       "prctl",   "sched_yield", "gettid", "pipe2",
+	"dup",         "dup2",         "nanosleep", "kill",  "getppid",  "pread64",
+	"setrlimit",   "prlimit64",    "getrlimit", "uname", "set_robust_list", "rseq",
+	NULL,
+};
+#endif
+
 /* ioctl requests the running VMM issues: vCPU run/state (pause, reset), irq lines, device
  * notifications, and the tty calls that restore stdin. Anything else is fatal. */
 static const unsigned long allowed_ioctls[] = {
@@ -289,6 +313,16 @@ int vmm_seccomp_install(const struct vmm_seccomp_opts *opts, struct errmsg *e)
 		if (ret)
 			goto out;
 	}
+#ifdef VMM_SECCOMP_SANITIZER
+	for (i = 0; sanitizer_allowlist[i]; i++) {
+		/* Older libseccomp may not know every name (clone3, rseq): skip those. */
+		if (seccomp_syscall_resolve_name(sanitizer_allowlist[i]) == __NR_SCMP_ERROR)
+			continue;
+		ret = allow_name(ctx, sanitizer_allowlist[i], e);
+		if (ret)
+			goto out;
+	}
+#endif
 	for (i = 0; opts && opts->extra && opts->extra[i]; i++) {
 		if (strcmp(opts->extra[i], "ioctl") == 0)
 			continue; /* already allowed, with its argument filter */
