@@ -90,9 +90,12 @@ qmp_close
 
 # Errors are answered, never fatal.
 sock=$T/d.sock
-vm_start d -m 128 -kernel "$GUEST_BZ" -append "sv.test=idle" \
-	-serial "file,path=$T/d.serial" -qmp "unix:$sock,server,nowait"
+vm_start d -machine type=microvm,accel=kvm -cpu host -name vm-d -m 128 -kernel "$GUEST_BZ" \
+	-append "sv.test=idle" -serial "file,path=$T/d.serial" -qmp "unix:$sock,server,nowait"
 qmp_open "$sock"
+tap_expect_eq "-name shows in query-name" '{"return":{"name":"vm-d"}}' "$(qmp '{"execute":"query-name"}')"
+tap_check "query-kvm: present and enabled" grep -q '"enabled":true,"present":true\|"present":true,"enabled":true' \
+	<<<"$(qmp '{"execute":"query-kvm"}')"
 tap_check "unknown command: CommandNotFound" grep -q '"CommandNotFound"' <<<"$(qmp '{"execute":"no-such-command"}')"
 tap_check "malformed JSON: an error reply" grep -q '"error"' <<<"$(qmp '{"execute":}')"
 tap_check "still answering after bad input" grep -q '"running"' <<<"$(qmp '{"execute":"query-status"}')"
