@@ -503,10 +503,10 @@ static void link_read(struct udsp_daemon *d)
 	struct udsp_link *k = &d->link;
 
 	for (;;) {
-		size_t off = 0;
+		size_t off = 0, space = k->in_cap - k->in_len;
 		ssize_t n;
 
-		n = xport_read(k->conn, k->in + k->in_len, k->in_cap - k->in_len);
+		n = xport_read(k->conn, k->in + k->in_len, space);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -546,6 +546,10 @@ static void link_read(struct udsp_daemon *d)
 			memmove(k->in, k->in + off, k->in_len - off);
 			k->in_len -= off;
 		}
+		/* A short read drained the socket: skip the read that would say EAGAIN (TLS
+		 * may still hold decrypted bytes, which epoll cannot see). */
+		if ((size_t)n < space && xport_pending(k->conn) == 0)
+			return;
 	}
 }
 
