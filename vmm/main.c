@@ -249,8 +249,10 @@ static void on_signal(struct loop *l, int signo, void *arg)
 {
 	struct splitvm *vm = arg;
 
+	if (vm->quitting)
+		return;
 	log_info("%s received, shutting down", strsignal(signo));
-	if (vm->qmp && !vm->quitting)
+	if (vm->qmp)
 		qmp_server_event_shutdown(vm->qmp, false, "host-signal");
 	vm_quit(vm, 0);
 }
