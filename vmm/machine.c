@@ -35,6 +35,18 @@ static void machine_request_cb(struct loop *l, int fd, uint32_t events, void *ar
 void machine_request(struct machine *m, unsigned int req)
 {
 	uint64_t one = 1;
+	uint32_t i;
+
+	/* Reset, power-off and exit end what the guest is doing: no vCPU runs another guest
+	 * instruction until the main loop has acted (a rebooting kernel would otherwise go on
+	 * to its next reset method and ask twice). machine_reset lets them go again. */
+	if (req & (MACHINE_REQ_RESET | MACHINE_REQ_POWEROFF | MACHINE_REQ_EXIT_CODE)) {
+		pthread_mutex_lock(&m->lock);
+		m->stop_vcpus = true;
+		for (i = 0; i < m->nr_vcpus && m->vcpus; i++)
+			vcpu_kick(&m->vcpus[i]);
+		pthread_mutex_unlock(&m->lock);
+	}
 
 	atomic_fetch_or(&m->requests, req);
 	if (write(m->request_efd, &one, sizeof(one)) < 0 && errno != EAGAIN)

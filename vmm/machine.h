@@ -163,7 +163,8 @@ int machine_reset(struct machine *m);
 void machine_shutdown(struct machine *m);
 enum machine_state machine_get_state(struct machine *m);
 
-/* Any thread: asks the main loop to act (bits of enum machine_request). */
+/* Any thread not holding machine.lock: asks the main loop to act (bits of enum
+ * machine_request). RESET, POWEROFF and EXIT_CODE also park every vCPU at once. */
 void machine_request(struct machine *m, unsigned int req);
 
 #endif
