@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Hostile guest against every device of this issue's set (rng, console, balloon, net, vsock):
+# Hostile guest against every virtio device (blk, rng, console, balloon, net, vsock):
 # the device test guest offers unoffered features, kicks before DRIVER_OK, sets a queue
 # size of 3, and hands each device descriptor loops, buffers outside RAM, zero-length and
 # 4 GiB buffers, an avail index 1000 ahead, a head out of range, an indirect loop, a writable
 # buffer before a readable one, and device-specific garbage (PFNs past RAM, vsock headers
-# with absurd lengths and ops, runt and fake-GSO frames). splitvm must keep running, keep
+# with absurd lengths and ops, runt and fake-GSO frames, block reads far past the end, unknown
+# request types, GET_ID into 3 bytes, requests without a status byte). splitvm must keep running, keep
 # answering QMP throughout, let the guest reset every device, and quit cleanly.
 source "$(dirname "$0")/../../lib/tap.sh"
 source "$(dirname "$0")/vmmdev-lib.bash"
@@ -18,8 +19,10 @@ h_cleanup() {
 trap h_cleanup EXIT
 
 qsock=$T/qmp.sock
+truncate -s 1M "$T/disk.img"
 ip netns exec "$NS" "$SPLITVM" -m 128 -kernel "$VGUEST_BZ" -append "sv.test=hostile" \
 	-serial "file,path=$T/h.serial" -qmp "unix:$qsock,server,nowait" \
+	-drive "id=d0,file=$T/disk.img,direct=off" -device virtio-blk-device,drive=d0,id=blk0 \
 	-object rng-random,id=r0,filename=/dev/urandom -device virtio-rng-device,rng=r0,id=rng0 \
 	-device virtio-serial-device,id=vser0 -chardev "file,id=c0,path=$T/con.out" \
 	-device virtconsole,chardev=c0,id=con0 \
@@ -38,13 +41,13 @@ for ((i = 0; i < 600; i++)); do
 	if qmp_alive >/dev/null; then polls=$((polls + 1)); else bad=$((bad + 1)); fi
 	sleep 0.1
 done
-tap_check "guest went through every case" grep -q 'SVTEST hostile done devices=5' "$T/h.serial"
+tap_check "guest went through every case" grep -q 'SVTEST hostile done devices=6' "$T/h.serial"
 tap_check "splitvm is still running" kill -0 "$VM_PID"
 echo "# $polls QMP polls answered during the attack"
 tap_expect_eq "QMP answered every poll during the attack" 0 "$bad"
 r=$(qmp '{"execute":"query-status"}')
 tap_expect_eq "query-status: running" '{"return":{"status":"running","singlestep":false,"running":true}}' "$r"
-for dev in rng console balloon net vsock; do
+for dev in blk rng console balloon net vsock; do
 	n=$(grep -c "^SVTEST hostile $dev " "$T/h.serial")
 	tap_expect_eq "$dev: all 11 cases ran and the device was reset after each" 11 "$n"
 done
@@ -55,15 +58,15 @@ tap_check "no device refused a reset or accepted unoffered features" \
 # requests with odd contents (zero-length, garbage payloads) are only dropped.
 nr=$(grep -E 'queue-size-3|descriptor-loop|buffer-outside-ram|oversized-buffer|avail-idx-jump|head-out-of-range|indirect-loop|writable-before-readable' "$T/h.serial" |
 	grep -c 'status=0x00000000000000[4-7c-f]')
-if [ "$nr" -eq 40 ]; then
-	tap_ok "malformed rings set DEVICE_NEEDS_RESET (8 cases x 5 devices)"
+if [ "$nr" -eq 48 ]; then
+	tap_ok "malformed rings set DEVICE_NEEDS_RESET (8 cases x 6 devices)"
 else
-	tap_fail "malformed rings set DEVICE_NEEDS_RESET (8 cases x 5 devices)" \
-		"$nr of 40: $(grep -E 'SVTEST hostile' "$T/h.serial" | grep -v 'status=0x00000000000000[4-7c-f]' | grep -vE 'notify-before|zero-length|garbage')"
+	tap_fail "malformed rings set DEVICE_NEEDS_RESET (8 cases x 6 devices)" \
+		"$nr of 48: $(grep -E 'SVTEST hostile' "$T/h.serial" | grep -v 'status=0x00000000000000[4-7c-f]' | grep -vE 'notify-before|zero-length|garbage')"
 fi
 ok=$(grep -E 'notify-before-driver-ok|zero-length-buffer|garbage-payload' "$T/h.serial" |
 	grep -c 'status=0x000000000000000f')
-tap_expect_eq "odd but well-formed requests leave the device running (3 cases x 5 devices)" 15 "$ok"
+tap_expect_eq "odd but well-formed requests leave the device running (3 cases x 6 devices)" 18 "$ok"
 qmp '{"execute":"quit"}' >/dev/null
 vm_wait "$VM_PID" 10
 tap_expect_eq "quit: splitvm exits 0" 0 "$VM_STATUS"

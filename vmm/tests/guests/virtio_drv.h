@@ -43,6 +43,7 @@ static inline void g_outb(uint16_t port, uint8_t v)
 
 /* ---- driver (virtio_drv.c) ---- */
 #define VD_ID_NET     1
+#define VD_ID_BLK     2
 #define VD_ID_CONSOLE 3
 #define VD_ID_RNG     4
 #define VD_ID_BALLOON 5

@@ -859,6 +859,8 @@ static const char *dev_name(uint32_t id)
 		return "balloon";
 	case VD_ID_VSOCK:
 		return "vsock";
+	case VD_ID_BLK:
+		return "blk";
 	default:
 		return "other";
 	}
@@ -878,7 +880,7 @@ static uint32_t kicked_queue(const struct vd_dev *d)
 static void hostile_payload(struct vd_dev *d)
 {
 	struct vd_queue q;
-	struct vd_buf b[2];
+	struct vd_buf b[3];
 	uint32_t qi = kicked_queue(d);
 	uint32_t *w = (uint32_t *)hbuf[0];
 
@@ -920,6 +922,25 @@ static void hostile_payload(struct vd_dev *d)
 		b[0] = (struct vd_buf){hbuf[1], 12, 0};
 		b[1] = (struct vd_buf){hbuf[2], 8000, 0};
 		vd_add(&q, b, 2);
+		break;
+	case VD_ID_BLK: /* read far past the end; unknown type; GET_ID into 3 bytes; no status */
+		memset(hbuf, 0, 64);
+		w[0] = 0;			/* IN */
+		w[2] = 0xfffffff0u, w[3] = 0x7fffffffu; /* sector */
+		b[0] = (struct vd_buf){hbuf[0], 16, 0};
+		b[1] = (struct vd_buf){hbuf[1], 4096, 1};
+		b[2] = (struct vd_buf){hbuf[2], 1, 1};
+		vd_add(&q, b, 3);
+		((uint32_t *)hbuf[3])[0] = 0x7777;
+		b[0] = (struct vd_buf){hbuf[3], 16, 0};
+		b[1] = (struct vd_buf){hbuf[2] + 16, 1, 1};
+		vd_add(&q, b, 2);
+		((uint32_t *)hbuf[3])[4] = 8; /* GET_ID */
+		b[0] = (struct vd_buf){hbuf[3] + 16, 16, 0};
+		b[1] = (struct vd_buf){hbuf[2] + 32, 3, 1};
+		vd_add(&q, b, 2);
+		b[0] = (struct vd_buf){hbuf[3] + 16, 16, 0}; /* no status byte at all */
+		vd_add(&q, b, 1);
 		break;
 	default: /* rng: a read-only buffer where it must write; console: empty output */
 		b[0] = (struct vd_buf){hbuf[0], 64, 0};
