@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The 16550A on COM1: guest output reaches -serial stdio/file/socket, and bytes written to
+# The 16550A on COM1: guest output reaches -serial stdio/file/socket/pty, and bytes written to
 # the backend reach the guest through receive interrupts (IRQ 4 via the IOAPIC) and are
 # echoed back; -daemonize with -pidfile detaches after start-up.
 source "$(dirname "$0")/../../lib/tap.sh"
@@ -84,6 +84,32 @@ vm_wait "$VM_PID" 10
 tap_expect_eq "socket: guest powers off, exit 0" 0 "$VM_STATUS"
 qmp_close
 exec {sout}>&-
+
+# pty: splitvm names the pty on stderr; a client in raw mode talks to the guest through it.
+qsock=$T/pty-qmp.sock
+vm_start pty -S -m 128 -kernel "$GUEST_PVH" -append "sv.test=echo" -serial pty \
+	-qmp "unix:$qsock,server,nowait"
+wait_file "$T/pty.err" 'char device redirected to /dev/pts/' 10
+pts=$(grep -o '/dev/pts/[0-9]*' "$T/pty.err" | head -n1)
+tap_check "pty: splitvm names its pty (${pts:-none})" test -c "${pts:-/nonexistent}"
+mkfifo "$T/pty.in"
+exec {pout}<>"$T/pty.in"
+socat - "${pts:-/dev/null},raw,echo=0" <"$T/pty.in" >"$T/pty.out" 2>/dev/null &
+_vm_pids+=($!)
+qmp_open "$qsock" && qmp '{"execute":"cont"}' >/dev/null
+for ((i = 0; i < 200; i++)); do
+	printf '%%' >&$pout
+	grep -q '%' "$T/pty.out" 2>/dev/null && break
+	sleep 0.1
+done
+printf 'pty!' >&$pout
+wait_file "$T/pty.out" 'pty!' 10
+tap_check "pty: bytes typed on the pty are echoed by the guest" grep -q 'pty!' "$T/pty.out"
+printf 'q' >&$pout
+vm_wait "$VM_PID" 10
+tap_expect_eq "pty: guest powers off, exit 0" 0 "$VM_STATUS"
+qmp_close
+exec {pout}>&-
 
 # -daemonize -pidfile: the parent returns once the VM runs; the daemon serves QMP.
 sock=$T/d.sock
