@@ -25,14 +25,20 @@ pa=$(host_vm_pid a)
 pb=$(host_vm_pid b)
 tap_check "two VMs run on the host" sh -c "test -n '$pa' && test -n '$pb'"
 
+define_guest auto button
+sv autostart auto >/dev/null
+
 # kill -9 dpud: the VMs keep running; a new dpud finds them again.
 kill -9 "$DPUD_PID"
 wait_for 5 sh -c "! kill -0 $DPUD_PID 2>/dev/null"
 tap_check "after kill -9 of dpud both VMs still run on the host" sh -c "$(declare -f alive); alive $pa && alive $pb"
 agents_start_dpud tcp >>"$AG_TMP/up.log" 2>&1
 tap_expect_eq "restarted dpud lists both running" "a running|b running" \
-	"$(sv list | awk 'NR>2 && NF {print $2, $3}' | paste -sd'|')"
+	"$(sv list | awk 'NR>2 && NF && $2 != "auto" {print $2, $3}' | paste -sd'|')"
 tap_expect_eq "the VMs are the same processes" "$pa $pb" "$(host_vm_pid a) $(host_vm_pid b)"
+if wait_state auto running 10; then tap_ok "a domain marked autostart is started by the new dpud"; else tap_fail "a domain marked autostart is started by the new dpud" "$(sv list --all) $(agents_logs)"; fi
+tap_expect_eq "and it runs on the host" "running" "$(host_qmp_status auto)"
+sv destroy auto >/dev/null
 sv suspend a >/dev/null
 tap_expect_eq "the found VM obeys verbs (suspend -> QMP paused)" "paused" "$(host_qmp_status a)"
 sv resume a >/dev/null
