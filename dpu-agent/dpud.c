@@ -353,7 +353,28 @@ int main(int argc, char **argv)
 	if (test_mode)
 		d.test_mode = true;
 	if (check) {
-		printf("%s: OK\n", conf);
+		/* What can be checked from here: local programs and files (host paths cannot). */
+		for (size_t i = 0; i < d.sup.n; i++) {
+			if (access(d.sup.c[i].argv[0], X_OK) < 0) {
+				fprintf(stderr, "splitvirt-dpud: %s: [child.%s] exec: %s: %s\n",
+					conf, d.sup.c[i].name, d.sup.c[i].argv[0], strerror(errno));
+				return 1;
+			}
+		}
+		if (d.mc.exec.mode == HOSTEXEC_REXEC && access(d.mc.exec.rexec, X_OK) < 0) {
+			fprintf(stderr, "splitvirt-dpud: %s: [host] rexec: %s: %s\n", conf,
+				d.mc.exec.rexec, strerror(errno));
+			return 1;
+		}
+		const char *files[] = {d.tls_cert, d.tls_key, d.tls_ca};
+		for (size_t i = 0; i < 3; i++) {
+			if (files[i][0] && access(files[i], R_OK) < 0) {
+				fprintf(stderr, "splitvirt-dpud: %s: [tls] %s: %s\n", conf,
+					files[i], strerror(errno));
+				return 1;
+			}
+		}
+		printf("%s: OK (%zu children)\n", conf, d.sup.n);
 		return 0;
 	}
 	log_level_parse(d.log_level, &lv);

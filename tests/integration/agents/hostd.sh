@@ -49,4 +49,14 @@ kill -TERM $hp
 wait $hp
 tap_expect_eq "SIGTERM stops hostd cleanly" "0" "$?"
 tap_check "and its children" sh -c "! pgrep -f '^/bin/sleep 30$' -P $hp"
+
+# splitvirt-dpud --check, the DPU side's equivalent.
+D=$SV_BIN/splitvirt-dpud
+printf '[host]\nexec = local\nsocket = local\n[child.u]\nexec = /bin/sleep 1\n' >"$tmp/dpu-ok.conf"
+tap_expect_eq "dpud --check accepts a good file" "$tmp/dpu-ok.conf: OK (1 children)" "$("$D" -f "$tmp/dpu-ok.conf" --check 2>&1)"
+printf '[host]\nexec = ssh\n' >"$tmp/dpu-bad.conf"
+tap_expect_eq "dpud --check names a bad value" "splitvirt-dpud: $tmp/dpu-bad.conf: [host] exec: 'ssh' is not rexec or local" "$("$D" -f "$tmp/dpu-bad.conf" --check 2>&1)"
+printf '[host]\nrexec = /nonexistent/rexec\n' >"$tmp/dpu-bad2.conf"
+out=$("$D" -f "$tmp/dpu-bad2.conf" --check 2>&1)
+tap_check "dpud --check names a missing program" sh -c 'echo "$1" | grep -q "/nonexistent/rexec"' _ "$out"
 tap_done
