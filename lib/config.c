@@ -89,8 +89,8 @@ static void check_section_line(struct config_parse_ctx *ctx, const char *s, size
 static char *config_read_line(char *str, int num, void *stream)
 {
 	struct config_parse_ctx *ctx = stream;
-	const char *nl, *s;
-	size_t len, raw_len;
+	const char *nl, *s, *view;
+	size_t len, raw_len, bom = 0;
 
 	if (ctx->p >= ctx->end || ctx->err_line)
 		return NULL;
@@ -108,29 +108,41 @@ static char *config_read_line(char *str, int num, void *stream)
 		ctx_error(ctx, EINVAL, "NUL byte in line");
 		return NULL;
 	}
+	/*
+	 * inih drops one UTF-8 byte-order mark at the start of the first line. The checks
+	 * look past it the same way, and the mark is handed on to inih, so a second mark
+	 * is text to both (not a way to hide a section header from the checks).
+	 */
+	view = s;
 	len = raw_len;
-	/* A UTF-8 byte-order mark is dropped here, so the checks below see what inih would. */
-	if (ctx->line == 1 && len >= 3 && !memcmp(s, "\xef\xbb\xbf", 3)) {
-		s += 3;
+	if (ctx->line == 1 && len >= 3 && !memcmp(view, "\xef\xbb\xbf", 3)) {
+		bom = 3;
+		view += 3;
 		len -= 3;
 	}
-	while (len > 0 && is_blank(*s)) {
-		s++;
+	while (len > 0 && is_blank(*view)) {
+		view++;
 		len--;
 	}
-	if (len > 0 && s[0] == '[') {
-		check_section_line(ctx, s, len);
+	/* inih would drop a mark here too and read what follows as the line. */
+	if (ctx->line == 1 && len >= 3 && !memcmp(view, "\xef\xbb\xbf", 3)) {
+		ctx_error(ctx, EINVAL, "misplaced byte-order mark");
+		return NULL;
+	}
+	if (len > 0 && view[0] == '[') {
+		check_section_line(ctx, view, len);
 		if (ctx->err_line)
 			return NULL;
 	}
-	/* len <= CONFIG_MAX_LINE, and CONFIG_MAX_LINE + 3 <= INI_MAX_LINE == num. */
-	if (num < 0 || len + 2 > (size_t)num) {
+	/* bom + len <= raw_len <= CONFIG_MAX_LINE, and CONFIG_MAX_LINE + 3 <= INI_MAX_LINE. */
+	if (num < 0 || bom + len + 2 > (size_t)num) {
 		ctx_error(ctx, EINVAL, "line too long");
 		return NULL;
 	}
-	memcpy(str, s, len);
-	str[len] = '\n';
-	str[len + 1] = '\0';
+	memcpy(str, s, bom);
+	memcpy(str + bom, view, len);
+	str[bom + len] = '\n';
+	str[bom + len + 1] = '\0';
 	return str;
 }
 

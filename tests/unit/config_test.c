@@ -158,6 +158,17 @@ static void test_config_skips_utf8_bom_at_start(void **state)
 			   "host.conf:1: unexpected text after section header");
 }
 
+/* inih drops one mark at the start of line 1; a second one (or one after blanks) must not
+ * let an over-long section header reach inih unchecked, where it would be cut silently. */
+static void test_config_refuses_a_misplaced_utf8_bom(void **state)
+{
+	assert_parse_fails("\xef\xbb\xbf\xef\xbb\xbf[abcdefghijklmnopqrstuvwxyzabcdefghijklmnop"
+			   "qrstuvwxyz]\nk=v\n",
+			   EINVAL, "host.conf:1: misplaced byte-order mark");
+	assert_parse_fails("\t\t\xef\xbb\xbf[abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz]\n",
+			   EINVAL, "host.conf:1: misplaced byte-order mark");
+}
+
 static void test_config_accepts_text_without_final_newline(void **state)
 {
 	struct config *cfg = config_parse("[s]\nk = v", 9, "x", NULL);
@@ -525,6 +536,7 @@ int main(void)
 		cmocka_unit_test(test_config_strips_inline_comments_and_crlf),
 		cmocka_unit_test(test_config_accepts_empty_input_and_empty_value),
 		cmocka_unit_test(test_config_skips_utf8_bom_at_start),
+		cmocka_unit_test(test_config_refuses_a_misplaced_utf8_bom),
 		cmocka_unit_test(test_config_accepts_text_without_final_newline),
 		cmocka_unit_test(test_config_accepts_line_of_max_length_whole),
 		cmocka_unit_test(test_config_rejects_line_longer_than_max),
