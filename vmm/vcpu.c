@@ -57,8 +57,12 @@ int vcpu_create(struct machine *m, uint32_t index, struct errmsg *e)
 	v->socket = rest / smp->dies;
 	id = arch_vcpu_id(m, v);
 	if (id < 0) {
-		errmsg_set(e, "-smp: vCPU %u gets topology id beyond the architecture's limit",
-			   index);
+		errmsg_set(e,
+			   "-smp: vCPU %u (socket %u, core %u) would get an APIC ID above 254: "
+			   "each topology level takes a power-of-two field (%u sockets x %u dies x "
+			   "%u clusters x %u cores x %u threads)",
+			   index, v->socket, v->core, smp->sockets, smp->dies, smp->clusters,
+			   smp->cores, smp->threads);
 		return -ERANGE;
 	}
 	v->apic_id = (uint32_t)id;

@@ -45,6 +45,8 @@ refused initrd-missing "^splitvm: -initrd $T/nope: No such file or directory\$" 
 refused cmdline-too-long "^splitvm: -append: kernel command line is 3000 bytes, the kernel takes at most 2047\$" \
 	-kernel "$GUEST_BZ" -append "$(head -c 3000 /dev/zero | tr '\0' x)"
 refused no-kernel "^splitvm: -kernel: " -m 128
+refused apic-id-range "^splitvm: -smp: vCPU 160 \(socket 2, core 0\) would get an APIC ID above 254" \
+	-m 128 -smp 240,sockets=3,cores=80,threads=1 -kernel "$GUEST_BZ"
 
 # A guest writing junk to every legacy port and reading/writing addresses with neither RAM nor
 # a device: splitvm answers all-ones, keeps running, and the guest powers off normally.
