@@ -57,7 +57,7 @@ int hostsock_connect(const struct hostsock *h, const char *path, struct errmsg *
 		 * Only the host's own refusal says the socket is gone; a local
 		 * failure (no link to the peer yet) says nothing about the VM.
 		 */
-		if (!info.remote && (fd == -ECONNREFUSED || fd == -ENOENT))
+		if (!info.remote)
 			return -EHOSTUNREACH;
 		return fd;
 	}

@@ -26,9 +26,10 @@ bool hostsock_mode_available(enum hostsock_mode mode);
 
 /*
  * A connected, blocking, close-on-exec stream fd to path on the host, or
- * -errno with a message. -ENOENT (no such socket) and -ECONNREFUSED (nothing
- * listens) come only from the host itself; not reaching the host at all is
- * -EHOSTUNREACH (or another errno), which says nothing about the socket.
+ * -errno with a message. Errors from the host itself (-ENOENT no such socket,
+ * -ECONNREFUSED nothing listens, -EACCES not allowed, ...) say the socket is
+ * not usable; not reaching the host at all is always -EHOSTUNREACH, which says
+ * nothing about the socket.
  */
 int hostsock_connect(const struct hostsock *h, const char *path, struct errmsg *e);
 

@@ -47,9 +47,12 @@ struct vm {
 	struct store_state st;
 	bool autostart;
 	bool removed;
-	bool pending; /* recorded active, not yet found again (host unreachable) */
-	bool active;  /* a splitvm process exists for it */
-	bool qmp_up;  /* the monitor holds a working QMP connection */
+	bool pending;	   /* recorded active, not yet found again (host unreachable) */
+	bool auto_pending; /* autostart not done yet (host not ready); retried */
+	unsigned auto_tries;
+	uint64_t auto_next_ms;
+	bool active; /* a splitvm process exists for it */
+	bool qmp_up; /* the monitor holds a working QMP connection */
 	enum vm_end ending;
 	bool guest_reset;	       /* SHUTDOWN with reason guest-reset */
 	bool guest_shutdown;	       /* SHUTDOWN initiated by the guest */
@@ -352,9 +355,11 @@ static pid_t read_pidfile(struct mgr *m, const char *name)
 	return (pid_t)pid;
 }
 
+/* The host answered that the socket cannot be used: its VM is not there. */
 static bool sock_gone(int err)
 {
-	return err == -ECONNREFUSED || err == -ENOENT;
+	return err == -ECONNREFUSED || err == -ENOENT || err == -EACCES || err == -ENOTDIR ||
+	       err == -ENOTSOCK || err == -ELOOP;
 }
 
 /*
@@ -1247,7 +1252,8 @@ static void *reaper_thread(void *arg)
 				vm->shutdown_deadline_ms = 0;
 				atomic_fetch_add(&vm->refs, 1);
 				due[n++] = vm;
-			} else if (vm->pending && n < ARRAY_SIZE(due)) {
+			} else if ((vm->pending || (vm->auto_pending && now >= vm->auto_next_ms)) &&
+				   n < ARRAY_SIZE(due)) {
 				atomic_fetch_add(&vm->refs, 1);
 				due[n++] = vm;
 			}
@@ -1258,7 +1264,7 @@ static void *reaper_thread(void *arg)
 			struct errmsg e;
 
 			pthread_mutex_lock(&due[i]->lock);
-			bool pending = due[i]->pending;
+			bool pending = due[i]->pending || due[i]->auto_pending;
 			pthread_mutex_unlock(&due[i]->lock);
 			if (pending) {
 				pthread_mutex_lock(&due[i]->op);
@@ -1393,6 +1399,13 @@ static bool reconcile_apply(struct mgr *m, struct vm *vm, enum rec_result res)
 		return false;
 	}
 	vm->pending = false;
+	if (res == REC_UNREACHABLE && vm->autostart && !vm->active) {
+		/* Autostart needs the host: wait until it answers. */
+		vm->auto_pending = true;
+		vm->auto_next_ms = now_ms() + 200;
+		pthread_mutex_unlock(&vm->lock);
+		return false;
+	}
 	if (res != REC_FOUND && was_active) {
 		log_warn("%s: was %s but its VM is gone", vm->name, dom_state_name(vm->st.state));
 		vm->st.id = -1;
@@ -1402,8 +1415,21 @@ static bool reconcile_apply(struct mgr *m, struct vm *vm, enum rec_result res)
 	autostart = vm->autostart && !vm->active && !vm->removed;
 	pthread_mutex_unlock(&vm->lock);
 	if (autostart) {
-		if (do_start(m, vm, &e))
-			log_error("%s: autostart failed: %s", vm->name, errmsg_str(&e));
+		int r = do_start(m, vm, &e);
+		bool retry;
+
+		pthread_mutex_lock(&vm->lock);
+		vm->auto_pending = false;
+		/* The host side may still be coming up (mounts, links): retry a while. */
+		if (r && r != -EPERM && r != -ENOENT && ++vm->auto_tries < 30) {
+			vm->auto_pending = true;
+			vm->auto_next_ms = now_ms() + 500;
+		}
+		retry = vm->auto_pending;
+		pthread_mutex_unlock(&vm->lock);
+		if (r)
+			log_error("%s: autostart failed%s: %s", vm->name,
+				  retry ? " (will retry)" : "", errmsg_str(&e));
 		else
 			log_info("%s: autostarted", vm->name);
 	}
