@@ -96,4 +96,20 @@ fi
 if wait_state r running 10; then tap_ok "and it is running again"; else tap_fail "and it is running again" "$(sv domstate r --reason)"; fi
 tap_expect_eq "QMP on the host agrees" "running" "$(host_qmp_status r)"
 sv destroy r >/dev/null 2>&1
+
+# on_reboot=destroy: a guest reboot (sv.test=reset) ends the VM.
+define_guest rb reset "<on_reboot>destroy</on_reboot>"
+sv start rb >/dev/null
+if wait_state rb "shut off" 10; then tap_ok "on_reboot=destroy: a guest reboot ends the VM"; else tap_fail "on_reboot=destroy: a guest reboot ends the VM" "$(sv domstate rb --reason) $(agents_logs)"; fi
+# on_poweroff=restart: a guest that powers off (sv.test=boot) is started again.
+define_guest po boot "<on_poweroff>restart</on_poweroff>"
+sv start po >/dev/null
+id1=$(sv dominfo po | awk '/^Id:/ {print $2}')
+if wait_for 10 sh -c "i=\$('$SV_ROOT/deploy/lab/lab' exec dpu '$SV_BIN/splitvirt' dominfo po | awk '/^Id:/ {print \$2}'); [ \"\$i\" != '-' ] && [ \"\$i\" != '$id1' ]"; then
+	tap_ok "on_poweroff=restart: a guest power-off starts the VM again (new id)"
+else
+	tap_fail "on_poweroff=restart: a guest power-off starts the VM again (new id)" "$(sv dominfo po) $(agents_logs)"
+fi
+sv autostart po --disable >/dev/null
+sv undefine po >/dev/null 2>&1 || true
 tap_done
