@@ -2,8 +2,8 @@
 # qtfs benchmark, one run in the lab: the same workloads on a qtfs mount (qtfsd in the host
 # namespace, client in the dpu namespace, tcp test mode and tls), on sshfs (OpenSSH sshd
 # started here in the host namespace with generated keys) and on the local directory.
-#   fio sequential read and write, 1 MiB blocks, O_DIRECT (QTFS_BENCH_MB, default 256)
-#   fio 4 KiB random read IOPS, O_DIRECT, 4 jobs
+#   fio sequential read and write, 1 MiB blocks, O_DIRECT, 6 s each (QTFS_BENCH_MB file, 256)
+#   fio 4 KiB random read IOPS, O_DIRECT, 4 jobs, 6 s
 #   metadata: create, stat, unlink of 10,000 files; extracting a tarball of /usr/include
 # qtfs is measured over tcp test mode (qtfs), TLS (qtfs-tls) and, over tcp, with sshfs's own
 # default cache time of 20 s (qtfs-c20; qtfs defaults to 1 s) so that caching is compared
@@ -79,9 +79,10 @@ at_cleanup "on_dpu umount -l '$T/m-sshfs'"
 
 fio_bw() { # DIR RW BS -> MiB/s (or IOPS for randread)
 	local dir=$1 rw=$2 bs=$3 extra=() out
-	[ "$rw" = randread ] && extra=(--numjobs=4 --group_reporting --runtime=8 --time_based)
+	[ "$rw" = randread ] && extra=(--numjobs=4 --group_reporting)
 	out=$(on_dpu fio --name=b --directory="$dir" --filename=fio.dat --rw="$rw" --bs="$bs" \
 		--size="${MB}M" --direct=1 --ioengine=psync --output-format=terse --terse-version=3 \
+		--runtime=6 --time_based \
 		"${extra[@]}" 2>/dev/null | tail -n1)
 	# terse v3: field 7 read bw KiB/s, 8 read iops, 48 write bw KiB/s
 	case $rw in
@@ -112,28 +113,40 @@ dir_of() {
 	sshfs) echo "$T/m-sshfs/$1" ;;
 	esac
 }
-FSES="local qtfs tls c20 sshfs"
-# throughput first for every filesystem, then (after the host has written back what fio
-# left dirty) the metadata workloads, so that one phase does not pay for another's I/O
-for fs in $FSES; do
-	dir=$(dir_of $fs)
-	on_dpu mkdir -p "$dir"
-	R[$fs,write]=$(fio_bw "$dir" write 1M)
-	R[$fs,read]=$(fio_bw "$dir" read 1M)
-	R[$fs,rand]=$(fio_bw "$dir" randread 4k)
-	on_dpu rm -f "$dir/fio.dat"
+FSES=(local qtfs tls c20 sshfs)
+ROUNDS=${QTFS_BENCH_ROUNDS:-3}
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'; }
+# every filesystem is measured once per round, in an order rotated each round, and the
+# median of the rounds is reported: this machine is shared, and a workload measured only
+# while it happened to be busy would otherwise decide the ratio
+declare -A S
+for ((r = 0; r < ROUNDS; r++)); do
+	for ((i = 0; i < ${#FSES[@]}; i++)); do
+		fs=${FSES[(i + r) % ${#FSES[@]}]}
+		dir=$(dir_of "$fs")
+		on_dpu mkdir -p "$dir"
+		S[$fs,write]+=" $(fio_bw "$dir" write 1M)"
+		S[$fs,read]+=" $(fio_bw "$dir" read 1M)"
+		S[$fs,rand]+=" $(fio_bw "$dir" randread 4k)"
+		on_dpu rm -f "$dir/fio.dat"
+		# metadata after the host has written back what fio left dirty
+		sync
+		read -r c st u <<<"$(on_dpu python3 "$SV_ROOT/tests/bench/qtfs_meta.py" "$dir/meta" "$NFILES")"
+		S[$fs,create]+=" $c" S[$fs,stat]+=" $st" S[$fs,unlink]+=" $u"
+		sync
+		S[$fs,tar]+=" $(tar_rate "$dir")"
+	done
 done
-for fs in $FSES; do
-	dir=$(dir_of $fs)
-	sync
-	read -r c s u <<<"$(on_dpu python3 "$SV_ROOT/tests/bench/qtfs_meta.py" "$dir/meta" "$NFILES")"
-	R[$fs,create]=$c R[$fs,stat]=$s R[$fs,unlink]=$u
-	sync
-	R[$fs,tar]=$(tar_rate "$dir")
+for fs in "${FSES[@]}"; do
+	for k in write read rand create stat unlink tar; do
+		# shellcheck disable=SC2086
+		R[$fs,$k]=$(median ${S[$fs,$k]})
+	done
 done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2fx", a / b; else print "n/a" }'; }
-echo "qtfs bench: $MB MiB files, $NFILES files, tarball of /usr/include ($ntar entries); one run"
+echo "qtfs bench: fio on $MB MiB files for 6 s each, $NFILES files, tarball of /usr/include ($ntar entries);"
+echo "one run of $ROUNDS rounds, medians; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-26s %9s %9s %9s %9s %9s %11s %10s %10s\n' metric local qtfs qtfs-tls qtfs-c20 sshfs qtfs/sshfs tls/sshfs c20/sshfs
 for m in "write:seq write 1M MiB/s" "read:seq read 1M MiB/s" "rand:randread 4k IOPS" \
 	"create:create files/s" "stat:stat files/s" "unlink:unlink files/s" "tar:tar -x files/s"; do
