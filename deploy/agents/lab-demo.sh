@@ -14,7 +14,8 @@ source "$SV_ROOT/tests/lib/tap.sh"
 source "$SV_ROOT/tests/lib/lab.sh"
 source "$SV_ROOT/tests/integration/agents/lib.bash"
 
-step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold= plain=; fi
+step() { printf '\n%s==> %s%s\n' "$bold" "$*" "$plain"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
 die() { echo "demo: $*" >&2; agents_logs >&2; exit 1; }
 

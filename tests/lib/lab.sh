@@ -17,8 +17,11 @@ lab_cleanup() {
 	for ((i = ${#_lab_cleanups[@]} - 1; i >= 0; i--)); do
 		eval "${_lab_cleanups[i]}" >/dev/null 2>&1 || true
 	done
-	for p in "${_lab_bg_pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-	"$LAB" down >/dev/null 2>&1 || true
+	# Waiting here, with stderr closed, keeps bash from reporting each "Killed" job.
+	for p in "${_lab_bg_pids[@]}"; do
+		{ kill -9 "$p" && wait "$p"; } 2>/dev/null || true
+	done
+	{ "$LAB" down; } >/dev/null 2>&1 || true
 }
 # Registers a shell command to run at cleanup (last registered runs first).
 at_cleanup() { _lab_cleanups+=("$1"); }
