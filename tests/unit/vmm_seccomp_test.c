@@ -19,12 +19,12 @@
 
 #include "vmm/seccomp.h"
 
-enum child_action { DO_ALLOWED, DO_SOCKET, DO_BAD_IOCTL, DO_EXTRA, DO_REGISTERED, DO_GETPPID };
+enum child_action { DO_ALLOWED, DO_SOCKET, DO_BAD_IOCTL, DO_EXTRA, DO_REGISTERED, DO_GETPGID };
 
 /* Runs action in a child under the filter; returns the wait status and the child's log. */
 static int run_child(enum vmm_seccomp_action mode, enum child_action act, char *log, size_t len)
 {
-	const char *const extra[] = {"getppid", NULL};
+	const char *const extra[] = {"getpgid", NULL};
 	int p[2], status;
 	pid_t pid;
 	ssize_t n;
@@ -42,7 +42,7 @@ static int run_child(enum vmm_seccomp_action mode, enum child_action act, char *
 		close(p[0]);
 		if (pipe(pp) < 0)
 			syscall(SYS_exit_group, 2);
-		if (act == DO_REGISTERED && vmm_seccomp_allow("getppid"))
+		if (act == DO_REGISTERED && vmm_seccomp_allow("getpgid"))
 			syscall(SYS_exit_group, 6);
 		if (vmm_seccomp_install(&o, &e))
 			syscall(SYS_exit_group, 3);
@@ -61,8 +61,8 @@ static int run_child(enum vmm_seccomp_action mode, enum child_action act, char *
 			break;
 		case DO_EXTRA:
 		case DO_REGISTERED:
-		case DO_GETPPID:
-			if (syscall(SYS_getppid) <= 0)
+		case DO_GETPGID:
+			if (syscall(SYS_getpgid, 0) <= 0)
 				syscall(SYS_exit_group, 5);
 			break;
 		}
@@ -133,10 +133,10 @@ static void test_seccomp_devices_can_register_syscalls_before_install(void **sta
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 0);
 	/* without registration the same call is fatal */
-	st = run_child(VMM_SECCOMP_TRAP_LOG, DO_GETPPID, log, sizeof(log));
+	st = run_child(VMM_SECCOMP_TRAP_LOG, DO_GETPGID, log, sizeof(log));
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 128 + SIGSYS);
-	assert_non_null(strstr(log, "forbidden syscall getppid"));
+	assert_non_null(strstr(log, "forbidden syscall getpgid"));
 }
 
 static void test_seccomp_allowlist_is_small_and_resolvable(void **state)
