@@ -925,7 +925,7 @@ static void hostile_payload(struct vd_dev *d)
 		break;
 	case VD_ID_BLK: /* read far past the end; unknown type; GET_ID into 3 bytes; no status */
 		memset(hbuf, 0, 64);
-		w[0] = 0;			/* IN */
+		w[0] = 0;				/* IN */
 		w[2] = 0xfffffff0u, w[3] = 0x7fffffffu; /* sector */
 		b[0] = (struct vd_buf){hbuf[0], 16, 0};
 		b[1] = (struct vd_buf){hbuf[1], 4096, 1};
@@ -1742,6 +1742,188 @@ static void test_nettso(void)
 	g_power_off(failures);
 }
 
+/* ---- virtio-blk functional test ---- */
+#define BLK_T_FLUSH	   4
+#define BLK_T_DISCARD	   11
+#define BLK_T_WRITE_ZEROES 13
+#define BLK_F_RO	   5
+#define BLK_F_FLUSH	   9
+#define BLK_F_DISCARD	   13
+#define BLK_F_WRITE_ZEROES 14
+#define BLK_WBUF	   0x3000000ull /* 48 MiB */
+#define BLK_RBUF	   0x3200000ull /* 50 MiB */
+
+static uint8_t blk_seg[16];
+
+/* One request, synchronously: header, optional data (out or in), status. Returns the status
+ * byte (0xff: no answer). */
+static uint8_t blk_io(struct vd_dev *d, struct vd_queue *q, uint32_t type, uint64_t sector,
+		      void *data, uint32_t len, int data_in)
+{
+	struct vd_buf b[3];
+	uint32_t ulen;
+	uint16_t head;
+	int n = 0;
+
+	breq[0] = (struct blk_req){type, 0, sector};
+	bstatus[0] = 0xff;
+	b[n++] = (struct vd_buf){&breq[0], sizeof(breq[0]), 0};
+	if (len)
+		b[n++] = (struct vd_buf){data, len, data_in};
+	b[n++] = (struct vd_buf){&bstatus[0], 1, 1};
+	vd_add(q, b, n);
+	vd_kick(d, q);
+	if (!vd_wait(q, &head, &ulen, 30 * TSC_SEC))
+		return 0xff;
+	vd_ack(d);
+	return bstatus[0];
+}
+
+/*
+ * Guest code runs emulated here (a few hundred thousand instructions a second), so buffers are
+ * filled with rep stosq and checked sparsely: every 512-byte sector holds a fill word that
+ * depends on the request, and its first word names the sector. The host checks the whole
+ * image byte for byte.
+ */
+static uint64_t blk_fill_word(uint32_t size, uint64_t sector)
+{
+	return 0x0101010101010101ull * (uint8_t)((size >> 9) * 31 + sector);
+}
+
+static void fill_q(void *dst, uint64_t v, uint64_t bytes)
+{
+	uint64_t n = bytes / 8;
+
+	__asm__ volatile("rep stosq" : "+D"(dst), "+c"(n) : "a"(v) : "memory");
+}
+
+static void blk_fill(uint8_t *buf, uint32_t size, uint64_t sector)
+{
+	uint32_t i;
+
+	fill_q(buf, blk_fill_word(size, sector), size);
+	for (i = 0; i < size / 512; i++)
+		*(uint64_t *)(buf + 512ull * i) = 0x5356000000000000ull | (sector + i);
+}
+
+/* Number of sampled words that differ from what blk_fill wrote (zero: want zeroes). */
+static uint32_t blk_check(const uint8_t *buf, uint32_t size, uint64_t sector, int zero)
+{
+	uint32_t i, bad = 0;
+
+	for (i = 0; i < size / 512; i++) {
+		const uint8_t *sec = buf + 512ull * i;
+		uint64_t head = zero ? 0 : 0x5356000000000000ull | (sector + i);
+		uint64_t fill = zero ? 0 : blk_fill_word(size, sector);
+
+		bad += *(const uint64_t *)sec != head;
+		bad += *(const uint64_t *)(sec + 256) != fill;
+		bad += *(const uint64_t *)(sec + 504) != fill;
+	}
+	return bad;
+}
+
+/*
+ * sv.test=blk [sv.ro=1]: GET_ID; for each request size 512 B .. 1 MiB writes a pattern at
+ * sector 2048*k (1 MiB apart), reads it back and compares (read-only drives must answer the
+ * write with IOERR and leave the disk alone); flush; with discard, a written 1 MiB at 8 MiB
+ * is discarded and reads back as zeroes; with write-zeroes, 1 MiB at 10 MiB likewise.
+ */
+static void test_blk(void)
+{
+	static const uint32_t sizes[] = {512, 1536, 4096, 65536, 1u << 20};
+	struct vd_dev d;
+	struct vd_queue q;
+	uint8_t *w = (uint8_t *)BLK_WBUF, *r = (uint8_t *)BLK_RBUF, st;
+	int ro = (int)g_opt_u64("sv.ro", 0);
+	uint32_t k, i, bad;
+	char id[21];
+
+	if (!vd_find_id(VD_ID_BLK, &d) ||
+	    vd_init(&d, (1ull << BLK_F_RO) | (1ull << BLK_F_FLUSH) | (1ull << BLK_F_DISCARD) |
+				(1ull << BLK_F_WRITE_ZEROES)) ||
+	    vd_queue_setup(&d, 0, &q)) {
+		g_report("blk device set up", 0, 0);
+		g_power_off(1);
+	}
+	vd_driver_ok(&d);
+	put_line_kv("SVTEST blk capacity=", "",
+		    vd_config32(&d, 0) | (uint64_t)vd_config32(&d, 4) << 32,
+		    " ro=", d.features >> BLK_F_RO & 1);
+	g_report("blk: read-only feature matches the drive",
+		 (int)(d.features >> BLK_F_RO & 1) == ro, 0);
+	memset(id, 0, sizeof(id));
+	st = blk_io(&d, &q, BLK_T_GET_ID, 0, id, 20, 1);
+	g_puts("SVTEST blk id=");
+	g_puts(id);
+	g_puts("\n");
+	g_report("blk: GET_ID answered OK", st == 0, 0);
+	for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		uint64_t sector = 2048ull * (k + 1);
+
+		blk_fill(w, sizes[k], sector);
+		st = blk_io(&d, &q, BLK_T_OUT, sector, w, sizes[k], 0);
+		if (ro) {
+			g_puts("SVTEST blk ro write size=");
+			g_put_dec(sizes[k]);
+			g_puts(" status=");
+			g_put_dec(st);
+			g_puts("\n");
+		} else if (st != 0) {
+			g_report("blk: write", 0, "status not OK");
+		}
+		fill_q(r, 0xeeeeeeeeeeeeeeeeull, sizes[k]);
+		st = blk_io(&d, &q, BLK_T_IN, sector, r, sizes[k], 1);
+		bad = blk_check(r, sizes[k], sector, ro);
+		g_puts(st == 0 && !bad ? "SVTEST blk rw ok size=" : "SVTEST blk rw BAD size=");
+		g_put_dec(sizes[k]);
+		g_puts(" sector=");
+		g_put_dec(sector);
+		g_puts("\n");
+		if (st != 0 || bad)
+			failures++;
+	}
+	/* A read past the end is an I/O error, not a crash or a short read. */
+	st = blk_io(&d, &q, BLK_T_IN, (vd_config32(&d, 0) | (uint64_t)vd_config32(&d, 4) << 32), r,
+		    512, 1);
+	put_line_kv("SVTEST blk read past end status=", "", st, 0, 0);
+	if (!ro) {
+		st = blk_io(&d, &q, BLK_T_FLUSH, 0, 0, 0, 0);
+		put_line_kv("SVTEST blk flush status=", "", st, 0, 0);
+	}
+	if (!ro && (d.features >> BLK_F_DISCARD & 1)) {
+		uint64_t sector = 8 * 2048;
+
+		blk_fill(w, 1u << 20, sector);
+		blk_io(&d, &q, BLK_T_OUT, sector, w, 1u << 20, 0);
+		memset(blk_seg, 0, sizeof(blk_seg));
+		for (i = 0; i < 8; i++)
+			blk_seg[i] = (uint8_t)(sector >> (8 * i));
+		wr32(blk_seg + 8, 2048);
+		st = blk_io(&d, &q, BLK_T_DISCARD, 0, blk_seg, 16, 0);
+		fill_q(r, 0xeeeeeeeeeeeeeeeeull, 1u << 20);
+		blk_io(&d, &q, BLK_T_IN, sector, r, 1u << 20, 1);
+		bad = blk_check(r, 1u << 20, sector, 1);
+		put_line_kv("SVTEST blk discard status=", "", st, " nonzero=", bad);
+	}
+	if (!ro && (d.features >> BLK_F_WRITE_ZEROES & 1)) {
+		uint64_t sector = 10 * 2048;
+
+		blk_fill(w, 1u << 20, sector);
+		blk_io(&d, &q, BLK_T_OUT, sector, w, 1u << 20, 0);
+		memset(blk_seg, 0, sizeof(blk_seg));
+		for (i = 0; i < 8; i++)
+			blk_seg[i] = (uint8_t)(sector >> (8 * i));
+		wr32(blk_seg + 8, 2048);
+		st = blk_io(&d, &q, BLK_T_WRITE_ZEROES, 0, blk_seg, 16, 0);
+		fill_q(r, 0xeeeeeeeeeeeeeeeeull, 1u << 20);
+		blk_io(&d, &q, BLK_T_IN, sector, r, 1u << 20, 1);
+		bad = blk_check(r, 1u << 20, sector, 1);
+		put_line_kv("SVTEST blk write-zeroes status=", "", st, " nonzero=", bad);
+	}
+	g_power_off(failures);
+}
+
 void guest_main(void)
 {
 	char test[32] = "none";
@@ -1797,6 +1979,8 @@ void guest_main(void)
 		test_irq();
 	if (!g_strncmp(test, "nettso", 7))
 		test_nettso();
+	if (!g_strncmp(test, "blk", 4))
+		test_blk();
 	if (!g_strncmp(test, "idle", 5))
 		idle_forever();
 	g_report("known sv.test", 0, test);
