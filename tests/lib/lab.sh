@@ -3,6 +3,7 @@
 #   on_host CMD...    runs CMD in the host namespace; on_dpu likewise
 #   lab_bg host|dpu CMD...   starts CMD in the background there; killed at exit
 #   wait_for SECONDS CMD...  polls CMD every 50 ms until it succeeds
+#   lab_pgrep host|dpu PGREP-ARGS...   pgrep limited to this lab's processes there
 # Everything is torn down on exit, whatever the outcome.
 LAB=$SV_ROOT/deploy/lab/lab
 : "${SPLITVIRT_LAB:=t$$}"
@@ -37,6 +38,15 @@ lab_bg() {
 	"$LAB" exec "$side" "$@" &
 	_lab_bg_pids+=($!)
 	LAB_BG_PID=$!
+}
+# PIDs (ascending) of this lab's processes on SIDE whose command line matches
+# pgrep's ARGS. The PID namespace is shared by every lab on the machine, so a
+# bare pgrep would also find other tests' daemons.
+lab_pgrep() {
+	local side=$1 ns
+	shift
+	ns=${SPLITVIRT_LAB:+$SPLITVIRT_LAB-}$side
+	pgrep "$@" | grep -Fx -f <(ip netns pids "$ns" 2>/dev/null; echo none) | sort -n
 }
 wait_for() {
 	local secs=$1 deadline

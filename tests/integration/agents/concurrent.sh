@@ -50,8 +50,9 @@ else
 fi
 tap_expect_eq "all with the reason shutdown" "$N" \
 	"$(for i in $(seq 1 $N); do sv domstate "c$i" --reason | head -n1; done | grep -c '^shut off (shutdown)$')"
-wait_for 10 sh -c "! '$SV_ROOT/deploy/lab/lab' exec host pgrep -f 'splitvm -name c' >/dev/null"
-tap_check "no splitvm left on the host" sh -c "! '$SV_ROOT/deploy/lab/lab' exec host pgrep -f 'splitvm -name c[0-9]'"
+no_splitvm_left() { [ -z "$(lab_pgrep host -f 'splitvm -name c[0-9]')" ]; }
+wait_for 10 no_splitvm_left
+tap_check "no splitvm left on the host" no_splitvm_left
 for i in $(seq 1 $N); do $LABX undefine "c$i" >/dev/null 2>&1 & jobs_+=($!); done
 waitjobs
 tap_expect_eq "$N concurrent undefines leave nothing" "0" "$(sv list --all --name | grep -c '^c')"

@@ -54,10 +54,16 @@ tap_expect_eq "with the reason shutdown" "shut off (shutdown)" "$(sv domstate a 
 # kill -9 of hostd's children: each is restarted and service resumes.
 sv start a >/dev/null
 pa=$(host_vm_pid a)
+child_pid() { lab_pgrep host -f "$SV_BIN/$1 " | head -n1; }
+child_replaced() { # CHILD OLD-PID
+	local n
+	n=$(child_pid "$1")
+	[ -n "$n" ] && [ "$n" != "$2" ]
+}
 for child in udsproxyd rexec_server qtfsd; do
-	old=$(on_host pgrep -o -f "$SV_BIN/$child ")
-	kill -9 "$old"
-	if wait_for 10 sh -c "n=\$('$SV_ROOT/deploy/lab/lab' exec host pgrep -o -f '$SV_BIN/$child '); [ -n \"\$n\" ] && [ \"\$n\" != '$old' ]"; then
+	old=$(child_pid "$child")
+	[ -n "$old" ] && kill -9 "$old"
+	if wait_for 10 child_replaced "$child" "$old"; then
 		tap_ok "hostd restarts $child after kill -9"
 	else
 		tap_fail "hostd restarts $child after kill -9" "$(agents_logs)"
