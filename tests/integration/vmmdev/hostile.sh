@@ -7,6 +7,9 @@
 # with absurd lengths and ops, runt and fake-GSO frames, block reads far past the end, unknown
 # request types, GET_ID into 3 bytes, requests without a status byte). splitvm must keep running, keep
 # answering QMP throughout, let the guest reset every device, and quit cleanly.
+# Receive rings too: with host data flowing (tap frames, console bytes, vsock CONNECTs), net,
+# console and vsock get a descriptor loop, a buffer outside RAM, a head out of range, a
+# read-only buffer to write into and a zero-length buffer on their receive queue.
 source "$(dirname "$0")/../../lib/tap.sh"
 source "$(dirname "$0")/vmmdev-lib.bash"
 vmmdev_require
@@ -72,4 +75,56 @@ vm_wait "$VM_PID" 10
 tap_expect_eq "quit: splitvm exits 0" 0 "$VM_STATUS"
 tap_check "no crash or sanitizer report in splitvm's stderr" \
 	bash -c "! grep -qE 'AddressSanitizer|runtime error|Segmentation|Aborted' '$T/h.err'"
+qmp_close
+
+# Malformed receive rings, fed by the host.
+qsock=$T/rx-qmp.sock
+ip netns exec "$NS" "$SPLITVM" -m 128 -kernel "$VGUEST_PVH" -append "sv.test=hostile_rx" \
+	-serial "file,path=$T/rx.serial" -qmp "unix:$qsock,server,nowait" \
+	-device virtio-serial-device,id=vser1 -chardev "socket,id=c1,path=$T/con.sock,server,nowait" \
+	-device virtconsole,chardev=c1,id=con1 \
+	-netdev tap,id=n1,ifname=svtap1 -device virtio-net-device,netdev=n1,id=net1 \
+	-device "vhost-vsock-device,id=vs1,guest-cid=6,uds-path=$T/v1.sock" \
+	</dev/null >"$T/rx.out" 2>"$T/rx.err" &
+VM_PID=$!
+_vm_pids+=("$VM_PID")
+if qmp_open "$qsock"; then
+	ip netns exec "$NS" ip link set svtap1 up
+	feeder=$(dirname "$0")/rx_feeder.py
+	ip netns exec "$NS" python3 "$feeder" tap svtap1 60 &
+	_vm_pids+=($!)
+	python3 "$feeder" unix "$T/con.sock" 60 &
+	_vm_pids+=($!)
+	python3 "$feeder" vsock "$T/v1.sock" 60 &
+	_vm_pids+=($!)
+	feeders=("${_vm_pids[@]: -3}")
+	bad=0
+	for ((i = 0; i < 600; i++)); do
+		grep -q 'SVTEST hostile_rx done' "$T/rx.serial" 2>/dev/null && break
+		kill -0 "$VM_PID" 2>/dev/null || break
+		qmp_alive >/dev/null || bad=$((bad + 1))
+		sleep 0.1
+	done
+	tap_check "rx: guest went through every case" grep -q 'SVTEST hostile_rx done' "$T/rx.serial"
+	tap_check "rx: splitvm is still running" kill -0 "$VM_PID"
+	tap_expect_eq "rx: QMP answered every poll" 0 "$bad"
+	for dev in console net vsock; do
+		tap_expect_eq "rx: $dev: all 5 cases ran" 5 "$(grep -c "^SVTEST hostile_rx $dev " "$T/rx.serial")"
+	done
+	# Loops, buffers outside RAM and bad heads break the ring: NEEDS_RESET. A read-only or
+	# empty receive buffer is the guest's loss: the device may drop into it or give up.
+	nr=$(grep -E 'hostile_rx .* (descriptor-loop|buffer-outside-ram|head-out-of-range)' "$T/rx.serial" |
+		grep -c 'status=0x00000000000000[4-7c-f]')
+	grep '^SVTEST hostile_rx ' "$T/rx.serial" | sed 's/^/# /'
+	tap_expect_eq "rx: malformed receive rings set DEVICE_NEEDS_RESET once host data arrives (3 cases x 3 devices)" 9 "$nr"
+	kill "${feeders[@]}" 2>/dev/null
+	wait "${feeders[@]}" 2>/dev/null
+	qmp '{"execute":"quit"}' >/dev/null
+	vm_wait "$VM_PID" 10
+	tap_expect_eq "rx: quit: splitvm exits 0" 0 "$VM_STATUS"
+	tap_check "rx: no crash or sanitizer report" \
+		bash -c "! grep -qE 'AddressSanitizer|runtime error|Segmentation|Aborted' '$T/rx.err'"
+else
+	tap_fail "rx: splitvm starts" "$(cat "$T/rx.err")"
+fi
 tap_done

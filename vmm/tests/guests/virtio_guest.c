@@ -1924,6 +1924,83 @@ static void test_blk(void)
 	g_power_off(failures);
 }
 
+/*
+ * sv.test=hostile_rx: malformed receive rings, which a device only reads when host data
+ * arrives (the host keeps sending: frames on the tap, bytes on the console chardev, CONNECTs
+ * on the vsock socket). For net, console and vsock, queue 0 gets in turn a descriptor loop,
+ * a buffer outside RAM, a head out of range, a read-only buffer where the device must write,
+ * and a zero-length buffer; the guest waits up to 3 s (1 s for the last two, which a device
+ * may simply drop into) for the device to give up (NEEDS_RESET), reports the status, and
+ * resets the device.
+ */
+static void test_hostile_rx(void)
+{
+	static const char *const names[] = {"descriptor-loop", "buffer-outside-ram",
+					    "head-out-of-range", "read-only-buffer",
+					    "zero-length-buffer"};
+	struct vd_dev devs[16];
+	int n = vd_find(devs, 16), i, c;
+
+	for (i = 0; i < n; i++) {
+		struct vd_dev *d = &devs[i];
+
+		if (d->device_id != VD_ID_NET && d->device_id != VD_ID_CONSOLE &&
+		    d->device_id != VD_ID_VSOCK)
+			continue;
+		for (c = 0; c < 5; c++) {
+			struct vd_queue q;
+			struct vd_buf b = {hbuf[0], 2048, 1};
+			uint64_t t0;
+			uint32_t st;
+			int head, k;
+
+			vd_release_rings();
+			if (vd_init(d, 0) || vd_queue_setup(d, 0, &q))
+				break;
+			/* The other queues too, so the device is fully up. */
+			for (k = 1; k < (d->device_id == VD_ID_VSOCK ? 3 : 2); k++) {
+				struct vd_queue other;
+
+				vd_queue_setup(d, (uint32_t)k, &other);
+			}
+			head = vd_add(&q, &b, 1);
+			if (head < 0)
+				break;
+			if (c == 0) {
+				q.desc[head].flags = VQ_F_NEXT | VQ_F_WRITE;
+				q.desc[head].next = (uint16_t)head;
+			} else if (c == 1) {
+				q.desc[head].addr = 0x7fff00000000ull;
+			} else if (c == 2) {
+				q.avail[2] = 4000;
+			} else if (c == 3) {
+				q.desc[head].flags = 0;
+			} else {
+				q.desc[head].len = 0;
+			}
+			vd_driver_ok(d);
+			vd_kick(d, &q);
+			t0 = g_rdtsc();
+			/* A read-only or empty buffer may just be dropped into: wait less. */
+			while (!(vd_read32(d, 0x070) & 0x40) &&
+			       g_rdtsc() - t0 < (c >= 3 ? 1 : 3) * TSC_SEC)
+				delay_tsc(TSC_SEC / 100);
+			st = vd_read32(d, 0x070);
+			vd_ack(d);
+			g_puts("SVTEST hostile_rx ");
+			g_puts(dev_name(d->device_id));
+			g_puts(" ");
+			g_puts(names[c]);
+			g_puts(" status=");
+			g_put_hex(st);
+			g_puts("\n");
+			vd_write32(d, 0x070, 0);
+		}
+	}
+	g_puts("SVTEST hostile_rx done\n");
+	idle_forever();
+}
+
 void guest_main(void)
 {
 	char test[32] = "none";
@@ -1969,6 +2046,8 @@ void guest_main(void)
 		test_vsock();
 	if (!g_strncmp(test, "hostile", 8))
 		test_hostile();
+	if (!g_strncmp(test, "hostile_rx", 11))
+		test_hostile_rx();
 	if (!g_strncmp(test, "blkbench", 9))
 		test_blkbench();
 	if (!g_strncmp(test, "netx", 5))
