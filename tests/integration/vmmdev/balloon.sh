@@ -5,7 +5,8 @@
 # again deflates and the guest's re-touched pages bring the RSS back. Bad QMP arguments are
 # answered with errors while the VM keeps running. Free page reporting: the guest reports
 # 24 MiB of touched memory free and splitvm's RSS falls; deflate-on-oom is offered only
-# when configured.
+# when configured. With -machine mem-share=on (a shared memfd) inflating punches holes
+# (MADV_REMOVE) and the RSS falls too.
 source "$(dirname "$0")/../../lib/tap.sh"
 source "$(dirname "$0")/vmmdev-lib.bash"
 vmmdev_require
@@ -109,6 +110,32 @@ if serial_wait fpr 'SVTEST fpr touched' 60 && qmp_open "$qsock"; then
 	qmp_close
 else
 	tap_fail "fpr guest touched its memory" "$(cat "$T/fpr.err" "$T/fpr.serial")"
+fi
+# Shared guest memory: the pages go back through MADV_REMOVE.
+qsock=$T/shm.sock
+vm_start shm -machine microvm,mem-share=on -m 256 -kernel "$VGUEST_BZ" \
+	-append "sv.test=balloon sv.touch=64" -serial "file,path=$T/shm.serial" \
+	-qmp "unix:$qsock,server,nowait" -device virtio-balloon-device,id=bal3
+if serial_wait shm 'SVTEST balloon actual=0' 60 && qmp_open "$qsock"; then
+	sleep 0.2
+	rss1=$(rss_kib "$VM_PID")
+	qmp "{\"execute\":\"balloon\",\"arguments\":{\"value\":$((RAM - 48 * MIB))}}" >/dev/null
+	serial_wait shm 'SVTEST balloon actual=12288' 60
+	sleep 0.2
+	rss2=$(rss_kib "$VM_PID")
+	drop=$(((rss1 - rss2) / 1024))
+	echo "# mem-share=on inflate: RSS $rss1 -> $rss2 KiB ($drop MiB less)"
+	tap_check "mem-share=on: guest inflated 12288 pages" serial_grep shm 'SVTEST balloon actual=12288'
+	if [ "$drop" -ge 40 ]; then
+		tap_ok "mem-share=on: inflate gives at least 40 of the 48 MiB back"
+	else
+		tap_fail "mem-share=on: inflate gives at least 40 of the 48 MiB back" "$rss1 -> $rss2 KiB"
+	fi
+	qmp '{"execute":"quit"}' >/dev/null
+	vm_wait "$VM_PID" 10
+	qmp_close
+else
+	tap_fail "mem-share=on: guest touched its memory" "$(cat "$T/shm.err")"
 fi
 vm_run oom -m 128 -kernel "$VGUEST_BZ" -append "sv.test=fpr" \
 	-device virtio-balloon-device,id=bal2,deflate-on-oom=true
