@@ -743,11 +743,20 @@ struct virtio_vsock *virtio_vsock_create(const struct virtio_vsock_params *p, st
 	v->next_port = VSOCK_EPHEMERAL_FIRST;
 	snprintf(v->name, sizeof(v->name), "vhost-vsock %s", p->id);
 	if (!p->uds_path) {
-		/* The kernel backend needs /dev/vhost-vsock, which this build does not drive. */
-		errmsg_set(e,
-			   "-device vhost-vsock-device %s: only the unix-socket backend "
-			   "(uds-path=) is supported",
-			   p->id);
+		/* The kernel backend needs /dev/vhost-vsock, which this build does not drive: say
+		 * whether the host has it at all, and what works instead. */
+		if (access("/dev/vhost-vsock", R_OK | W_OK) != 0)
+			errmsg_set(e,
+				   "-device vhost-vsock-device %s: /dev/vhost-vsock: %s (the "
+				   "kernel backend needs vhost_vsock; uds-path= selects the "
+				   "unix-socket backend)",
+				   p->id, strerror(errno));
+		else
+			errmsg_set(e,
+				   "-device vhost-vsock-device %s: the kernel backend "
+				   "(/dev/vhost-vsock) is not supported by this splitvm; uds-path= "
+				   "selects the unix-socket backend",
+				   p->id);
 		free(v);
 		errno = ENOTSUP;
 		return NULL;

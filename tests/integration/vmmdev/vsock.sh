@@ -36,7 +36,8 @@ else
 	tap_skip "vhost-vsock (kernel backend)" "/dev/vhost-vsock is absent on this host"
 	vm_run vhost -m 128 -kernel "$VGUEST_BZ" -device vhost-vsock-device,id=vsock1,guest-cid=9
 	echo "# $(cat "$T/vhost.err")"
-	tap_check "vhost-vsock without uds-path is refused in one line" \
-		test "$VM_STATUS" -ne 0 -a "$(wc -l <"$T/vhost.err")" -eq 1
+	tap_check "vhost-vsock without uds-path is refused in one line naming /dev/vhost-vsock" \
+		test "$VM_STATUS" -ne 0 -a "$(wc -l <"$T/vhost.err")" -eq 1 -a \
+		"$(grep -c '/dev/vhost-vsock: No such file or directory' "$T/vhost.err")" -eq 1
 fi
 tap_done
