@@ -88,6 +88,12 @@ tap_check "reset: the first boot scribbled over the RSDP and reset" \
 tap_check "reset: after the reset the guest finds the tables again" bash -c \
 	"grep -q '^SVACPI RSDP 0 5253442050545220' '$T/reset.serial' && grep -q 'SVTEST acpi done' '$T/reset.serial'"
 
+# The PVH entry (no boot_params) finds the same tables by the same scan.
+vm_run pvh -m 128 -smp 2 -kernel "$VGUEST_PVH" -append "sv.test=acpi" "${devs[@]}"
+tap_expect_eq "pvh: guest powers off" 0 "$VM_STATUS"
+tap_expect_eq "pvh: the guest sees the same tables as the bzImage guest" \
+	"$(grep '^SVACPI' "$T/acpi.serial" | md5sum)" "$(grep '^SVACPI' "$T/pvh.serial" | md5sum)"
+
 # acpi=off: the guest finds no RSDP.
 vm_run off -machine microvm,acpi=off -m 128 -kernel "$VGUEST_BZ" -append "sv.test=acpi" "${devs[@]}"
 tap_expect_eq "acpi=off: guest powers off" 0 "$VM_STATUS"
