@@ -21,7 +21,7 @@ chunk = 256 * 1024
 for off in range(0, len(src), chunk):
     n = os.pwrite(fd, src[off:off + chunk], off)
     assert n == len(src[off:off + chunk]), n
-    time.sleep(0.004)
+    time.sleep(0.008)
 os.fsync(fd)
 os.close(fd)
 " >"$QT/writer.out" 2>&1 &
