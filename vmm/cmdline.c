@@ -1711,6 +1711,7 @@ enum opt_id {
 	OPT_S,
 	OPT_D,
 	OPT_DAEMONIZE,
+	OPT_NO_REBOOT,
 	OPT_PIDFILE,
 	OPT_DISABLE_SECCOMP,
 	OPT_QMP,
@@ -1745,6 +1746,7 @@ static const struct opt_def {
 	{"-S", OPT_S, ARG_NONE, false},
 	{"-D", OPT_D, ARG_OPTIONAL, false},
 	{"-daemonize", OPT_DAEMONIZE, ARG_NONE, false},
+	{"-no-reboot", OPT_NO_REBOOT, ARG_NONE, false},
 	{"-pidfile", OPT_PIDFILE, ARG_REQUIRED, false},
 	{"-disable-seccomp", OPT_DISABLE_SECCOMP, ARG_NONE, false},
 	{"-qmp", OPT_QMP, ARG_REQUIRED, false},
@@ -1835,6 +1837,9 @@ static int apply_opt(struct vm_config *cfg, struct pending *pend, struct device_
 		return arg ? set_path(&cfg->log_file, o->name, arg, e) : 0;
 	case OPT_DAEMONIZE:
 		cfg->daemonize = true;
+		return 0;
+	case OPT_NO_REBOOT:
+		cfg->no_reboot = true;
 		return 0;
 	case OPT_PIDFILE:
 		return set_path(&cfg->pidfile, o->name, arg, e);
@@ -2152,6 +2157,7 @@ const char *vm_config_usage(void)
 	       "  -D [FILE]                  log to FILE or stderr; level from "
 	       "STRATOVIRT_LOG_LEVEL\n"
 	       "  -daemonize                 run in the background\n"
+	       "  -no-reboot                 exit when the guest reboots instead of resetting\n"
 	       "  -pidfile PATH              write the process id to PATH\n"
 	       "  -disable-seccomp           do not install the syscall allowlist\n"
 	       "  -qmp unix:PATH,server,nowait  QMP control socket\n"

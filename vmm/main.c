@@ -240,6 +240,12 @@ static void on_machine_request(struct machine *m, unsigned int reqs, void *opaqu
 		return;
 	}
 	if (reqs & MACHINE_REQ_RESET) {
+		if (vm->cfg.no_reboot) {
+			log_info("guest rebooted with -no-reboot: exiting");
+			qmp_server_event_shutdown(vm->qmp, true, "guest-reset");
+			vm_quit(vm, 0);
+			return;
+		}
 		if (machine_reset(m) == 0)
 			qmp_server_event_reset(vm->qmp, true, "guest-reset");
 	}

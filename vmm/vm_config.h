@@ -205,6 +205,7 @@ struct vm_config {
 	bool log;	   /* -D given */
 	char *log_file;	   /* -D FILE; NULL: stderr */
 	bool daemonize;
+	bool no_reboot; /* -no-reboot: a guest reboot ends splitvm instead of resetting the VM */
 	char *pidfile;
 	bool seccomp;	/* default true; -disable-seccomp clears it */
 	char *qmp_path; /* -qmp unix:PATH,server,nowait; NULL: no QMP socket */

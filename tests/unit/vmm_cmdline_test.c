@@ -383,7 +383,7 @@ static void test_plain_options_are_stored(void **state)
 
 	OK(&c, "-append", "console=ttyS0 reboot=k", "-initrd", "/tmp/initrd", "-name", "web1", "-S",
 	   "-D", "/tmp/log", "-pidfile", "/tmp/pid", "-disable-seccomp", "-mem-path",
-	   "/dev/hugepages", "-mem-prealloc", "-cpu", "host", "-daemonize");
+	   "/dev/hugepages", "-mem-prealloc", "-cpu", "host", "-daemonize", "-no-reboot");
 	assert_string_equal(c.kernel, "/boot/vmlinuz");
 	assert_string_equal(c.append, "console=ttyS0 reboot=k");
 	assert_string_equal(c.initrd, "/tmp/initrd");
@@ -396,6 +396,7 @@ static void test_plain_options_are_stored(void **state)
 	assert_string_equal(c.mem_path, "/dev/hugepages");
 	assert_true(c.mem_prealloc);
 	assert_true(c.daemonize);
+	assert_true(c.no_reboot);
 	assert_int_equal(c.serial, -1);
 	assert_null(c.qmp_path);
 	vm_config_free(&c);
@@ -410,6 +411,7 @@ static void test_defaults_without_options(void **state)
 	assert_false(c.log);
 	assert_null(c.log_file);
 	assert_false(c.daemonize);
+	assert_false(c.no_reboot);
 	assert_null(c.append);
 	vm_config_free(&c);
 }

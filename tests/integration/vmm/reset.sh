@@ -29,4 +29,22 @@ for kind in bz pvh; do
 	tap_expect_eq "$kind: second boot passes its checks" "SVTEST result pass" "$(serial_grep $kind 'SVTEST result')"
 	qmp_close
 done
+
+# -no-reboot (libvirt's on_reboot=destroy): the guest's reset ends splitvm instead.
+sock=$T/nr.sock
+vm_start nr -S -m 128 -kernel "$GUEST_BZ" -append "sv.test=reset" -no-reboot \
+	-serial "file,path=$T/nr.serial" -qmp "unix:$sock,server,nowait"
+if qmp_open "$sock"; then
+	qmp '{"execute":"cont"}' >/dev/null
+	ev=$(qmp_event SHUTDOWN 20)
+	tap_check "-no-reboot: a guest reboot is a SHUTDOWN guest-reset" \
+		grep -q '"guest":true,"reason":"guest-reset"' <<<"$ev"
+	vm_wait "$VM_PID" 10
+	tap_expect_eq "-no-reboot: splitvm exits 0" 0 "$VM_STATUS"
+	tap_expect_eq "-no-reboot: the guest booted once" "SVTEST reset boot 1" \
+		"$(serial_grep nr 'SVTEST reset boot')"
+	qmp_close
+else
+	tap_fail "-no-reboot: QMP" "$(cat "$T/nr.err")"
+fi
 tap_done
