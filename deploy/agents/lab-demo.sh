@@ -47,7 +47,7 @@ echo "on the host:"
 run on_host sh -c "ps -o pid,args -p \$(cat $AG_RUN/demo/pid) | cut -c1-160"
 
 step "console output (serial through udsproxy; ^] leaves when interactive)"
-timeout 2 "$SV_ROOT/deploy/lab/lab" exec dpu "$SV_BIN/splitvirt" console demo </dev/null | head -n 20
+timeout 5 "$SV_ROOT/deploy/lab/lab" exec dpu "$SV_BIN/splitvirt" console demo </dev/null | head -n 20
 
 step "dominfo"
 run sv dominfo demo

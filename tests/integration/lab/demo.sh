@@ -13,7 +13,7 @@ for want in "Domain 'demo' started" "State:          running" "SVTEST" "shut off
 	if grep -qF -- "$want" <<<"$out"; then
 		tap_ok "the demo shows: $want"
 	else
-		tap_fail "the demo shows: $want"
+		tap_fail "the demo shows: $want" "$(tail -n 40 <<<"$out")"
 	fi
 done
 if ip netns list | grep -qE "^demo-(host|dpu)"; then
