@@ -327,9 +327,7 @@ int main(int argc, char **argv)
 			test_mode = true;
 			break;
 		case 'D':
-			if (!optarg && optind < argc && argv[optind][0] != '-')
-				optarg = argv[optind++];
-			logfile = optarg;
+			logfile = log_file_optarg(argc, argv);
 			break;
 		case 'h':
 			usage(stdout);

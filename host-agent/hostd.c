@@ -92,9 +92,7 @@ int main(int argc, char **argv)
 			check = true;
 			break;
 		case 'D':
-			if (!optarg && optind < argc && argv[optind][0] != '-')
-				optarg = argv[optind++];
-			logfile = optarg;
+			logfile = log_file_optarg(argc, argv);
 			break;
 		case 'h':
 			usage(stdout);

@@ -1,6 +1,7 @@
 /* log: leveled, one-write-per-line logging to stderr or a file, colour only on a tty. */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -165,6 +166,15 @@ int log_init(const char *prog, const char *file, enum log_level level)
 		close(old_fd);
 	log_set_level(level);
 	return 0;
+}
+
+const char *log_file_optarg(int limit, char *const argv[])
+{
+	if (optarg)
+		return optarg;
+	if (optind < limit && argv[optind] && argv[optind][0] != '-')
+		return argv[optind++];
+	return NULL;
 }
 
 void log_close(void)

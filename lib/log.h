@@ -34,6 +34,15 @@ int log_level_from_env(const char *var);
 /* Closes a log file opened by log_init (back to stderr). */
 void log_close(void);
 
+/*
+ * The file of a getopt_long "-D [file]" option with an optional argument, as
+ * StratoVirt takes it: getopt attaches an optional argument only when written
+ * "-Dfile" or "--log=file", so the next word is taken too when it does not look
+ * like an option (and stands before `limit`, normally argc). NULL: log to stderr.
+ * Call it from the option's case; it advances optind past a word it takes.
+ */
+const char *log_file_optarg(int limit, char *const argv[]);
+
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)

@@ -513,9 +513,7 @@ int main(int argc, char **argv)
 			break;
 		case 'D':
 			/* -D FILE as StratoVirt: also accept the file as the next word. */
-			if (!optarg && optind < argc && argv[optind][0] != '-')
-				optarg = argv[optind++];
-			sv.log_file = optarg;
+			sv.log_file = log_file_optarg(argc, argv);
 			sv.log_set = true;
 			break;
 		case 'L':

@@ -299,10 +299,7 @@ static int parse_args(struct opts *o, int argc, char **argv, struct config **cfg
 			break;
 		case 'D':
 			o->log_on = true;
-			/* -D FILE as a separate word, as StratoVirt accepts it */
-			if (!optarg && optind < argc && argv[optind][0] != '-')
-				optarg = argv[optind++];
-			o->log_file = optarg;
+			o->log_file = log_file_optarg(argc, argv);
 			break;
 		case 'h':
 			usage(stdout);

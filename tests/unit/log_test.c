@@ -1,6 +1,7 @@
 /* Unit tests for lib/log: format, levels, file/stderr/tty destinations, whole lines from threads. */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <poll.h>
 #include <pthread.h>
 #include <regex.h>
@@ -458,6 +459,40 @@ static int teardown_tmpdir(void **state)
 
 #define FILE_TEST(t) cmocka_unit_test_setup_teardown(t, fresh_log, close_log)
 
+/* Parses argv with "D::" as the daemons do and returns what log_file_optarg gave. */
+static const char *parse_D(int argc, char **argv, int *rest)
+{
+	static const struct option opts[] = {{"log", optional_argument, NULL, 'D'}, {0}};
+	const char *file = "(no -D)";
+	int opt;
+
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "D::x", opts, NULL)) != -1)
+		if (opt == 'D')
+			file = log_file_optarg(argc, argv);
+	*rest = optind;
+	return file ? file : "(stderr)";
+}
+
+static void test_log_file_optarg_takes_the_file_in_every_form(void **state)
+{
+	char *a1[] = {"d", "-D", "/tmp/l", "-x", NULL};
+	char *a2[] = {"d", "-D/tmp/l", NULL};
+	char *a3[] = {"d", "--log=/tmp/l", NULL};
+	char *a4[] = {"d", "-D", "-x", NULL};
+	char *a5[] = {"d", "-D", NULL};
+	int rest;
+
+	assert_string_equal(parse_D(4, a1, &rest), "/tmp/l");
+	assert_int_equal(rest, 4);
+	assert_string_equal(parse_D(2, a2, &rest), "/tmp/l");
+	assert_string_equal(parse_D(2, a3, &rest), "/tmp/l");
+	/* a following option is not a file: log to stderr */
+	assert_string_equal(parse_D(3, a4, &rest), "(stderr)");
+	assert_int_equal(rest, 3);
+	assert_string_equal(parse_D(2, a5, &rest), "(stderr)");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -476,6 +511,7 @@ int main(void)
 		cmocka_unit_test(test_log_to_a_tty_is_coloured_unless_no_color),
 		cmocka_unit_test(test_log_level_parse_knows_the_names),
 		cmocka_unit_test(test_log_level_from_env_reads_the_variable),
+		cmocka_unit_test(test_log_file_optarg_takes_the_file_in_every_form),
 	};
 
 	return cmocka_run_group_tests_name("log", tests, setup_tmpdir, teardown_tmpdir);
