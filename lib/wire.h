@@ -14,8 +14,8 @@
  *   magic u16 = 0x5356 ("SV") | version u8 | type u8 |
  *   stream u32 | request u32 | length u32 (payload bytes that follow)
  */
-#define WIRE_MAGIC 0x5356u
-#define WIRE_VERSION 1u
+#define WIRE_MAGIC	 0x5356u
+#define WIRE_VERSION	 1u
 #define WIRE_HEADER_SIZE 16u
 /* Hard limit on a payload; a decoder may be given a smaller one. */
 #define WIRE_MAX_PAYLOAD (4u * 1024 * 1024 + 4096)
@@ -44,8 +44,7 @@ void wire_header_encode(const struct wire_header *h, uint8_t out[WIRE_HEADER_SIZ
  * -EBADMSG bad magic; -EPROTONOSUPPORT unknown version; -EMSGSIZE length
  * above max_payload (0 means WIRE_MAX_PAYLOAD).
  */
-int wire_header_decode(const uint8_t *buf, size_t len, uint32_t max_payload,
-		       struct wire_header *h);
+int wire_header_decode(const uint8_t *buf, size_t len, uint32_t max_payload, struct wire_header *h);
 const char *wire_strerror(int err);
 
 /* ---- payload building: a growable buffer with big-endian field writers ---- */
@@ -145,9 +144,9 @@ ssize_t wire_decoder_feed(struct wire_decoder *d, const void *data, size_t len,
 
 struct wire_hello {
 	char proto[WIRE_PROTO_NAME_MAX + 1]; /* "udsproxy", "rexec", "qtfs", ... */
-	uint16_t version;                    /* the protocol's own version */
-	uint8_t role;                        /* protocol-defined, e.g. client/server */
-	uint32_t max_payload;                /* largest payload this side accepts */
+	uint16_t version;		     /* the protocol's own version */
+	uint8_t role;			     /* protocol-defined, e.g. client/server */
+	uint32_t max_payload;		     /* largest payload this side accepts */
 };
 
 int wire_hello_encode(struct wire_buf *b, const struct wire_hello *h);

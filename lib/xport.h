@@ -18,10 +18,10 @@ enum xport_kind {
 
 struct xport_addr {
 	enum xport_kind kind;
-	char path[108];  /* unix: NUL-terminated; abstract addresses start with '@' */
-	char host[256];  /* tcp/tls: name or literal, IPv6 literals in [brackets] */
-	uint16_t port;   /* tcp/tls/vsock */
-	uint32_t cid;    /* vsock */
+	char path[108]; /* unix: NUL-terminated; abstract addresses start with '@' */
+	char host[256]; /* tcp/tls: name or literal, IPv6 literals in [brackets] */
+	uint16_t port;	/* tcp/tls/vsock */
+	uint32_t cid;	/* vsock */
 };
 
 /* Parses an address string. -EINVAL with a message naming the address on error. */
@@ -87,8 +87,7 @@ int xport_handshake_step(struct xport_conn *c, short *events, struct errmsg *e);
 /* ms until a pending handshake times out (for the caller's timer); -1 if none is pending. */
 int xport_handshake_ms_left(const struct xport_conn *c);
 /* Connects (and for tls: verifies the server's certificate against the CA). */
-struct xport_conn *xport_connect(const char *addr, const struct xport_opts *opts,
-				 struct errmsg *e);
+struct xport_conn *xport_connect(const char *addr, const struct xport_opts *opts, struct errmsg *e);
 /* Wraps an already connected fd (unix/tcp kinds only; takes ownership). */
 struct xport_conn *xport_conn_from_fd(int fd, enum xport_kind kind);
 

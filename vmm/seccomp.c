@@ -79,11 +79,11 @@ static const char *const base_allowlist[] = {
 #endif
 #ifdef VMM_SECCOMP_SANITIZER
 static const char *const sanitizer_allowlist[] = {
-	"sigaltstack", "rt_sigaction", "openat",  "open",   "lseek",     "fstat",
-	"newfstatat",  "readlink",     "getdents64", "clone", "clone3",   "ptrace",
-	"wait4",       "waitid",       "prctl",   "sched_yield", "gettid", "pipe2",
-	"dup",         "dup2",         "nanosleep", "kill",  "getppid",  "pread64",
-	"setrlimit",   "prlimit64",    "getrlimit", "uname", "set_robust_list", "rseq",
+	"sigaltstack", "rt_sigaction", "openat",     "open",	    "lseek",	       "fstat",
+	"newfstatat",  "readlink",     "getdents64", "clone",	    "clone3",	       "ptrace",
+	"wait4",       "waitid",       "prctl",	     "sched_yield", "gettid",	       "pipe2",
+	"dup",	       "dup2",	       "nanosleep",  "kill",	    "getppid",	       "pread64",
+	"setrlimit",   "prlimit64",    "getrlimit",  "uname",	    "set_robust_list", "rseq",
 	NULL,
 };
 #endif

@@ -165,8 +165,9 @@ static void test_config_refuses_a_misplaced_utf8_bom(void **state)
 	assert_parse_fails("\xef\xbb\xbf\xef\xbb\xbf[abcdefghijklmnopqrstuvwxyzabcdefghijklmnop"
 			   "qrstuvwxyz]\nk=v\n",
 			   EINVAL, "host.conf:1: misplaced byte-order mark");
-	assert_parse_fails("\t\t\xef\xbb\xbf[abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz]\n",
-			   EINVAL, "host.conf:1: misplaced byte-order mark");
+	assert_parse_fails(
+		"\t\t\xef\xbb\xbf[abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz]\n", EINVAL,
+		"host.conf:1: misplaced byte-order mark");
 }
 
 static void test_config_accepts_text_without_final_newline(void **state)
