@@ -24,6 +24,8 @@ endif
 
 PREFIX ?= /usr
 DESTDIR ?=
+# Where module.mk install hooks put systemd units (Debian's path).
+SYSTEMD_UNITDIR ?= /lib/systemd/system
 T ?= *
 
 CC ?= gcc

@@ -18,10 +18,10 @@ host-agent: $(O)/bin/splitvirt-netctl $(O)/bin/splitvirt-hostd
 INSTALL_HOOKS += agents-install
 .PHONY: agents-install
 agents-install:
-	install -d $(DESTDIR)/lib/systemd/system $(DESTDIR)/etc/splitvirt \
+	install -d $(DESTDIR)$(SYSTEMD_UNITDIR) $(DESTDIR)/etc/splitvirt \
 		$(DESTDIR)/usr/share/doc/splitvirt/examples
 	install -m 0644 deploy/agents/splitvirt-hostd.service deploy/agents/splitvirt-dpud.service \
-		$(DESTDIR)/lib/systemd/system/
+		$(DESTDIR)$(SYSTEMD_UNITDIR)/
 	for f in host.conf dpu.conf udsproxy.allow; do \
 		test -e $(DESTDIR)/etc/splitvirt/$$f || \
 			install -m 0644 deploy/agents/$$f $(DESTDIR)/etc/splitvirt/$$f; \

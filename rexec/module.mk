@@ -26,8 +26,8 @@ rexec: $(O)/bin/rexec $(O)/bin/rexec_server \
 	$(patsubst tests/unit/%.c,$(O)/tests/unit/%,$(wildcard tests/unit/rexec_*_test.c))
 
 rexec-install:
-	install -d $(DESTDIR)/usr/lib/systemd/system $(DESTDIR)/etc/rexec
-	install -m 0644 $(REXEC_DEPLOY)/rexec.service $(DESTDIR)/usr/lib/systemd/system/rexec.service
+	install -d $(DESTDIR)$(SYSTEMD_UNITDIR) $(DESTDIR)/etc/rexec
+	install -m 0644 $(REXEC_DEPLOY)/rexec.service $(DESTDIR)$(SYSTEMD_UNITDIR)/rexec.service
 	test -e $(DESTDIR)/etc/rexec/rexec_server.conf || \
 		install -m 0644 $(REXEC_DEPLOY)/rexec_server.conf $(DESTDIR)/etc/rexec/rexec_server.conf
 	test -e $(DESTDIR)/etc/rexec/whitelist || \

@@ -38,8 +38,8 @@ INSTALL_HOOKS += udsproxy-install
 .PHONY: udsproxy udsproxy-install
 udsproxy: $(O)/bin/udsproxyd $(O)/bin/qtcfg $(O)/lib/libudsproxy.so $(UDSP_BENCH)
 udsproxy-install:
-	install -d $(DESTDIR)/lib/systemd/system $(DESTDIR)/etc/udsproxy
-	install -m 0644 deploy/udsproxy/udsproxyd.service $(DESTDIR)/lib/systemd/system/
+	install -d $(DESTDIR)$(SYSTEMD_UNITDIR) $(DESTDIR)/etc/udsproxy
+	install -m 0644 deploy/udsproxy/udsproxyd.service $(DESTDIR)$(SYSTEMD_UNITDIR)/
 	test -e $(DESTDIR)/etc/udsproxy/udsproxyd.conf || \
 		install -m 0644 deploy/udsproxy/udsproxyd.conf $(DESTDIR)/etc/udsproxy/
 	test -e $(DESTDIR)/etc/udsproxy/allow || \
