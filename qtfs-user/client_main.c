@@ -152,9 +152,10 @@ int main(int argc, char **argv)
 			foreground = true;
 			break;
 		case 'D':
-			if (!optarg && optind < argc - 2 && argv[optind][0] != '-')
-				optarg = argv[optind++];
-			log_file = optarg ? optarg : "";
+			/* the last two words are SRC and DST, never the log file */
+			log_file = log_file_optarg(argc - 2, argv);
+			if (!log_file)
+				log_file = "";
 			break;
 		case 'v':
 			verbose = true;

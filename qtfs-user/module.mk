@@ -36,8 +36,8 @@ qtfs-user: $(O)/bin/qtfsd $(O)/bin/qtfs $(O)/bin/mount.qtfs $(addprefix $(O)/tes
 INSTALL_HOOKS += qtfs-install
 .PHONY: qtfs-install
 qtfs-install:
-	install -d $(DESTDIR)/lib/systemd/system $(DESTDIR)/etc/qtfs $(DESTDIR)/sbin
-	install -m 0644 deploy/qtfs/qtfsd.service $(DESTDIR)/lib/systemd/system/qtfsd.service
+	install -d $(DESTDIR)$(SYSTEMD_UNITDIR) $(DESTDIR)/etc/qtfs $(DESTDIR)/sbin
+	install -m 0644 deploy/qtfs/qtfsd.service $(DESTDIR)$(SYSTEMD_UNITDIR)/qtfsd.service
 	[ -e $(DESTDIR)/etc/qtfs/qtfsd.conf ] || install -m 0644 deploy/qtfs/qtfsd.conf $(DESTDIR)/etc/qtfs/qtfsd.conf
 	[ -e $(DESTDIR)/etc/qtfs/whitelist ] || install -m 0600 deploy/qtfs/whitelist $(DESTDIR)/etc/qtfs/whitelist
 	[ -e $(DESTDIR)/etc/qtfs/client.conf ] || install -m 0644 deploy/qtfs/client.conf $(DESTDIR)/etc/qtfs/client.conf

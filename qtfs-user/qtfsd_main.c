@@ -124,9 +124,7 @@ int main(int argc, char **argv)
 			ca = optarg;
 			break;
 		case 'D':
-			if (!optarg && optind < argc && argv[optind][0] != '-')
-				optarg = argv[optind++];
-			log_file = optarg;
+			log_file = log_file_optarg(argc, argv);
 			break;
 		case 'v':
 			verbose = true;
