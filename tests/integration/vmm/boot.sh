@@ -26,6 +26,20 @@ for kind in bz pvh; do
 		"SVTEST initrd cksum=$want_sum size=$want_size" "$(serial_grep $kind 'SVTEST initrd cksum')"
 	tap_expect_eq "$kind: e820 RAM adds up to -m" "SVTEST ok e820 matches -m: 256" \
 		"$(serial_grep $kind 'matches -m')"
+	[ $kind = bz ] && field=boot_params.acpi_rsdp_addr || field=hvm_start_info.rsdp_paddr
+	tap_expect_eq "$kind: $field is where the tables put the RSDP" \
+		"SVTEST rsdp=0x00000000000e0000" "$(serial_grep $kind 'SVTEST rsdp=')"
+	tap_expect_eq "$kind: guest finds \"RSD PTR \" there" "SVTEST ok rsdp pointer at RSD PTR" \
+		"$(serial_grep $kind 'rsdp pointer at')"
+	tap_expect_eq "$kind: RSDP checksums hold" "SVTEST ok rsdp checksums" \
+		"$(serial_grep $kind 'rsdp checksums')"
+	# acpi=off: no tables, so the pointer is 0 (the guest checks it, told by sv.acpi=off).
+	vm_run $kind-noacpi -m 128 -machine microvm,acpi=off -kernel "$kernel" -append "sv.acpi=off"
+	tap_expect_eq "$kind: acpi=off guest passes" "0 SVTEST result pass" \
+		"$VM_STATUS $(serial_grep $kind-noacpi 'SVTEST result')"
+	tap_expect_eq "$kind: acpi=off leaves $field 0" \
+		"SVTEST rsdp=0x0000000000000000 SVTEST ok rsdp pointer 0 with acpi=off" \
+		"$(serial_grep $kind-noacpi 'rsdp' | tr '\n' ' ' | sed 's/ $//')"
 done
 tap_expect_eq "bz: LAPIC LINT0 is ExtINT, LINT1 is NMI" "SVTEST lapic lint0_mode=7 lint1_mode=4" \
 	"$(serial_grep bz 'SVTEST lapic')"

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "acpi.h"
 #include "kernel.h"
 #include "layout.h"
 #include "log.h"
@@ -19,6 +20,14 @@
 #define PVH_MODLIST_ADDR (X86_PVH_INFO_ADDR + 0x40)
 #define PVH_MEMMAP_ADDR	 (X86_PVH_INFO_ADDR + 0x80)
 #define X86_E820_MAX	 32
+#define BOOT_PROTO_RSDP	 0x020e /* boot_params.acpi_rsdp_addr (0x070) is read from 2.14 on */
+
+/* Where the guest finds the RSDP: the kernel then skips its legacy EBDA/BIOS-area scan, and a
+ * PVH kernel (no BIOS area at all) has no other way. 0 tells it there are no tables. */
+static uint64_t boot_rsdp_addr(const struct machine *m)
+{
+	return m->cfg->machine.acpi ? ACPI_TABLES_ADDR : 0;
+}
 
 /* Maps a whole file read-only; a missing, unreadable, special or empty file is refused. */
 static int map_file(const char *opt, const char *path, const uint8_t **out, size_t *len,
@@ -211,6 +220,8 @@ static int boot_linux64(struct machine *m, const struct x86_kernel_info *k, stru
 	bp->hdr.loadflags |= CAN_USE_HEAP;
 	bp->hdr.heap_end_ptr = 0xfe00;
 	bp->hdr.vid_mode = 0xffff;
+	if (k->version >= BOOT_PROTO_RSDP)
+		bp->acpi_rsdp_addr = boot_rsdp_addr(m);
 	ret = write_cmdline(m, k->cmdline_size ? k->cmdline_size + 1 : 256, &cmdlen, e);
 	if (ret)
 		return ret;
@@ -266,6 +277,7 @@ static int boot_pvh(struct machine *m, const struct x86_kernel_info *k, struct e
 	if (ret)
 		return ret;
 	si.cmdline_paddr = X86_CMDLINE_ADDR;
+	si.rsdp_paddr = boot_rsdp_addr(m);
 	ret = place_initrd(m, k->load_end, X86_HOLE_START, e);
 	if (ret)
 		return ret;

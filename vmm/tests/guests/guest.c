@@ -317,7 +317,7 @@ static void check_memmap(void)
 }
 
 /* ---- boot contract ---- */
-static uint64_t initrd_addr, initrd_size, initrd_max;
+static uint64_t initrd_addr, initrd_size, initrd_max, rsdp_addr;
 
 static void read_boot_info(void)
 {
@@ -332,6 +332,7 @@ static void read_boot_info(void)
 
 		report("PVH start_info magic", si[0] == 0x336ec578u, 0);
 		cl = (const char *)*(const uint64_t *)(bp + 24);
+		rsdp_addr = *(const uint64_t *)(bp + 32);
 		if (si[3] >= 1) {
 			modlist = *(const uint64_t *)(bp + 16);
 			initrd_addr = ((const uint64_t *)modlist)[0];
@@ -357,6 +358,7 @@ static void read_boot_info(void)
 		initrd_addr = *(const uint32_t *)(bp + 0x218);
 		initrd_size = *(const uint32_t *)(bp + 0x21c);
 		initrd_max = *(const uint32_t *)(bp + 0x22c);
+		rsdp_addr = *(const uint64_t *)(bp + 0x070); /* boot_params.acpi_rsdp_addr */
 		mm.n = bp[0x1e8];
 		for (i = 0; i < (size_t)mm.n && i < 64; i++) {
 			const uint8_t *e = bp + 0x2d0 + i * 20;
@@ -371,6 +373,39 @@ static void read_boot_info(void)
 			cmdline[i] = cl[i];
 		cmdline[i] = 0;
 	}
+}
+
+/* The RSDP pointer the VMM handed over: 0 (no tables, e.g. acpi=off) or an ACPI 2.0 RSDP
+ * whose signature and both checksums hold. sv.acpi=off on the command line demands 0. */
+static void check_rsdp(void)
+{
+	const uint8_t *r = (const uint8_t *)rsdp_addr;
+	char want[8];
+	uint8_t s20 = 0, s36 = 0;
+	int i;
+
+	lock();
+	puts_raw("SVTEST rsdp=");
+	put_hex(rsdp_addr);
+	puts_raw("\n");
+	unlock();
+	if (opt("sv.acpi", want, sizeof(want)) && !strncmp(want, "off", 4)) {
+		report("rsdp pointer 0 with acpi=off", rsdp_addr == 0, 0);
+		return;
+	}
+	if (!rsdp_addr)
+		return;
+	if (rsdp_addr >= 0x100000 - 36) { /* tables live in the BIOS area below 1 MiB */
+		report("rsdp pointer below 1 MiB", 0, 0);
+		return;
+	}
+	for (i = 0; i < 36; i++) {
+		if (i < 20)
+			s20 = (uint8_t)(s20 + r[i]);
+		s36 = (uint8_t)(s36 + r[i]);
+	}
+	report("rsdp pointer at RSD PTR", !strncmp((const char *)r, "RSD PTR ", 8), 0);
+	report("rsdp checksums", s20 == 0 && s36 == 0 && r[15] >= 2, 0);
 }
 
 static void check_initrd(void)
@@ -814,6 +849,7 @@ void guest_main(void)
 	opt("sv.test", test, sizeof(test));
 	check_memmap();
 	check_initrd();
+	check_rsdp();
 	report_topology();
 	start_aps();
 	outb(0x3f0, 123); /* boot-time marker: "init" start */
