@@ -286,6 +286,35 @@ static void *qtfsd_conn_thread(void *arg)
 	int ret;
 
 	c->xc = NULL;
+	/*
+	 * The accept loop only started a tls: handshake (xport_accept_nb) so that a
+	 * silent client cannot stall it; finish it here, bounded by the listener's
+	 * timeout, then go back to blocking I/O for the link threads.
+	 */
+	for (;;) {
+		short ev = 0;
+		struct pollfd pf;
+		int left;
+
+		ret = xport_handshake_step(xc, &ev, &e);
+		if (ret != -EAGAIN)
+			break;
+		left = xport_handshake_ms_left(xc);
+		pf.fd = xport_fd(xc);
+		pf.events = ev;
+		if (poll(&pf, 1, left < 0 ? 1000 : left) < 0 && errno != EINTR) {
+			ret = -errno;
+			errmsg_set(&e, "poll: %s", strerror(errno));
+			break;
+		}
+	}
+	if (!ret && xport_set_nonblock(xc, false))
+		ret = -errno ? -errno : -EIO;
+	if (ret) {
+		log_warn("%s: tls handshake failed: %s", c->peer, errmsg_str(&e));
+		xport_close(xc);
+		goto out_free;
+	}
 	str_copy(mine.proto, sizeof(mine.proto), QTFS_PROTO_NAME);
 	mine.version = QTFS_PROTO_VERSION;
 	mine.role = QTFS_ROLE_SERVER;
@@ -444,7 +473,7 @@ int qtfsd_serve(struct qtfsd *s, struct errmsg *e)
 
 			if (!(p[i].revents & POLLIN))
 				continue;
-			xc = xport_accept(ls[i], &ae);
+			xc = xport_accept_nb(ls[i], &ae);
 			if (!xc) {
 				if (errno != EAGAIN)
 					log_warn("accept on %s: %s", s->conf->listen[i],

@@ -89,6 +89,31 @@ if qtfs_certs; then
 		on_dpu dd if=/dev/urandom of="$MNT/tls.bin" bs=1M count=4 status=none
 		tap_expect_eq "write over TLS" "$(on_dpu sh -c "sha256sum < '$MNT/tls.bin'")" "$(sha256sum <"$EXP/tls.bin")"
 		tap_check "umount (TLS) leaves no qtfs process" qtfs_umount
+		# A client that connects and never starts its TLS handshake must not stall
+		# qtfsd's accept loop: a new mount has to complete while it still waits
+		# (the handshake timeout is 10 s; the bound below is shorter).
+		lab_bg dpu python3 -c "
+import socket, time
+s = socket.create_connection(('$HOST_ADDR', $((QTFS_PORT + 1))))
+open('$QT/silent.up', 'w').close()
+time.sleep(30)"
+		SILENT=$LAB_BG_PID
+		wait_for 10 test -e "$QT/silent.up"
+		# qtfs may return before its first connection is up, so the bound covers the mount
+		# and a read through it.
+		if timeout 6 "$LAB" exec dpu sh -c "'$SV_BIN/qtfs' -o 'server=tls:$HOST_ADDR:$((QTFS_PORT + 1)),tls_cert=$P/dpu.crt,tls_key=$P/dpu.key,tls_ca=$P/ca.crt' \
+			-D '$QT/qtfs.log' '$EXP' '$MNT' && sha256sum < '$MNT/tls.bin' > '$QT/tls2.sum'" 2>"$QT/tls2.err"; then
+			tap_expect_eq "TLS mount works while a silent client holds a connection" \
+				"$(sha256sum <"$EXP/tls.bin")" "$(cat "$QT/tls2.sum")"
+			tap_check "silent client was still connected during the mount" kill -0 "$SILENT"
+		else
+			tap_fail "TLS mount works while a silent client holds a connection" "timed out or failed: $(cat "$QT/tls2.err")"
+			tap_skip "silent client was still connected during the mount" "no mount"
+		fi
+		wait_for 15 sh -c "'$LAB' exec dpu grep -q ' $MNT ' /proc/mounts" 2>/dev/null || true
+		tap_check "umount (TLS, second mount) leaves no qtfs process" qtfs_umount
+		kill "$SILENT" 2>/dev/null || true
+		wait "$SILENT" 2>/dev/null || true
 	else
 		tap_fail "mount over TLS" "$(cat "$QT/tls.err")"
 	fi
