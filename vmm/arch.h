@@ -37,6 +37,9 @@ int arch_load_kernel(struct machine *m, struct errmsg *e);
 int arch_vcpu_reset(struct vcpu *v);
 /* VM-wide reset of arch state (irqchip, timers, legacy devices) with every vCPU parked. */
 int arch_machine_reset(struct machine *m);
+/* QMP system_powerdown: presses the guest's ACPI power button (GED event and interrupt) where
+ * the machine has one. Main thread. */
+void arch_power_button(struct machine *m);
 /* Handles a KVM exit reason the generic loop does not know. 0: continue, <0: fatal. */
 int arch_vcpu_exit(struct vcpu *v, unsigned int reason);
 

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "arch.h"
 #include "chardev.h"
 #include "log.h"
 #include "loop.h"
@@ -129,8 +130,10 @@ static int op_powerdown(void *opaque)
 {
 	struct splitvm *vm = opaque;
 
-	/* The guest sees the power button in the ACPI PM status register (vmm/README.md). */
+	/* The guest sees the power button in the ACPI PM status register (vmm/README.md), and
+	 * guests that follow ACPI get a GED interrupt and a power-button notify. */
 	atomic_store(&vm->m.powerdown_pending, true);
+	arch_power_button(&vm->m);
 	qmp_server_event_simple(vm->qmp, "POWERDOWN");
 	return 0;
 }

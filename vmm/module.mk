@@ -91,7 +91,7 @@ splitvm_SRCS += $(wildcard vmm/virtio/*.c)
 splitvm_PKGS += liburing libaio
 
 # ---- devices (vmmdev): ACPI tables, the virtio test guest
-vmm_acpi_test_SRCS := vmm/arch/x86_64/acpi.c vmm/memory.c
+vmm_acpi_test_SRCS := vmm/arch/x86_64/acpi.c vmm/memory.c vmm/bus.c
 # The device test guest: guest.c's entry code with virtio_guest.c's main and the polled
 # virtio-mmio driver (virtio_drv.c); also boots under qemu -M microvm (PVH).
 VMM_VGUESTS := $(VMM_GUEST_DIR)/virtio-guest.bzImage $(VMM_GUEST_DIR)/virtio-guest-pvh.elf

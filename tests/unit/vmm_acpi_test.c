@@ -22,6 +22,12 @@ int machine_add_reset_hook(struct machine *m, machine_reset_fn fn, void *opaque)
 	return -ENOSYS;
 }
 
+/* and takes the next device interrupt line for the GED (vmm/arch/x86_64/machine.c). */
+uint32_t arch_next_device_gsi(uint32_t gsi)
+{
+	return gsi <= 23 ? gsi : 0;
+}
+
 #define BASE 0xe0000u
 
 static uint8_t buf[ACPI_TABLES_MAX];
@@ -71,6 +77,8 @@ static struct acpi_desc desc(void)
 		.reset_value = 6,
 		.com1_port = 0x3f8,
 		.com1_irq = 4,
+		.ged_base = 0xd1000000,
+		.ged_gsi = 23,
 	};
 }
 
@@ -179,6 +187,41 @@ static void test_acpi_dsdt_declares_each_virtio_mmio_device(void **state)
 	/* Extended interrupt: consumer, level, active-high, one GSI (7). */
 	assert_int_equal(count(dsdt, len, "\x89\x06\x00\x01\x01\x07\x00\x00\x00", 9), 1);
 	assert_int_equal(count(dsdt, len, "_S5_", 4), 1);
+}
+
+/* The power button: GED (ACPI0013) with its interrupt, the EREG region at ged_base, _EVT,
+ * and the PNP0C0C device it notifies; no GED at all when ged_base is 0. */
+static void test_acpi_dsdt_declares_the_ged_power_button(void **state)
+{
+	/* OperationRegion (EREG, SystemMemory, 0xD1000000, 4) */
+	static const uint8_t ereg[] = {0x5b, 0x80, 'E',	 'R',  'E',  'G',  0x00,
+				       0x0c, 0x00, 0x00, 0x00, 0xd1, 0x0a, 0x04};
+	struct acpi_desc d = desc();
+	const uint8_t *dsdt, *f, *x;
+	uint32_t len;
+
+	assert_true(acpi_build(&d, buf, sizeof(buf), BASE) > 0);
+	x = table_at(get64(buf + 24));
+	f = table_at(get64(x + 36));
+	dsdt = table_at(get64(f + 140));
+	len = get32(dsdt + 4);
+	assert_int_equal(count(dsdt, len, "ACPI0013", 8), 1);
+	assert_int_equal(count(dsdt, len, "\x89\x06\x00\x01\x01\x17\x00\x00\x00", 9), 1);
+	assert_int_equal(count(dsdt, len, (const char *)ereg, sizeof(ereg)), 1);
+	assert_int_equal(count(dsdt, len, "_EVT", 4), 1);
+	/* Notify (\_SB.PWRB, 0x80) */
+	assert_int_equal(count(dsdt, len, "\x86\\\x2e_SB_PWRB\x0a\x80", 13), 1);
+	/* EisaId ("PNP0C0C") = 0x0c0cd041 */
+	assert_int_equal(count(dsdt, len, "\x0c\x41\xd0\x0c\x0c", 5), 1);
+
+	d.ged_base = 0;
+	assert_true(acpi_build(&d, buf, sizeof(buf), BASE) > 0);
+	x = table_at(get64(buf + 24));
+	f = table_at(get64(x + 36));
+	dsdt = table_at(get64(f + 140));
+	len = get32(dsdt + 4);
+	assert_int_equal(count(dsdt, len, "ACPI0013", 8), 0);
+	assert_int_equal(count(dsdt, len, "PWRB", 4), 0);
 }
 
 static void test_acpi_many_devices_use_long_package_lengths(void **state)
@@ -314,6 +357,13 @@ static void test_acpi_tables_disassemble_with_iasl(void **state)
 		 "grep -q '0xD0002000' %s/DSDT.dsl && grep -q 'PNP0501' %s/DSDT.dsl",
 		 dir, dir, dir);
 	assert_int_equal(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd),
+		 "grep -q 'Name (_HID, \"ACPI0013\"' %s/DSDT.dsl && "
+		 "grep -q 'Method (_EVT, 1, Serialized)' %s/DSDT.dsl && "
+		 "grep -q 'Notify (\\\\_SB.PWRB, 0x80)' %s/DSDT.dsl && "
+		 "grep -q 'EisaId (\"PNP0C0C\")' %s/DSDT.dsl",
+		 dir, dir, dir, dir);
+	assert_int_equal(system(cmd), 0);
 	snprintf(cmd, sizeof(cmd), "grep -q 'Processor Local x2APIC' %s/APIC.dsl", dir);
 	assert_int_equal(system(cmd), 0);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
@@ -327,6 +377,7 @@ int main(void)
 		cmocka_unit_test(test_acpi_fadt_is_hardware_reduced_with_sleep_and_reset_registers),
 		cmocka_unit_test(test_acpi_madt_lists_every_cpu_and_the_ioapic),
 		cmocka_unit_test(test_acpi_dsdt_declares_each_virtio_mmio_device),
+		cmocka_unit_test(test_acpi_dsdt_declares_the_ged_power_button),
 		cmocka_unit_test(test_acpi_many_devices_use_long_package_lengths),
 		cmocka_unit_test(test_acpi_refuses_bad_descriptions),
 		cmocka_unit_test(test_acpi_random_machines_build_consistent_tables),

@@ -80,6 +80,59 @@ tap_check "DSDT: interrupts are level, active-high" \
 	grep -q 'Interrupt (ResourceConsumer, Level, ActiveHigh, Exclusive' "$T/t/DSDT.dsl"
 tap_check "DSDT declares COM1 (PNP0501) and \\_S5" grep -q PNP0501 "$T/t/DSDT.dsl"
 
+# The hardware-reduced power button: a Generic Event Device (ACPI0013) on the first line after
+# the 4 devices' (5, 6, 7, 9 -> 10) whose _EVT
+# reads the event register at 0xd1000000 and notifies the PNP0C0C power button.
+tap_check "DSDT: GED (ACPI0013) with interrupt 10, EREG at 0xD1000000 and _EVT" awk '
+	/Device \(GED\)/ {g = 1}
+	g && /"ACPI0013"/ {h = 1}
+	g && /0x0000000A,/ {i = 1}
+	g && /OperationRegion \(EREG, SystemMemory, 0xD1000000, 0x04\)/ {r = 1}
+	g && /Method \(_EVT, 1, Serialized\)/ {m = 1}
+	g && /Notify \(\\_SB.PWRB, 0x80\)/ {n = 1}
+	END {exit !(h && i && r && m && n)}' "$T/t/DSDT.dsl"
+tap_check "DSDT: power button device PNP0C0C" grep -q 'EisaId ("PNP0C0C")' "$T/t/DSDT.dsl"
+if command -v acpiexec >/dev/null; then
+	# _EVT runs: with the power-button bit in ESEL it notifies PWRB with 0x80, with 0 it does not.
+	printf '\\_SB.GED_.ESEL 1\n' >"$T/t/esel1"
+	(cd "$T/t" && acpiexec -fi esel1 -b 'evaluate \_SB.GED_._EVT 10' DSDT.dat >evt1.log 2>&1)
+	tap_check "acpiexec: _EVT with the button bit set notifies PWRB 0x80" \
+		grep -q 'Received a Device Notify on \[PWRB\] .* Value 0x80' "$T/t/evt1.log"
+	(cd "$T/t" && acpiexec -b 'evaluate \_SB.GED_._EVT 10' DSDT.dat >evt0.log 2>&1)
+	tap_check "acpiexec: _EVT with no event pending notifies nothing, no AML errors" bash -c \
+		"! grep -q 'Notify' '$T/t/evt0.log' && ! grep -qiE 'AE_|error' '$T/t/evt0.log' '$T/t/evt1.log'"
+else
+	tap_skip "acpiexec _EVT evaluation" "acpiexec is not installed"
+fi
+
+# QMP system_powerdown reaches a guest that follows ACPI: it finds the GED in the DSDT, takes
+# its interrupt, reads the power-button bit from the event register (which clears it). No
+# devices here, so the GED has the first device line, 5.
+for kind in bz pvh; do
+	[ $kind = bz ] && kernel=$VGUEST_BZ || kernel=$VGUEST_PVH
+	sock=$T/ged-$kind.sock
+	vm_start ged-$kind -m 128 -kernel "$kernel" -append "sv.test=ged" \
+		-serial "file,path=$T/ged-$kind.serial" -qmp "unix:$sock,server,nowait"
+	qmp_open "$sock"
+	serial_wait ged-$kind 'ged waiting for the power button' 20
+	tap_expect_eq "$kind: guest finds the GED on line 5, register 0xd1000000" \
+		"SVTEST ged line=5 SVTEST ged reg=0x00000000d1000000" \
+		"$(serial_grep ged-$kind 'SVTEST ged (line|reg)=' | tr '\n' ' ' | sed 's/ $//')"
+	qmp '{"execute":"system_powerdown"}' >/dev/null
+	vm_wait "$VM_PID" 20
+	qmp_close
+	tap_expect_eq "$kind: guest powers off after its checks" "0 SVTEST result pass" \
+		"$VM_STATUS $(serial_grep ged-$kind 'SVTEST result')"
+	tap_expect_eq "$kind: GED interrupt after system_powerdown" \
+		"SVTEST ok GED interrupt after system_powerdown" "$(serial_grep ged-$kind 'GED interrupt after')"
+	tap_expect_eq "$kind: event register reads the power-button bit" "SVTEST ged events=1" \
+		"$(serial_grep ged-$kind 'SVTEST ged events=')"
+	tap_check "$kind: the read clears the register and lowers the line" bash -c \
+		"grep -q 'SVTEST ok event register cleared by the read' '$T/ged-$kind.serial' &&
+		 grep -q 'SVTEST ok no interrupt storm after the read' '$T/ged-$kind.serial' &&
+		 grep -q 'SVTEST ok the press is read exactly once' '$T/ged-$kind.serial'"
+done
+
 # The tables survive a guest that scribbles over them and resets: the VMM writes them again.
 vm_run reset -m 128 -kernel "$VGUEST_BZ" -append "sv.test=acpireset" "${devs[@]}"
 tap_expect_eq "reset: guest powers off after its second boot" 0 "$VM_STATUS"

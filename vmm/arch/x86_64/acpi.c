@@ -8,9 +8,14 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "layout.h"
 #include "log.h"
+#include "loop.h"
+#include "vmm/arch.h"
 #include "x86.h"
 
 #define ACPI_HDR_LEN	  36u
@@ -41,6 +46,19 @@
 #define AML_ZERO    0x00
 #define AML_ONE	    0x01
 #define AML_NAME    0x08
+#define AML_METHOD  0x14
+#define AML_DUAL    0x2e /* DualNamePrefix */
+#define AML_LOCAL0  0x60
+#define AML_STORE   0x70
+#define AML_AND	    0x7b
+#define AML_NOTIFY  0x86
+#define AML_IF	    0xa0
+#define AML_OPREGION 0x80 /* after AML_EXT */
+#define AML_FIELD    0x81 /* after AML_EXT */
+#define AML_REGION_SYSMEM 0x00
+/* Field flags: DWordAcc (3), NoLock, WriteAsZeros (2 << 5). */
+#define AML_FIELD_DWORD_WAZ 0x43
+#define AML_METHOD_SERIALIZED 0x08
 #define AML_BYTE    0x0a
 #define AML_WORD    0x0b
 #define AML_DWORD   0x0c
@@ -316,7 +334,81 @@ static void dsdt_virtio_mmio(struct aml *a, const struct acpi_mmio_dev *dev, uin
 	aml_pkg_end(a, pos);
 }
 
-/* The DSDT: \_SB_ with COM1 and the virtio-mmio devices, and \_S5_ for soft-off. */
+/*
+ * The hardware-reduced power button (ACPI 6.x 5.6.9): a Generic Event Device whose interrupt
+ * runs _EVT, which reads the event register (read-to-clear, which also lowers the line) and
+ * notifies the PNP0C0C power button device; Linux's button driver then reports KEY_POWER.
+ *
+ *   Device (GED_) {
+ *     Name (_HID, "ACPI0013")  Name (_UID, 0)
+ *     Name (_CRS, ResourceTemplate () { Interrupt (ResourceConsumer, Level, ActiveHigh,
+ *                                                  Exclusive) { gsi } })
+ *     OperationRegion (EREG, SystemMemory, base, 4)
+ *     Field (EREG, DWordAcc, NoLock, WriteAsZeros) { ESEL, 32 }
+ *     Method (_EVT, 1, Serialized) {
+ *       Local0 = ESEL
+ *       If (Local0 & 1) { Notify (\_SB.PWRB, 0x80) }
+ *     }
+ *   }
+ *   Device (PWRB) { Name (_HID, EisaId ("PNP0C0C"))  Name (_UID, 0) }
+ */
+static void dsdt_ged(struct aml *a, const struct acpi_desc *d)
+{
+	static const uint8_t pwrb_path[] = {AML_ROOT, AML_DUAL, '_', 'S', 'B', '_', 'P', 'W', 'R', 'B'};
+	uint8_t res[9];
+	size_t dev, fld, meth, cond;
+
+	dev = aml_device_begin(a, "GED_");
+	aml_name_string(a, "_HID", "ACPI0013");
+	aml_name_int(a, "_UID", 0);
+	res[0] = RES_EXT_IRQ;
+	put16(res + 1, 6);
+	res[3] = RES_EXT_IRQ_CONSUMER;
+	res[4] = 1;
+	put32(res + 5, d->ged_gsi);
+	aml_name_crs(a, res, sizeof(res));
+	aml_byte(a, AML_EXT);
+	aml_byte(a, AML_OPREGION);
+	aml_nameseg(a, "EREG");
+	aml_byte(a, AML_REGION_SYSMEM);
+	aml_int(a, d->ged_base);
+	aml_int(a, 4);
+	aml_byte(a, AML_EXT);
+	aml_byte(a, AML_FIELD);
+	fld = aml_pkg_begin(a);
+	aml_nameseg(a, "EREG");
+	aml_byte(a, AML_FIELD_DWORD_WAZ);
+	aml_nameseg(a, "ESEL");
+	aml_byte(a, 32); /* field width in bits, as a one-byte PkgLength */
+	aml_pkg_end(a, fld);
+	aml_byte(a, AML_METHOD);
+	meth = aml_pkg_begin(a);
+	aml_nameseg(a, "_EVT");
+	aml_byte(a, 1 | AML_METHOD_SERIALIZED);
+	aml_byte(a, AML_STORE);
+	aml_nameseg(a, "ESEL");
+	aml_byte(a, AML_LOCAL0);
+	aml_byte(a, AML_IF);
+	cond = aml_pkg_begin(a);
+	aml_byte(a, AML_AND);
+	aml_byte(a, AML_LOCAL0);
+	aml_int(a, 1);
+	aml_byte(a, AML_ZERO); /* no target */
+	aml_byte(a, AML_NOTIFY);
+	aml_bytes(a, pwrb_path, sizeof(pwrb_path));
+	aml_int(a, 0x80);
+	aml_pkg_end(a, cond);
+	aml_pkg_end(a, meth);
+	aml_pkg_end(a, dev);
+
+	dev = aml_device_begin(a, "PWRB");
+	aml_name_int(a, "_HID", eisa_id("PNP0C0C"));
+	aml_name_int(a, "_UID", 0);
+	aml_pkg_end(a, dev);
+}
+
+/* The DSDT: \_SB_ with COM1, the virtio-mmio devices and the power button (GED), and \_S5_
+ * for soft-off. */
 static int build_dsdt(const struct acpi_desc *d, uint8_t *t, size_t cap)
 {
 	struct aml a = {.p = t, .len = ACPI_HDR_LEN, .cap = cap};
@@ -333,6 +425,8 @@ static int build_dsdt(const struct acpi_desc *d, uint8_t *t, size_t cap)
 		dsdt_com1(&a, d);
 	for (i = 0; i < d->nr_devs; i++)
 		dsdt_virtio_mmio(&a, &d->devs[i], i);
+	if (d->ged_base)
+		dsdt_ged(&a, d);
 	aml_pkg_end(&a, scope);
 	/* Name(\_S5_, Package() {5, 0, 0, 0}): SLP_TYP for the sleep control register. */
 	aml_byte(&a, AML_NAME);
@@ -487,10 +581,127 @@ struct acpi_blob {
 	size_t len;
 };
 
-/* The guest may have scribbled over the tables before it reset: put them back. */
+/* ---- Generic Event Device: the event register ---- */
+
+static struct irq_line ged_line(const struct machine *m)
+{
+	return (struct irq_line){.vm_fd = m->vm_fd, .gsi = m->arch->ged_gsi};
+}
+
+/* Asserts the level line (ports_lock held). Through the resampled irqfd KVM lowers it at the
+ * guest's EOI and asks again (ged_resample_cb); without one, KVM_IRQ_LINE. */
+static void ged_assert(struct machine *m)
+{
+	struct arch_machine *a = m->arch;
+	struct irq_line l = ged_line(m);
+	uint64_t one = 1;
+
+	if (a->ged_irq_fd >= 0) {
+		if (write(a->ged_irq_fd, &one, sizeof(one)) < 0)
+			log_error("acpi: event device irqfd: %s", strerror(errno));
+	} else if (irq_line_set(&l, true)) {
+		log_error("acpi: cannot raise the event device's interrupt line");
+	}
+}
+
+/* Offset 0, 32 bits: pending events, cleared by the read. Other offsets and sizes read 0 and
+ * do not clear, so a stray access loses no button press. */
+static void ged_read(void *opaque, uint64_t off, uint8_t *data, uint32_t len)
+{
+	struct machine *m = opaque;
+	struct arch_machine *a = m->arch;
+	struct irq_line l = ged_line(m);
+	uint32_t ev;
+
+	memset(data, 0, len);
+	if (off != 0 || len != 4)
+		return;
+	pthread_mutex_lock(&a->ports_lock);
+	ev = a->ged_events;
+	a->ged_events = 0;
+	if (ev && a->ged_irq_fd < 0 && irq_line_set(&l, false))
+		log_error("acpi: cannot lower the event device's interrupt line");
+	pthread_mutex_unlock(&a->ports_lock);
+	put32(data, ev);
+}
+
+static void ged_write(void *opaque, uint64_t off, const uint8_t *data, uint32_t len)
+{
+	/* WriteAsZeros: the register is read-only. */
+}
+
+static const struct bus_ops ged_ops = {.read = ged_read, .write = ged_write};
+
+/* KVM lowered the line at the guest's EOI: raise it again if events are still unread. */
+static void ged_resample_cb(struct loop *l, int fd, uint32_t events, void *arg)
+{
+	struct machine *m = arg;
+	uint64_t v;
+
+	if (read(fd, &v, sizeof(v)) < 0)
+		return;
+	pthread_mutex_lock(&m->arch->ports_lock);
+	if (m->arch->ged_events)
+		ged_assert(m);
+	pthread_mutex_unlock(&m->arch->ports_lock);
+}
+
+static int ged_create(struct machine *m)
+{
+	struct arch_machine *a = m->arch;
+	struct irq_line l = ged_line(m);
+	int ret;
+
+	a->ged_irq_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	a->ged_resample_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (a->ged_irq_fd < 0 || a->ged_resample_fd < 0)
+		goto no_irqfd;
+	if (irq_line_irqfd_attach(&l, a->ged_irq_fd, a->ged_resample_fd))
+		goto no_irqfd;
+	if (loop_add_fd(m->loop, a->ged_resample_fd, EPOLLIN, ged_resample_cb, m)) {
+		irq_line_irqfd_detach(&l, a->ged_irq_fd);
+		goto no_irqfd;
+	}
+	goto regs;
+no_irqfd:
+	log_info("acpi: no resampling irqfd for the event device, using KVM_IRQ_LINE");
+	if (a->ged_irq_fd >= 0)
+		close(a->ged_irq_fd);
+	if (a->ged_resample_fd >= 0)
+		close(a->ged_resample_fd);
+	a->ged_irq_fd = a->ged_resample_fd = -1;
+regs:
+	ret = bus_register(m->mmio, X86_GED_ADDR, X86_GED_SIZE, &ged_ops, m, "acpi-ged");
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&a->ports_lock);
+	a->ged_on = true;
+	pthread_mutex_unlock(&a->ports_lock);
+	return 0;
+}
+
+void x86_acpi_power_button(struct machine *m)
+{
+	pthread_mutex_lock(&m->arch->ports_lock);
+	if (m->arch->ged_on) {
+		m->arch->ged_events |= X86_GED_EVT_PWR;
+		ged_assert(m);
+	}
+	pthread_mutex_unlock(&m->arch->ports_lock);
+}
+
+/* The guest may have scribbled over the tables before it reset: put them back. A press the
+ * old guest never read is dropped with the irqchip state. */
 static void acpi_reset_hook(void *opaque)
 {
 	struct acpi_blob *b = opaque;
+	struct irq_line l = ged_line(b->m);
+
+	pthread_mutex_lock(&b->m->arch->ports_lock);
+	if (b->m->arch->ged_events && b->m->arch->ged_irq_fd < 0 && irq_line_set(&l, false))
+		log_error("acpi: cannot lower the event device's interrupt line");
+	b->m->arch->ged_events = 0;
+	pthread_mutex_unlock(&b->m->arch->ports_lock);
 
 	if (gmem_write(&b->m->mem, ACPI_TABLES_ADDR, b->buf, b->len))
 		log_error("acpi: cannot rewrite the tables at reset");
@@ -507,6 +718,7 @@ int x86_acpi_install(struct machine *m, struct errmsg *e)
 		.reset_value = X86_PM_RESET_VALUE,
 		.com1_port = X86_PORT_COM1,
 		.com1_irq = X86_IRQ_COM1,
+		.ged_base = X86_GED_ADDR,
 	};
 	struct acpi_blob *b;
 	int ret;
@@ -531,6 +743,15 @@ int x86_acpi_install(struct machine *m, struct errmsg *e)
 		devs[i].gsi = m->mmio_devs[i].gsi;
 	}
 	d.nr_devs = m->nr_mmio_devs;
+	/* The GED takes the first line the devices left: lines past 15 reach only the IOAPIC, and
+	 * there this nested KVM delivered a level interrupt a second time after the line was
+	 * lowered (seen with both KVM_IRQ_LINE and a resampled irqfd). */
+	if (!m->gsi_next) {
+		errmsg_set(e, "acpi: no interrupt line left for the power button (event device)");
+		return -ENOSPC;
+	}
+	d.ged_gsi = m->arch->ged_gsi = m->gsi_next;
+	m->gsi_next = arch_next_device_gsi(m->gsi_next + 1);
 	b = calloc(1, sizeof(*b));
 	if (!b) {
 		errmsg_set(e, "acpi: out of memory");
@@ -544,6 +765,13 @@ int x86_acpi_install(struct machine *m, struct errmsg *e)
 		return ret;
 	}
 	b->len = (size_t)ret;
+	ret = ged_create(m);
+	if (ret) {
+		errmsg_set(e, "acpi: cannot place the event device at %#llx: %s",
+			   (unsigned long long)X86_GED_ADDR, strerror(-ret));
+		free(b);
+		return ret;
+	}
 	if (gmem_write(&m->mem, ACPI_TABLES_ADDR, b->buf, b->len)) {
 		errmsg_set(e, "acpi: 0x%llx is not guest RAM (-m too small?)",
 			   (unsigned long long)ACPI_TABLES_ADDR);

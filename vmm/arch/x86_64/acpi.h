@@ -34,6 +34,8 @@ struct acpi_desc {
 	uint8_t reset_value; /* written to the reset register */
 	uint16_t com1_port;  /* 0: no COM1 in the DSDT */
 	uint8_t com1_irq;
+	uint64_t ged_base; /* 0: no Generic Event Device (power button) in the DSDT */
+	uint32_t ged_gsi;
 };
 
 /*
@@ -50,5 +52,12 @@ int acpi_build(const struct acpi_desc *d, uint8_t *buf, size_t len, uint64_t bas
  * Main thread, after the devices are created and before the vCPUs start.
  */
 int x86_acpi_install(struct machine *m, struct errmsg *e);
+
+/*
+ * Presses the ACPI power button: sets the power-button bit in the GED event register and
+ * raises the GED's interrupt line (level; the guest's _EVT read of the register clears both).
+ * Does nothing with acpi=off. Any thread.
+ */
+void x86_acpi_power_button(struct machine *m);
 
 #endif

@@ -24,6 +24,11 @@
 #define X86_MMIO_BASE	0xd0000000ull
 #define X86_MMIO_STRIDE 0x1000ull
 #define X86_MMIO_END	0xd1000000ull
+/* ACPI Generic Event Device (hardware-reduced power button): one 32-bit event register,
+ * read-to-clear, just past the virtio-mmio window, and its own interrupt line. */
+#define X86_GED_ADDR	0xd1000000ull
+#define X86_GED_SIZE	0x1000ull
+#define X86_GED_EVT_PWR 0x1u /* event register bit: power button pressed */
 #define X86_IOAPIC_ADDR 0xfec00000ull
 #define X86_LAPIC_ADDR	0xfee00000ull
 /* KVM's private pages for real-mode emulation on Intel (must not overlap RAM or devices). */
@@ -50,7 +55,8 @@
 #define X86_PM_RESET_VALUE 0x6
 #define X86_PM_SLP_TYP_S5  5 /* sleep control: SLP_EN (bit 5) with SLP_TYP (bits 2-4) = 5 */
 
-/* First device interrupt line handed to virtio-mmio devices, and the last (IOAPIC pin). */
+/* First device interrupt line handed to virtio-mmio devices, and the last (IOAPIC pin); the
+ * GED takes the first line left after the devices. */
 #define X86_DEV_GSI_FIRST 5
 #define X86_DEV_GSI_LAST  23
 

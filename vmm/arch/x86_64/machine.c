@@ -5,6 +5,7 @@
 #include <sys/ioctl.h>
 
 #include "vmm/arch.h"
+#include "acpi.h"
 #include "layout.h"
 #include "log.h"
 #include "x86.h"
@@ -21,6 +22,11 @@ void arch_mmio_window(uint64_t *base, uint64_t *stride, uint64_t *end)
 	*base = X86_MMIO_BASE;
 	*stride = X86_MMIO_STRIDE;
 	*end = X86_MMIO_END;
+}
+
+void arch_power_button(struct machine *m)
+{
+	x86_acpi_power_button(m);
 }
 
 uint32_t arch_next_device_gsi(uint32_t gsi)

@@ -31,7 +31,12 @@ struct arch_machine {
 	uint64_t entry; /* guest-physical entry point */
 	uint8_t pm_sleep_ctl;
 	uint8_t i8042_cmd;	    /* last command written to port 0x64 awaiting its data byte */
-	pthread_mutex_t ports_lock; /* pm_sleep_ctl, i8042_cmd */
+	pthread_mutex_t ports_lock; /* pm_sleep_ctl, i8042_cmd, ged_events */
+	uint32_t ged_events;	    /* ACPI GED event register (X86_GED_EVT_*), read-to-clear */
+	bool ged_on;		    /* the GED exists (acpi=on); set before the vCPUs start */
+	uint32_t ged_gsi;	    /* the GED's interrupt line */
+	int ged_irq_fd;		    /* resampled irqfd of the GED line, or -1 (KVM_IRQ_LINE) */
+	int ged_resample_fd;
 	/* Kernel and initrd files, mapped read-only once and copied in at every (re)boot. */
 	const uint8_t *kimg;
 	size_t kimg_len;

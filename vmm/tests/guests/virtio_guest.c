@@ -2,6 +2,8 @@
  * virtio_guest: the device test guest (same entry code as guest.c, its own main). It finds
  * virtio-mmio devices from the command line and drives them with the polled driver in
  * virtio_drv.c; results go to COM1 as "SVTEST ..." lines. sv.test= picks the workload:
+ *   ged       waits for the ACPI power button (GED interrupt from the DSDT) and reads its
+ *             event register
  *   acpi      dumps the ACPI tables found from the RSDP as "SVACPI SIG OFFSET HEX" lines
  *   rng       reads sv.bytes (1024) bytes from virtio-rng; prints their POSIX cksum
  *   console   says hello on the virtio console, then echoes its input until 'q'
@@ -1606,6 +1608,127 @@ static void test_irq(void)
 }
 
 /*
+ * sv.test=ged: the ACPI power button as a kernel that follows ACPI finds it. The GED
+ * (ACPI0013) is located in the DSDT: its _CRS interrupt line and its EREG SystemMemory
+ * region; the line is routed through the IOAPIC level/active-high. After QMP
+ * system_powerdown the interrupt must arrive once, the event register (what _EVT reads)
+ * must hold the power-button bit, and that read must clear it and drop the line.
+ */
+static volatile uint32_t ged_irqs, ged_hits, ged_events;
+static uint64_t ged_reg;
+
+__attribute__((interrupt)) static void ged_isr(void *frame)
+{
+	(void)frame;
+	uint32_t v = mmio_r32(ged_reg); /* _EVT's "Local0 = ESEL": read-to-clear */
+
+	ged_events |= v;
+	ged_hits += v != 0;
+	ged_irqs++;
+	mmio_w32(LAPIC + 0xb0, 0);
+}
+
+static const uint8_t *find_dsdt(void)
+{
+	const uint8_t *xsdt;
+	uint64_t a;
+	uint32_t n, i;
+
+	for (a = 0xe0000; a < 0x100000; a += 16)
+		if (!g_strncmp((const char *)a, "RSD PTR ", 8))
+			break;
+	if (a >= 0x100000)
+		return 0;
+	xsdt = (const uint8_t *)rd64((const uint8_t *)a + 24);
+	n = (rd32(xsdt + 4) - 36) / 8;
+	for (i = 0; i < n && i < 16; i++) {
+		const uint8_t *t = (const uint8_t *)rd64(xsdt + 36 + 8 * i);
+
+		if (!g_strncmp((const char *)t, "FACP", 4))
+			return (const uint8_t *)rd64(t + 140);
+	}
+	return 0;
+}
+
+static void test_ged(void)
+{
+	struct {
+		uint16_t limit;
+		uint64_t base;
+	} __attribute__((packed)) dtr = {sizeof(idt) - 1, (uint64_t)idt};
+	static const uint8_t ereg[] = {0x5b, 0x80, 'E', 'R', 'E', 'G', 0x00, 0x0c};
+	const uint8_t *dsdt = find_dsdt(), *ged = 0, *p;
+	uint32_t len, line = 0, i, left, irqs;
+	uint64_t t0;
+	int k;
+
+	if (!dsdt) {
+		g_report("DSDT found", 0, 0);
+		g_power_off(1);
+	}
+	len = rd32(dsdt + 4);
+	for (i = 0; i + 8 <= len && !ged; i++)
+		if (!g_strncmp((const char *)dsdt + i, "ACPI0013", 8))
+			ged = dsdt + i;
+	if (!ged) {
+		g_report("DSDT declares an ACPI0013 GED", 0, 0);
+		g_power_off(1);
+	}
+	/* The first extended interrupt descriptor and SystemMemory region after the _HID. */
+	left = len - (uint32_t)(ged - dsdt);
+	for (p = ged; p + 9 <= ged + left && !line; p++)
+		if (p[0] == 0x89 && p[1] == 6 && p[2] == 0 && p[4] == 1)
+			line = rd32(p + 5);
+	for (p = ged; p + sizeof(ereg) + 4 <= ged + left && !ged_reg; p++) {
+		for (k = 0; k < (int)sizeof(ereg) && p[k] == ereg[k]; k++)
+			;
+		if (k == (int)sizeof(ereg))
+			ged_reg = rd32(p + sizeof(ereg));
+	}
+	if (!line || line > 23 || !ged_reg) {
+		g_report("GED interrupt and event register in the DSDT", 0, 0);
+		g_power_off(1);
+	}
+	put_line_kv("SVTEST ged line=", "", line, 0, 0);
+	g_puts("SVTEST ged reg=");
+	g_put_hex(ged_reg);
+	g_puts("\n");
+	g_report("event register reads 0 before the button", mmio_r32(ged_reg) == 0, 0);
+	for (k = 0; k < 256; k++)
+		idt_set(k, other_isr);
+	idt_set(IRQ_VECTOR, ged_isr);
+	__asm__ volatile("lidt %0" : : "m"(dtr));
+	g_outb(0x21, 0xff);
+	g_outb(0xa1, 0xff);
+	mmio_w32(LAPIC + 0xf0, 0x1ff);
+	mmio_w32(IOAPIC, 0x10 + 2 * line + 1);
+	mmio_w32(IOAPIC + 0x10, (mmio_r32(LAPIC + 0x20) >> 24) << 24);
+	mmio_w32(IOAPIC, 0x10 + 2 * line);
+	mmio_w32(IOAPIC + 0x10, IRQ_VECTOR | (1u << 15));
+	g_puts("SVTEST ged waiting for the power button\n");
+	t0 = g_rdtsc();
+	while (!ged_irqs && g_rdtsc() - t0 < 60 * TSC_SEC)
+		__asm__ volatile("sti; hlt; cli");
+	g_report("GED interrupt after system_powerdown", ged_irqs != 0, 0);
+	put_line_kv("SVTEST ged events=", "", ged_events, 0, 0);
+	g_report("event register has the power-button bit", (ged_events & 1) != 0, 0);
+	/* The read cleared it and the level line is down: no storm, and the press is read once.
+	 * (This nested KVM sometimes delivers the level interrupt once more after the EOI; that
+	 * repeat reads 0, so _EVT notifies nothing, as with any shared or spurious GED event.) */
+	irqs = ged_irqs;
+	t0 = g_rdtsc();
+	__asm__ volatile("sti");
+	while (g_rdtsc() - t0 < TSC_SEC / 10)
+		;
+	__asm__ volatile("cli");
+	put_line_kv("SVTEST ged irqs=", "", ged_irqs, " with_event=", ged_hits);
+	g_report("no interrupt storm after the read (the line went down)", ged_irqs - irqs <= 1, 0);
+	g_report("the press is read exactly once", ged_hits == 1, 0);
+	g_report("event register cleared by the read", mmio_r32(ged_reg) == 0, 0);
+	g_power_off(failures);
+}
+
+/*
  * sv.test=nettso: TCP segmentation offload both ways with mergeable receive buffers. The
  * guest sends one 3000-byte TCP segment as GSO TCPv4 (gso_size 1000, checksum left to the
  * host); the host must see it as one GSO packet. Then the guest waits for the host's GSO
@@ -2056,6 +2179,8 @@ void guest_main(void)
 		test_fpr();
 	if (!g_strncmp(test, "irq", 4))
 		test_irq();
+	if (!g_strncmp(test, "ged", 4))
+		test_ged();
 	if (!g_strncmp(test, "nettso", 7))
 		test_nettso();
 	if (!g_strncmp(test, "blk", 4))
