@@ -96,6 +96,7 @@ struct qc {
 	struct qc_nodes nodes;
 	uint32_t attach_flags;
 	double attr_timeout, entry_timeout;
+	double neg_timeout; /* negative entries: entry_timeout, at most 1 s */
 	struct fuse_session *se;
 
 	pthread_mutex_t lock; /* pending, connected, next_id */

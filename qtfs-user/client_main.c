@@ -56,9 +56,16 @@ static int qc_run(struct qc *qc, const char *mnt, int status_fd, bool verbose)
 		qc->attr_timeout = qc->opts.attr_timeout >= 0 ? qc->opts.attr_timeout : 0;
 		qc->entry_timeout = qc->opts.entry_timeout >= 0 ? qc->opts.entry_timeout : 0;
 	} else {
-		qc->attr_timeout = qc->opts.attr_timeout >= 0 ? qc->opts.attr_timeout : 1.0;
-		qc->entry_timeout = qc->opts.entry_timeout >= 0 ? qc->opts.entry_timeout : 1.0;
+		/*
+		 * Normal exports: 20 s like sshfs. Changes made through this mount are seen
+		 * at once (the kernel updates its cache from the replies); changes made on the
+		 * host directly show after up to this long (docs/qtfs.md, "Caching").
+		 */
+		qc->attr_timeout = qc->opts.attr_timeout >= 0 ? qc->opts.attr_timeout : 20.0;
+		qc->entry_timeout = qc->opts.entry_timeout >= 0 ? qc->opts.entry_timeout : 20.0;
 	}
+	/* a name created on the host should not stay invisible for long */
+	qc->neg_timeout = qc->entry_timeout < 1.0 ? qc->entry_timeout : 1.0;
 	/* a system mount: every local user reaches it, the kernel checks permissions
 	 * (default_permissions) and the server checks them again in identity=caller mode */
 	n = snprintf(fsopts, sizeof(fsopts), "fsname=%s,subtype=qtfs,default_permissions%s%s%s%s",

@@ -146,10 +146,10 @@ static void qc_done_entry(struct qc *qc, struct qc_pending *p, const struct qtfs
 {
 	struct fuse_entry_param e;
 
-	if (rep->status == -ENOENT && p->op == QTFS_OP_LOOKUP && qc->entry_timeout > 0) {
-		/* a negative entry, cached as long as positive ones */
+	if (rep->status == -ENOENT && p->op == QTFS_OP_LOOKUP && qc->neg_timeout > 0) {
+		/* a negative entry, cached at most 1 s */
 		memset(&e, 0, sizeof(e));
-		e.entry_timeout = qc->entry_timeout;
+		e.entry_timeout = qc->neg_timeout;
 		fuse_reply_entry(p->req, &e);
 		return;
 	}
