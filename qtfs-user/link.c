@@ -1,6 +1,7 @@
-/* link: a connection's reads happen on its I/O thread; writes too for TLS (an SSL object
- * must not be used from two threads at once), while on plain sockets a sender with
- * nothing queued ahead writes itself. Other frames wait in a queue the thread drains. */
+/* link: a connection's reads happen on its I/O thread; a sender with nothing queued ahead
+ * writes itself (saving a wake-up and a thread hop per frame). Other frames wait in a
+ * queue the thread drains. Every write holds the link's lock; for TLS every read and
+ * SSL_pending does too, since an SSL object must not be used from two threads at once. */
 #include "qtfs-user/link.h"
 
 #include <errno.h>
@@ -117,10 +118,38 @@ static int qtfs_link_flush(struct qtfs_link *l)
 	return ret;
 }
 
+/* xport_read, serialised with the senders' writes for TLS (see the top of the file) */
+static ssize_t qtfs_link_xread(struct qtfs_link *l, uint8_t *buf, size_t len)
+{
+	ssize_t n;
+	int err;
+
+	if (!l->ssl_lock)
+		return xport_read(l->conn, buf, len);
+	pthread_mutex_lock(&l->lock);
+	n = xport_read(l->conn, buf, len);
+	err = errno;
+	pthread_mutex_unlock(&l->lock);
+	errno = err;
+	return n;
+}
+
+static size_t qtfs_link_pending(struct qtfs_link *l)
+{
+	size_t n;
+
+	if (!l->ssl_lock)
+		return xport_pending(l->conn);
+	pthread_mutex_lock(&l->lock);
+	n = xport_pending(l->conn);
+	pthread_mutex_unlock(&l->lock);
+	return n;
+}
+
 static int qtfs_link_read(struct qtfs_link *l, struct wire_decoder *d, uint8_t *buf)
 {
 	for (;;) {
-		ssize_t n = xport_read(l->conn, buf, QTFS_LINK_RBUF);
+		ssize_t n = qtfs_link_xread(l, buf, QTFS_LINK_RBUF);
 		size_t off = 0;
 
 		if (n == 0)
@@ -171,7 +200,7 @@ static void *qtfs_link_thread(void *arg)
 		p[1].fd = l->wake_fd;
 		p[1].events = POLLIN;
 		/* TLS may hold decrypted bytes the socket no longer shows */
-		if (xport_pending(l->conn) == 0 && poll(p, 2, -1) < 0) {
+		if (qtfs_link_pending(l) == 0 && poll(p, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			err = -errno;
@@ -221,7 +250,8 @@ int qtfs_link_start(struct qtfs_link *l, struct xport_conn *conn, uint32_t max_p
 	ret = xport_set_nonblock(conn, true);
 	if (ret)
 		goto err;
-	l->direct = xport_conn_kind(conn) != XPORT_TLS;
+	l->direct = true;
+	l->ssl_lock = xport_conn_kind(conn) == XPORT_TLS;
 	ret = -pthread_create(&l->thread, NULL, qtfs_link_thread, l);
 	if (ret)
 		goto err;

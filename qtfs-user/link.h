@@ -26,14 +26,15 @@ struct qtfs_out {
 };
 
 struct qtfs_link {
-	struct xport_conn *conn; /* owned; only the I/O thread reads or writes it */
+	struct xport_conn *conn; /* owned; the I/O thread reads, senders may write (lock) */
 	int wake_fd;		 /* eventfd: new output or stop */
 	pthread_t thread;
 	bool started;
 	bool inited; /* between qtfs_link_start and qtfs_link_stop */
-	/* plain sockets: senders write themselves when nothing is queued (TLS state must
-	 * stay on the I/O thread) */
+	/* senders write themselves when nothing is queued */
 	bool direct;
+	/* TLS: reads and SSL_pending also take lock (one SSL object, several threads) */
+	bool ssl_lock;
 	atomic_bool stop;
 	pthread_mutex_t lock; /* guards the queue, closed, and every write to conn */
 	struct qtfs_out *head, *tail;

@@ -88,6 +88,16 @@ if qtfs_certs; then
 		tap_expect_eq "read over TLS" "$(sha256sum <"$EXP/big.bin")" "$(on_dpu sh -c "sha256sum < '$MNT/big.bin'")"
 		on_dpu dd if=/dev/urandom of="$MNT/tls.bin" bs=1M count=4 status=none
 		tap_expect_eq "write over TLS" "$(on_dpu sh -c "sha256sum < '$MNT/tls.bin'")" "$(sha256sum <"$EXP/tls.bin")"
+		# concurrent writers and readers: several threads on each side send on the one
+		# TLS connection at once
+		for i in 1 2 3 4; do head -c $((3 << 20)) /dev/urandom >"$QT/par$i.src"; done
+		on_dpu sh -c "for i in 1 2 3 4; do cp '$QT/par'\$i.src '$MNT/par'\$i.bin & sha256sum < '$MNT/big.bin' > '$QT/par'\$i.rsum & done; wait"
+		par_ok=1
+		for i in 1 2 3 4; do
+			cmp -s "$QT/par$i.src" "$EXP/par$i.bin" || par_ok=0
+			[ "$(cat "$QT/par$i.rsum")" = "$(sha256sum <"$EXP/big.bin")" ] || par_ok=0
+		done
+		tap_expect_eq "parallel reads and writes over TLS are intact" 1 "$par_ok"
 		tap_check "umount (TLS) leaves no qtfs process" qtfs_umount
 		# A client that connects and never starts its TLS handshake must not stall
 		# qtfsd's accept loop: a new mount has to complete while it still waits
