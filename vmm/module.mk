@@ -27,12 +27,13 @@ vmm_virtio_balloon_test_PKGS := json-c
 vmm_virtio_net_test_SRCS := vmm/virtio/net.c vmm/virtio/mmio.c vmm/virtio/queue.c vmm/memory.c \
 	vmm/bus.c vmm/seccomp.c vmm/chardev.c vmm/cmdline.c
 vmm_virtio_net_test_PKGS := libseccomp
-vmm_virtio_vsock_test_SRCS := vmm/virtio/vsock.c vmm/virtio/mmio.c vmm/virtio/queue.c \
+vmm_vhost_vsock_test_SRCS := vmm/virtio/vhost_vsock.c vmm/memory.c
+vmm_virtio_vsock_test_SRCS := vmm/virtio/vsock.c vmm/virtio/vhost_vsock.c vmm/virtio/mmio.c vmm/virtio/queue.c \
 	vmm/memory.c vmm/bus.c vmm/seccomp.c vmm/chardev.c vmm/cmdline.c
 vmm_virtio_vsock_test_PKGS := libseccomp
 virtio_devices_fuzz_SRCS := vmm/virtio/rng.c vmm/virtio/balloon.c vmm/virtio/console.c \
-	vmm/virtio/vsock.c vmm/virtio/mmio.c vmm/virtio/queue.c vmm/memory.c vmm/bus.c \
-	vmm/seccomp.c vmm/chardev.c vmm/cmdline.c vmm/qmp.c
+	vmm/virtio/vsock.c vmm/virtio/vhost_vsock.c vmm/virtio/mmio.c vmm/virtio/queue.c \
+	vmm/memory.c vmm/bus.c vmm/seccomp.c vmm/chardev.c vmm/cmdline.c vmm/qmp.c
 virtio_devices_fuzz_PKGS := libseccomp json-c
 virtio_blk_fuzz_SRCS := $(vmm_virtio_blk_test_SRCS)
 virtio_blk_fuzz_PKGS := $(vmm_virtio_blk_test_PKGS)

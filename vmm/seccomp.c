@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <linux/vhost.h>
 #include <sys/syscall.h>
 #include <termios.h>
 #include <unistd.h>
@@ -123,6 +124,15 @@ static const unsigned long allowed_ioctls[] = {
 	KVM_GET_CLOCK,
 	KVM_SET_CLOCK,
 	KVM_SET_GSI_ROUTING,
+	/* vhost-vsock kernel backend: started at DRIVER_OK, stopped at reset (vCPU thread). */
+	VHOST_SET_FEATURES,
+	VHOST_SET_MEM_TABLE,
+	VHOST_SET_VRING_NUM,
+	VHOST_SET_VRING_ADDR,
+	VHOST_SET_VRING_BASE,
+	VHOST_SET_VRING_KICK,
+	VHOST_SET_VRING_CALL,
+	VHOST_VSOCK_SET_RUNNING,
 	KVM_KVMCLOCK_CTRL,
 	TCGETS,
 	TCSETS,

@@ -155,6 +155,28 @@ void virtio_mmio_notify(struct virtio_mmio *vdev, uint32_t q)
 		irq_raise(vdev, VIRTIO_MMIO_INT_VRING);
 }
 
+void virtio_mmio_raise_vring(struct virtio_mmio *vdev)
+{
+	if (vdev->status & VIRTIO_STATUS_DRIVER_OK)
+		irq_raise(vdev, VIRTIO_MMIO_INT_VRING);
+}
+
+int virtio_mmio_take_kick_fd(struct virtio_mmio *vdev, uint32_t q)
+{
+	struct mmio_queue *mq;
+
+	if (q >= vdev->p.ops->num_queues)
+		return -EINVAL;
+	mq = &vdev->queues[q];
+	if (mq->kick_fd < 0)
+		return -ENODEV;
+	if (mq->kick_watched) {
+		loop_del_fd(vdev->p.loop, mq->kick_fd);
+		mq->kick_watched = false;
+	}
+	return mq->kick_fd;
+}
+
 void virtio_mmio_config_changed(struct virtio_mmio *vdev)
 {
 	vdev->config_generation++;

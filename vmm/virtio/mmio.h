@@ -98,6 +98,13 @@ uint64_t virtio_mmio_features(const struct virtio_mmio *vdev);
 void virtio_mmio_notify(struct virtio_mmio *vdev, uint32_t q);
 /* Raises the configuration-change interrupt (config_generation advances). */
 void virtio_mmio_config_changed(struct virtio_mmio *vdev);
+/* Sets the used-buffer interrupt bit and raises the line, with no EVENT_IDX check: for a
+ * backend (vhost) that already decided to signal. Transport lock held. */
+void virtio_mmio_raise_vring(struct virtio_mmio *vdev);
+/* Hands queue q's kick eventfd (the ioeventfd) to another consumer (vhost): the transport
+ * stops reading it but still owns and closes it. The fd, or -errno. Main thread, before the
+ * vCPUs run. */
+int virtio_mmio_take_kick_fd(struct virtio_mmio *vdev, uint32_t q);
 /* The device gave up on the driver (malformed ring): DEVICE_NEEDS_RESET + config interrupt. */
 void virtio_mmio_needs_reset(struct virtio_mmio *vdev);
 /* Resets the device as if the driver wrote status 0 (VM reset hook). */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -19,6 +20,8 @@
 #include "util.h"
 #include "vmm/seccomp.h"
 #include "vmm/virtio/mmio.h"
+#include "vmm/virtio/queue.h"
+#include "vmm/virtio/vhost_vsock.h"
 #include "vmm/virtio/vsock.h"
 
 #define VSOCK_RX	  0
@@ -96,6 +99,11 @@ struct virtio_vsock {
 	struct ctrl_pkt ctrl[VSOCK_CTRL_MAX];
 	uint32_t ctrl_head, ctrl_len;
 	struct vq_elem *elem;
+	/* Kernel backend (no uds-path): rx and tx run in vhost; the event queue stays here. */
+	bool vhost;
+	struct vhost_vsock vh;
+	int kick_fd[VHOST_VSOCK_NR_VQS]; /* the transport's ioeventfds, owned by it */
+	int call_fd[VHOST_VSOCK_NR_VQS]; /* vhost signals these; we raise the interrupt */
 };
 
 /* ---- packets to the guest ------------------------------------------------------------------ */
@@ -672,6 +680,8 @@ static void vsock_queue_notify(void *opaque, uint32_t q)
 {
 	struct virtio_vsock *v = opaque;
 
+	if (v->vhost) /* rx and tx kicks go to vhost through the ioeventfds */
+		return;
 	if (q == VSOCK_TX)
 		vsock_tx(v);
 	else if (q == VSOCK_RX)
@@ -685,9 +695,54 @@ static void vsock_config_read(void *opaque, uint32_t off, uint8_t *data, uint32_
 	memcpy(data, v->config + off, len);
 }
 
+/* vhost used buffers on a queue: the transport sets its interrupt status and raises the
+ * line (the guest's virtio-mmio handler reads the status, so a bare irqfd would not do). */
+static void vhost_call_cb(struct loop *l, int fd, uint32_t events, void *arg)
+{
+	struct virtio_vsock *v = arg;
+	uint64_t n;
+
+	if (read(fd, &n, sizeof(n)) < 0)
+		return;
+	virtio_mmio_lock(v->vdev);
+	virtio_mmio_raise_vring(v->vdev);
+	virtio_mmio_unlock(v->vdev);
+}
+
+/* DRIVER_OK with the kernel backend: hand rx and tx to vhost. */
+static int vsock_vhost_activate(void *opaque, struct virtio_mmio *vdev)
+{
+	struct virtio_vsock *v = opaque;
+	struct vhost_vsock_vq vqs[VHOST_VSOCK_NR_VQS];
+	struct errmsg e = {0};
+	uint32_t i;
+	int ret;
+
+	for (i = 0; i < VHOST_VSOCK_NR_VQS; i++) {
+		const struct virtq *q = virtio_mmio_queue(vdev, i);
+
+		if (!q || !vq_enabled(q))
+			return -EINVAL;
+		vqs[i] = (struct vhost_vsock_vq){.num = q->size,
+						 .last_avail = q->last_avail,
+						 .desc_gpa = q->desc_gpa,
+						 .avail_gpa = q->avail_gpa,
+						 .used_gpa = q->used_gpa,
+						 .kick_fd = v->kick_fd[i],
+						 .call_fd = v->call_fd[i]};
+	}
+	ret = vhost_vsock_start(&v->vh, virtio_mmio_features(vdev), v->p.mem, vqs, &e);
+	if (ret)
+		log_error("%s: %s", v->name, errmsg_str(&e));
+	return ret;
+}
+
 static void vsock_reset(void *opaque)
 {
 	struct virtio_vsock *v = opaque;
+
+	if (v->vhost && vhost_vsock_stop(&v->vh))
+		log_error("%s: VHOST_VSOCK_SET_RUNNING 0: %s", v->name, strerror(errno));
 
 	while (v->conns)
 		conn_free(v, v->conns);
@@ -727,6 +782,78 @@ static int listen_uds(struct virtio_vsock *v, struct errmsg *e)
 	return ret;
 }
 
+/* The kernel backend: /dev/vhost-vsock owns rx and tx, the guest CID is set at once (so a
+ * CID in use fails at start-up); kicks are the transport's ioeventfds, and vhost's call
+ * eventfds raise the transport's interrupt. */
+static struct virtio_vsock *vhost_create(struct virtio_vsock *v, struct errmsg *e)
+{
+	const struct virtio_vsock_params *p = &v->p;
+	struct virtio_mmio_params mp;
+	uint64_t cid;
+	uint32_t i;
+	int ret;
+
+	ret = vhost_vsock_open(&v->vh, &vhost_vsock_sys_ops, VHOST_VSOCK_DEV, p->guest_cid, e);
+	if (ret) {
+		errmsg_prefix(e, "-device vhost-vsock-device %s", p->id);
+		v->vh.fd = -1;
+		goto err;
+	}
+	v->vhost = true;
+	cid = htole64(p->guest_cid);
+	memcpy(v->config, &cid, 8);
+	v->ops = (struct virtio_dev_ops){
+		.name = v->name,
+		.device_id = VIRTIO_ID_VSOCK,
+		.num_queues = 3,
+		.queue_max = 256,
+		.config_size = 8,
+		.config_read = vsock_config_read,
+		.activate = vsock_vhost_activate,
+		.reset = vsock_reset,
+		.queue_notify = vsock_queue_notify,
+	};
+	mp = (struct virtio_mmio_params){.mem = p->mem,
+					 .mmio = p->mmio,
+					 .base = p->base,
+					 .irq = p->irq,
+					 .loop = p->loop,
+					 .ops = &v->ops,
+					 .opaque = v};
+	v->vdev = virtio_mmio_create(&mp, e);
+	if (!v->vdev) {
+		ret = -errno;
+		goto err;
+	}
+	for (i = 0; i < VHOST_VSOCK_NR_VQS; i++) {
+		ret = virtio_mmio_take_kick_fd(v->vdev, i);
+		if (ret < 0) {
+			errmsg_set(e, "%s: queue %u has no kick eventfd", v->name, i);
+			goto err;
+		}
+		v->kick_fd[i] = ret;
+		v->call_fd[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (v->call_fd[i] < 0) {
+			ret = -errno;
+			errmsg_set(e, "%s: eventfd: %s", v->name, strerror(errno));
+			goto err;
+		}
+		ret = loop_add_fd(p->loop, v->call_fd[i], EPOLLIN, vhost_call_cb, v);
+		if (ret) {
+			close(v->call_fd[i]);
+			v->call_fd[i] = -1;
+			errmsg_set(e, "%s: event loop: %s", v->name, strerror(-ret));
+			goto err;
+		}
+	}
+	return v;
+
+err:
+	virtio_vsock_destroy(v);
+	errno = ret < 0 ? -ret : EIO;
+	return NULL;
+}
+
 struct virtio_vsock *virtio_vsock_create(const struct virtio_vsock_params *p, struct errmsg *e)
 {
 	struct virtio_vsock *v = calloc(1, sizeof(*v));
@@ -742,25 +869,10 @@ struct virtio_vsock *virtio_vsock_create(const struct virtio_vsock_params *p, st
 	v->listen_fd = -1;
 	v->next_port = VSOCK_EPHEMERAL_FIRST;
 	snprintf(v->name, sizeof(v->name), "vhost-vsock %s", p->id);
-	if (!p->uds_path) {
-		/* The kernel backend needs /dev/vhost-vsock, which this build does not drive: say
-		 * whether the host has it at all, and what works instead. */
-		if (access("/dev/vhost-vsock", R_OK | W_OK) != 0)
-			errmsg_set(e,
-				   "-device vhost-vsock-device %s: /dev/vhost-vsock: %s (the "
-				   "kernel backend needs vhost_vsock; uds-path= selects the "
-				   "unix-socket backend)",
-				   p->id, strerror(errno));
-		else
-			errmsg_set(e,
-				   "-device vhost-vsock-device %s: the kernel backend "
-				   "(/dev/vhost-vsock) is not supported by this splitvm; uds-path= "
-				   "selects the unix-socket backend",
-				   p->id);
-		free(v);
-		errno = ENOTSUP;
-		return NULL;
-	}
+	v->kick_fd[0] = v->kick_fd[1] = v->call_fd[0] = v->call_fd[1] = -1;
+	v->vh.fd = -1;
+	if (!p->uds_path)
+		return vhost_create(v, e);
 	v->path = str_dup(p->uds_path);
 	if (!v->path) {
 		ret = -ENOMEM;
@@ -812,10 +924,19 @@ struct virtio_mmio *virtio_vsock_transport(struct virtio_vsock *v)
 
 void virtio_vsock_destroy(struct virtio_vsock *v)
 {
+	uint32_t i;
+
 	if (!v)
 		return;
 	if (v->vdev)
-		virtio_mmio_destroy(v->vdev); /* resets: closes every connection */
+		virtio_mmio_destroy(v->vdev); /* resets: closes every connection, stops vhost */
+	for (i = 0; i < VHOST_VSOCK_NR_VQS; i++) {
+		if (v->call_fd[i] < 0)
+			continue;
+		loop_del_fd(v->p.loop, v->call_fd[i]);
+		close(v->call_fd[i]);
+	}
+	vhost_vsock_close(&v->vh);
 	if (v->listen_fd >= 0) {
 		loop_del_fd(v->p.loop, v->listen_fd);
 		close(v->listen_fd);

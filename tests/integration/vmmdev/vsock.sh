@@ -32,6 +32,7 @@ tap_check "guest received the host's bytes" grep -q 'SVTEST vsock host->guest pi
 
 if [ -e /dev/vhost-vsock ]; then
 	tap_skip "vhost-vsock refused without /dev/vhost-vsock" "this host has /dev/vhost-vsock"
+	# (the kernel backend's set-up sequence is unit-tested: tests/unit/vmm_vhost_vsock_test.c)
 else
 	tap_skip "vhost-vsock (kernel backend)" "/dev/vhost-vsock is absent on this host"
 	vm_run vhost -m 128 -kernel "$VGUEST_BZ" -device vhost-vsock-device,id=vsock1,guest-cid=9
@@ -39,5 +40,6 @@ else
 	tap_check "vhost-vsock without uds-path is refused in one line naming /dev/vhost-vsock" \
 		test "$VM_STATUS" -ne 0 -a "$(wc -l <"$T/vhost.err")" -eq 1 -a \
 		"$(grep -c '/dev/vhost-vsock: No such file or directory' "$T/vhost.err")" -eq 1
+	tap_check "the message says uds-path= is the way here" grep -q 'uds-path= selects' "$T/vhost.err"
 fi
 tap_done
