@@ -90,16 +90,18 @@ static void cli_connect(struct cli *cli)
 /* Sends one request and returns its result (owned), or exits with the error. */
 static json_object *call(struct cli *cli, const char *method, json_object *params)
 {
-	char *line = rpc_request_line(++cli->next_id, method, params), *p, *resp;
+	char *line, *p, *resp;
 	json_object *result;
 	struct errmsg e = {{0}};
 	size_t len;
 	int r, code;
 
-	if (!line)
-		die_error(cli, "out of memory");
+	/* Connect first: a failed connect exits, and nothing may be held then. */
 	if (!cli->c)
 		cli_connect(cli);
+	line = rpc_request_line(++cli->next_id, method, params);
+	if (!line)
+		die_error(cli, "out of memory");
 	r = xport_write_all(cli->c, line, strlen(line));
 	free(line);
 	if (r)
