@@ -205,22 +205,37 @@ static void qc_init(void *userdata, struct fuse_conn_info *conn)
 	conn->congestion_threshold = 48;
 }
 
-static void qc_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+/*
+ * A request about the entry `name` in directory `parent`. NULL when the request
+ * has already been answered (ENAMETOOLONG, ENOMEM, or an unknown parent).
+ */
+static struct qtfs_req *qc_req_in_dir(fuse_req_t req, uint16_t op, fuse_ino_t parent,
+				      const char *name)
 {
 	struct qtfs_req *rq;
 
 	if (strlen(name) > QTFS_NAME_MAX) {
 		fuse_reply_err(req, ENAMETOOLONG);
-		return;
+		return NULL;
 	}
-	rq = qc_req_new(req, QTFS_OP_LOOKUP);
+	rq = qc_req_new(req, op);
 	if (!rq)
-		return;
+		return NULL;
 	if (qc_node(req, parent, &rq->node)) {
 		free(rq);
-		return;
+		return NULL;
 	}
 	strcpy(rq->name, name);
+	return rq;
+}
+
+static void qc_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct qtfs_req *rq;
+
+	rq = qc_req_in_dir(req, QTFS_OP_LOOKUP, parent, name);
+	if (!rq)
+		return;
 	qc_go(req, rq, qc_pend_new(req, qc_done_entry));
 }
 
@@ -348,18 +363,13 @@ static void qc_make(fuse_req_t req, uint16_t op, fuse_ino_t parent, const char *
 {
 	struct qtfs_req *rq;
 
-	if (strlen(name) > QTFS_NAME_MAX || (target && strlen(target) > QTFS_PATH_MAX)) {
+	if (target && strlen(target) > QTFS_PATH_MAX) {
 		fuse_reply_err(req, ENAMETOOLONG);
 		return;
 	}
-	rq = qc_req_new(req, op);
+	rq = qc_req_in_dir(req, op, parent, name);
 	if (!rq)
 		return;
-	if (qc_node(req, parent, &rq->node)) {
-		free(rq);
-		return;
-	}
-	strcpy(rq->name, name);
 	rq->mode = mode;
 	rq->rdev = rdev;
 	if (target)
@@ -386,18 +396,9 @@ static void qc_remove(fuse_req_t req, uint16_t op, fuse_ino_t parent, const char
 {
 	struct qtfs_req *rq;
 
-	if (strlen(name) > QTFS_NAME_MAX) {
-		fuse_reply_err(req, ENAMETOOLONG);
-		return;
-	}
-	rq = qc_req_new(req, op);
+	rq = qc_req_in_dir(req, op, parent, name);
 	if (!rq)
 		return;
-	if (qc_node(req, parent, &rq->node)) {
-		free(rq);
-		return;
-	}
-	strcpy(rq->name, name);
 	qc_go(req, rq, qc_pend_ino(req, qc_done_err, parent));
 }
 
@@ -610,18 +611,9 @@ static void qc_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	struct qc_pending *p;
 	struct qc_file *f;
 
-	if (strlen(name) > QTFS_NAME_MAX) {
-		fuse_reply_err(req, ENAMETOOLONG);
-		return;
-	}
-	rq = qc_req_new(req, QTFS_OP_CREATE);
+	rq = qc_req_in_dir(req, QTFS_OP_CREATE, parent, name);
 	if (!rq)
 		return;
-	if (qc_node(req, parent, &rq->node)) {
-		free(rq);
-		return;
-	}
-	strcpy(rq->name, name);
 	rq->mode = mode;
 	rq->flags = (uint32_t)fi->flags;
 	f = qc_file_new((uint32_t)(fi->flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY)), NULL, qc);
