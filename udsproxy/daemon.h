@@ -174,6 +174,11 @@ struct udsp_daemon {
 	pthread_cond_t cond;
 	bool want_dial; /* under mu */
 	atomic_bool link_up_flag;
+	/* the nonce of the peer the link is up with, 0 if none: written by the loop thread,
+	 * sent in the connector threads' LINK so a late duplicate dial is refused */
+	_Atomic uint64_t linked_nonce;
+	/* second connections to the same peer dropped or replacing the link (any thread) */
+	_Atomic uint64_t dup_links;
 };
 
 /* link.c */

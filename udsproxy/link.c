@@ -45,13 +45,14 @@ static int link_greet(struct udsp_daemon *d, struct xport_conn *c, uint64_t *pee
 	struct wire_buf b;
 	struct udsp_msg m;
 	struct timeval tv = {LINK_HANDSHAKE_MS / 1000, 0};
+	uint64_t linked = atomic_load(&d->linked_nonce);
 	int ret;
 
 	ret = wire_handshake(c, &mine, UDSP_ROLE_PEER, &peer, LINK_HANDSHAKE_MS, e);
 	if (ret)
 		return ret;
 	wire_buf_init(&b);
-	ret = udsp_put_link(&b, d->nonce, 0);
+	ret = udsp_put_link(&b, d->nonce, linked);
 	if (!ret)
 		ret = xport_write_all(c, b.data, b.len);
 	wire_buf_free(&b);
@@ -76,6 +77,16 @@ static int link_greet(struct udsp_daemon *d, struct xport_conn *c, uint64_t *pee
 	if (!ret && m.nonce == d->nonce) {
 		errmsg_set(e, "the peer is this daemon itself");
 		ret = -ELOOP;
+	}
+	/*
+	 * A dial that was under way (or in backoff) when the other side's dial brought the
+	 * link up must not replace that link and the streams on it: both ends see the same
+	 * two LINK frames, so both drop this connection.
+	 */
+	if (!ret && udsp_link_duplicate(d->nonce, linked, m.nonce, m.linked)) {
+		errmsg_set(e, "a link with this peer is up already");
+		atomic_fetch_add(&d->dup_links, 1);
+		ret = -EALREADY;
 	}
 	if (!ret)
 		*peer_nonce = m.nonce;
@@ -111,14 +122,21 @@ static void *link_dialer(void *arg)
 		struct xport_conn *c;
 		struct errmsg e = {""};
 		uint64_t nonce;
+		int ret;
 
 		pthread_mutex_lock(&d->mu);
+		if (!d->want_dial) {
+			/* A link came up since: the next outage starts a fresh backoff. */
+			backoff = LINK_BACKOFF_MIN_MS;
+			last_err[0] = '\0';
+		}
 		while (!d->want_dial)
 			pthread_cond_wait(&d->cond, &d->mu);
 		pthread_mutex_unlock(&d->mu);
 
 		c = xport_connect(d->peer_addr, &d->xopts, &e);
-		if (c && link_greet(d, c, &nonce, &e) == 0) {
+		ret = c ? link_greet(d, c, &nonce, &e) : -ENOTCONN;
+		if (ret == 0) {
 			backoff = LINK_BACKOFF_MIN_MS;
 			last_err[0] = '\0';
 			pthread_mutex_lock(&d->mu);
@@ -129,8 +147,12 @@ static void *link_dialer(void *arg)
 		}
 		if (c)
 			xport_close(c);
-		/* Say it once per distinct reason, not every retry. */
-		if (strcmp(last_err, errmsg_str(&e))) {
+		/* A duplicate (-EALREADY): ours is up, and the dialer now waits for want_dial,
+		 * or the peer has not yet noticed our previous link died: retry, quietly. */
+		if (ret == -EALREADY) {
+			log_debug("peer %s: %s", d->peer_addr, errmsg_str(&e));
+		} else if (strcmp(last_err, errmsg_str(&e))) {
+			/* Say it once per distinct reason, not every retry. */
 			log_warn("peer %s: %s (retrying)", d->peer_addr, errmsg_str(&e));
 			snprintf(last_err, sizeof(last_err), "%s", errmsg_str(&e));
 		}
@@ -150,6 +172,7 @@ static void *link_acceptor(void *arg)
 		struct errmsg e = {""};
 		struct xport_conn *c;
 		uint64_t nonce;
+		int ret;
 
 		c = xport_accept(d->listener, &e);
 		if (!c) {
@@ -160,9 +183,14 @@ static void *link_acceptor(void *arg)
 				sleep_ms(100);
 			continue;
 		}
-		if (link_greet(d, c, &nonce, &e)) {
-			log_warn("%s: peer %s: %s", d->listen_addr, xport_peer_desc(c),
-				 errmsg_str(&e));
+		ret = link_greet(d, c, &nonce, &e);
+		if (ret) {
+			if (ret == -EALREADY)
+				log_debug("%s: peer %s: %s", d->listen_addr, xport_peer_desc(c),
+					  errmsg_str(&e));
+			else
+				log_warn("%s: peer %s: %s", d->listen_addr, xport_peer_desc(c),
+					 errmsg_str(&e));
 			xport_close(c);
 			continue;
 		}
@@ -237,6 +265,10 @@ static int link_install(struct udsp_daemon *d, struct udsp_link_offer *o)
 	k->last_rx_ms = k->last_tx_ms = now_ms();
 	k->up = true;
 	atomic_store(&d->link_up_flag, true);
+	atomic_store(&d->linked_nonce, k->peer_nonce);
+	/* A link is up whoever dialled it: our dialer stops (see link_greet for one that was
+	 * already under way). */
+	set_want_dial(d, false);
 	d->stats.links_up++;
 	log_info("peer link up: %s (%s)", k->desc, o->we_dialed ? "dialled" : "accepted");
 	udsp_mirror_link_up(d);
@@ -257,6 +289,7 @@ static void link_teardown(struct udsp_daemon *d, bool redial)
 	loop_del_fd(d->loop, k->fd);
 	k->up = false;
 	atomic_store(&d->link_up_flag, false);
+	atomic_store(&d->linked_nonce, 0);
 	/* Every proxied socket closes now: applications see EOF/ECONNRESET, never a hang. */
 	udsp_stream_close_all(d);
 	udsp_mirror_link_down(d);
@@ -280,20 +313,25 @@ void udsp_link_on_offer(struct loop *l, int fd, uint32_t events, void *arg)
 		return;
 	if (d->link.up && !d->link.dead) {
 		/*
-		 * Both daemons dialled at once. Both keep the link dialled by the side
-		 * with the larger nonce, so they agree without another round trip.
+		 * Both daemons dialled at once: both LINK exchanges finished before either
+		 * link was installed (a later dial is refused in link_greet). Both keep the
+		 * link dialled by the side with the larger nonce, so they agree without
+		 * another round trip.
 		 */
 		uint64_t cur = dialer_nonce(d, d->link.we_dialed, d->link.peer_nonce);
 		uint64_t neu = dialer_nonce(d, o->we_dialed, o->peer_nonce);
 
 		if (o->peer_nonce == d->link.peer_nonce && neu <= cur) {
 			log_debug("duplicate peer link from %s dropped", xport_peer_desc(o->conn));
+			atomic_fetch_add(&d->dup_links, 1);
 			xport_close(o->conn);
 			free(o);
 			return;
 		}
 		/* The same peer's winning link, or a restarted peer (new nonce). */
 		log_info("peer link replaced by %s", xport_peer_desc(o->conn));
+		if (o->peer_nonce == d->link.peer_nonce)
+			atomic_fetch_add(&d->dup_links, 1);
 		link_teardown(d, false);
 	} else if (d->link.conn) {
 		link_teardown(d, false);

@@ -141,7 +141,15 @@ int udsp_msg_decode(const struct wire_header *h, const uint8_t *payload, struct 
 		break;
 	case UDSP_T_LINK:
 		want_stream = false;
-		if (wire_get_u64(&r, &m->nonce) || wire_get_u32(&r, &m->flags))
+		if (wire_get_u64(&r, &m->nonce) || wire_get_u32(&r, &m->flags)) {
+			ret = -EBADMSG;
+			break;
+		}
+		if (m->flags & ~UDSP_LINK_F_LINKED) {
+			errmsg_set(e, "LINK: unknown flags 0x%x", m->flags);
+			return -EBADMSG;
+		}
+		if ((m->flags & UDSP_LINK_F_LINKED) && (wire_get_u64(&r, &m->linked) || !m->linked))
 			ret = -EBADMSG;
 		break;
 	case UDSP_T_OPEN: {
@@ -281,12 +289,19 @@ void udsp_msg_release(struct udsp_msg *m)
 	m->nfds = 0;
 }
 
-int udsp_put_link(struct wire_buf *b, uint64_t nonce, uint32_t flags)
+int udsp_put_link(struct wire_buf *b, uint64_t nonce, uint64_t linked)
 {
 	wire_frame_begin(b);
 	wire_put_u64(b, nonce);
-	wire_put_u32(b, flags);
+	wire_put_u32(b, linked ? UDSP_LINK_F_LINKED : 0);
+	if (linked)
+		wire_put_u64(b, linked);
 	return wire_frame_end(b, UDSP_T_LINK, 0, 0);
+}
+
+bool udsp_link_duplicate(uint64_t a_nonce, uint64_t a_linked, uint64_t b_nonce, uint64_t b_linked)
+{
+	return (a_linked && a_linked == b_nonce) || (b_linked && b_linked == a_nonce);
 }
 
 int udsp_put_open_groups(struct wire_buf *b, uint32_t stream, uint8_t socktype, uint32_t window,

@@ -32,7 +32,7 @@
 #define UDSP_WINDOW_MAX (64u * 1024 * 1024)
 
 enum udsp_type {
-	UDSP_T_LINK = WIRE_T_PROTO_FIRST, /* stream 0: u64 nonce, u32 flags */
+	UDSP_T_LINK = WIRE_T_PROTO_FIRST, /* stream 0: u64 nonce, u32 flags[, u64 linked] */
 	UDSP_T_OPEN, /* u8 socktype, u32 window, u32 uid, u32 gid, str path, u32 n, n * u32 group */
 	UDSP_T_OPEN_OK,	     /* u32 window */
 	UDSP_T_OPEN_ERR,     /* u32 errno; the stream is gone */
@@ -45,6 +45,9 @@ enum udsp_type {
 	UDSP_T_MIRROR,	     /* stream 0: u8 op, u8 socktype, str path */
 	UDSP_T_LAST = UDSP_T_MIRROR,
 };
+
+/* LINK flags. LINKED: the sender has a link up already, to the peer whose nonce follows. */
+#define UDSP_LINK_F_LINKED 1u
 
 enum udsp_socktype {
 	UDSP_SOCK_STREAM = 1,
@@ -79,6 +82,7 @@ struct udsp_msg {
 	uint32_t stream;
 	uint64_t nonce;	   /* LINK */
 	uint32_t flags;	   /* LINK */
+	uint64_t linked;   /* LINK: the nonce of the sender's current peer, 0 if none */
 	uint8_t socktype;  /* OPEN, MIRROR */
 	uint32_t window;   /* OPEN, OPEN_OK */
 	uint32_t uid, gid; /* OPEN */
@@ -111,7 +115,14 @@ void udsp_msg_release(struct udsp_msg *m);
 int udsp_path_check(const char *path);
 
 /* Frame builders: the whole frame (header included) appended to b. 0 or -errno. */
-int udsp_put_link(struct wire_buf *b, uint64_t nonce, uint32_t flags);
+/* linked: the nonce of the peer we have a link up with, 0 if none. */
+int udsp_put_link(struct wire_buf *b, uint64_t nonce, uint64_t linked);
+/*
+ * After a LINK exchange: true if the new connection duplicates a link that either side
+ * already has up with the other (a late dial). Symmetric, so both ends drop the new
+ * connection and keep the established one without another round trip.
+ */
+bool udsp_link_duplicate(uint64_t a_nonce, uint64_t a_linked, uint64_t b_nonce, uint64_t b_linked);
 int udsp_put_open(struct wire_buf *b, uint32_t stream, uint8_t socktype, uint32_t window,
 		  uint32_t uid, uint32_t gid, const char *path);
 /* The same with the requester's supplementary groups (at most UDSP_MAX_GROUPS). */

@@ -44,8 +44,9 @@ int udsp_status_format(struct udsp_daemon *d, char *buf, size_t len)
 	else
 		outf(&o, "link: down (%s)\n",
 		     d->peer_addr[0] ? "dialling" : "waiting for the peer");
-	outf(&o, "links up: %llu, drops: %llu, protocol errors: %llu\n",
+	outf(&o, "links up: %llu, drops: %llu, duplicates: %llu, protocol errors: %llu\n",
 	     (unsigned long long)d->stats.links_up, (unsigned long long)d->stats.link_drops,
+	     (unsigned long long)atomic_load(&d->dup_links),
 	     (unsigned long long)d->stats.proto_errors);
 	outf(&o, "streams: %zu open, %llu opened, %llu refused\n", d->n_streams,
 	     (unsigned long long)d->stats.streams_opened,

@@ -162,6 +162,61 @@ static void test_link_on_a_stream_is_rejected(void **state)
 	wire_buf_free(&b);
 }
 
+static void test_link_round_trips_the_nonce_and_the_linked_peer(void **state)
+{
+	struct wire_buf b;
+	struct udsp_msg m;
+
+	wire_buf_init(&b);
+	assert_int_equal(udsp_put_link(&b, 0x1122334455667788ull, 0), 0);
+	assert_int_equal(decode(&b, &m), 0);
+	assert_true(m.nonce == 0x1122334455667788ull);
+	assert_int_equal(m.flags, 0);
+	assert_true(m.linked == 0);
+	assert_int_equal(udsp_put_link(&b, 7, 0x99), 0);
+	assert_int_equal(decode(&b, &m), 0);
+	assert_true(m.nonce == 7);
+	assert_int_equal(m.flags, UDSP_LINK_F_LINKED);
+	assert_true(m.linked == 0x99);
+	wire_buf_free(&b);
+}
+
+static void test_link_with_unknown_flags_or_missing_linked_nonce_is_rejected(void **state)
+{
+	struct wire_buf b;
+	struct udsp_msg m;
+	/* nonce 1, flags LINKED, no linked nonce */
+	uint8_t no_linked[12] = {0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1};
+	/* nonce 1, flags 2 (unknown) */
+	uint8_t unknown[12] = {0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2};
+	/* nonce 1, flags LINKED, linked nonce 0 */
+	uint8_t zero_linked[20] = {0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1};
+
+	wire_buf_init(&b);
+	raw_frame(&b, UDSP_T_LINK, 0, no_linked, sizeof(no_linked));
+	assert_int_equal(decode(&b, &m), -EBADMSG);
+	raw_frame(&b, UDSP_T_LINK, 0, unknown, sizeof(unknown));
+	assert_int_equal(decode(&b, &m), -EBADMSG);
+	raw_frame(&b, UDSP_T_LINK, 0, zero_linked, sizeof(zero_linked));
+	assert_int_equal(decode(&b, &m), -EBADMSG);
+	wire_buf_free(&b);
+}
+
+static void test_a_dial_to_a_peer_either_side_is_linked_with_is_a_duplicate(void **state)
+{
+	/* Neither linked: a new link (startup, or both noticed the old one died). */
+	assert_false(udsp_link_duplicate(10, 0, 20, 0));
+	/* One side still has the link up with the other: a late dial, refused by both. */
+	assert_true(udsp_link_duplicate(10, 20, 20, 0));
+	assert_true(udsp_link_duplicate(10, 0, 20, 10));
+	assert_true(udsp_link_duplicate(10, 20, 20, 10));
+	/* Both ends compute the same answer (the arguments swapped). */
+	assert_true(udsp_link_duplicate(20, 0, 10, 20));
+	/* Linked with a previous incarnation of the peer (it restarted): not a duplicate. */
+	assert_false(udsp_link_duplicate(10, 30, 20, 0));
+	assert_false(udsp_link_duplicate(20, 0, 10, 30));
+}
+
 static void test_trailing_bytes_are_rejected(void **state)
 {
 	struct wire_buf b;
@@ -433,6 +488,9 @@ int main(void)
 		cmocka_unit_test(test_open_rejects_window_out_of_range),
 		cmocka_unit_test(test_open_on_stream_zero_is_rejected),
 		cmocka_unit_test(test_link_on_a_stream_is_rejected),
+		cmocka_unit_test(test_link_round_trips_the_nonce_and_the_linked_peer),
+		cmocka_unit_test(test_link_with_unknown_flags_or_missing_linked_nonce_is_rejected),
+		cmocka_unit_test(test_a_dial_to_a_peer_either_side_is_linked_with_is_a_duplicate),
 		cmocka_unit_test(test_trailing_bytes_are_rejected),
 		cmocka_unit_test(test_credit_zero_or_huge_is_rejected),
 		cmocka_unit_test(test_reset_errno_must_be_a_real_errno),

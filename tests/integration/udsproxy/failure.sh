@@ -9,7 +9,21 @@ on_dpu mkdir -p /run/echo
 echo_server /run/echo/echo.sock
 lab_bg dpu $HELPER serve /run/echo/dpu-echo.sock
 wait_for 5 on_dpu test -S /run/echo/dpu-echo.sock
-udsp_up -- --allow "$T/allow" || { tap_fail "daemons link up"; show_logs; tap_done; exit 1; }
+
+# The host daemon starts first, so its dialer is backing off when the dpu daemon's dial brings
+# the link up. The host's next retry must not replace that link: it used to, cutting every
+# stream opened in between (socat got EPIPE 256 MiB into mirror.sh, once in a few runs).
+udsp_daemon host --listen tcp:$HOST_ADDR:$PORT --peer tcp:$DPU_ADDR:$PORT --test-mode \
+	--allow "$T/allow"
+wait_for 5 grep -q "Connection refused (retrying)" "$T/host.log"
+# By 1 s the host's backoff is 0.4-1.6 s long: its next dial comes well after the link is up.
+sleep 1
+udsp_daemon dpu --listen tcp:$DPU_ADDR:$PORT --peer tcp:$HOST_ADDR:$PORT --test-mode \
+	--allow "$T/allow"
+wait_for 10 link_up || { tap_fail "daemons link up"; show_logs; tap_done; exit 1; }
+links_count() { on_host "$UDSPD" --status | grep '^links up'; on_dpu "$UDSPD" --status | grep '^links up'; }
+# (Both dialling at the very same moment is resolved at once, before link_up saw the link.)
+links0=$(links_count)
 
 # ended_within FILE T0: the client's "ended ... TIME" line came within 2 s of T0.
 ended_within() {
@@ -23,7 +37,16 @@ ended_within() {
 preload $HELPER hold /run/echo/echo.sock >"$T/hold1" 2>&1 &
 at_cleanup "kill $!"
 wait_for 5 grep -q connected "$T/hold1"
-sleep 0.5
+# The host dialer's retry would have come by now.
+sleep 2
+tap_expect_eq "a dial still backing off when the peer's dial links up does not replace the link" \
+	"$links0" "$(links_count)"
+if grep -q ended "$T/hold1"; then
+	tap_fail "a stream opened right after the link came up keeps streaming" "$(cat "$T/hold1")
+$(show_logs)"
+else
+	tap_ok "a stream opened right after the link came up keeps streaming"
+fi
 t0=$(date +%s.%N)
 kill -9 "$UDSP_PID_host"
 tap_check "killing the host daemon mid-transfer ends the dpu application's socket within 2 s" \
