@@ -294,7 +294,16 @@ int udsproxy_status(char *buf, size_t len)
 		ret = read_reply(s, reply, cap, &h, &fd);
 	if (fd >= 0)
 		close(fd);
-	if (!ret) {
+	if (!ret && h.type == UDSP_CTL_RESULT) {
+		/* refused (EACCES: status is for root) */
+		uint32_t err;
+		char shared[1024];
+
+		ret = udsp_ctl_decode_result(reply + WIRE_HEADER_SIZE, h.length, &err, shared,
+					     sizeof(shared));
+		if (!ret)
+			ret = err ? -(int)err : -EPROTO;
+	} else if (!ret) {
 		wire_reader_init(&r, reply + WIRE_HEADER_SIZE, h.length);
 		if (h.type != UDSP_CTL_STATUS_TEXT || wire_get_bytes(&r, &p, &n) ||
 		    n == 0xffffffffu || wire_reader_done(&r)) {

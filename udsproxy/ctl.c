@@ -18,6 +18,8 @@
 
 struct udsp_ctl_client {
 	struct udsp_daemon *d;
+	struct udsp_ctl_client *next, **pprev; /* d->ctl_clients */
+	uint64_t deadline_ms;		       /* the whole request by then */
 	int fd;
 	struct ucred cred;
 	uint8_t buf[WIRE_HEADER_SIZE + UDSP_CTL_MAX_PAYLOAD];
@@ -43,6 +45,9 @@ uint32_t udsp_peer_groups(int fd, uint32_t *groups, uint32_t max)
 
 static void ctl_client_free(struct udsp_ctl_client *c)
 {
+	*c->pprev = c->next;
+	if (c->next)
+		c->next->pprev = c->pprev;
 	loop_del_fd(c->d->loop, c->fd);
 	close(c->fd);
 	free(c);
@@ -248,12 +253,25 @@ static void ctl_connect(struct udsp_ctl_client *c, const uint8_t *p, size_t len)
 	/* Keep watching the client: if it goes away first, the stream is dropped. */
 }
 
+/*
+ * The status names every proxied address and mirror of every user: for root (or the
+ * daemon's own user) only. Connect requests need no privilege: the far side connects with
+ * the requester's own uid, gid and groups (see docs/udsproxy.md, "Control socket").
+ */
 static void ctl_status(struct udsp_ctl_client *c)
 {
 	struct udsp_daemon *d = c->d;
-	char *text = malloc(UDSP_CTL_STATUS_MAX);
+	char *text;
 	struct wire_buf b;
+	ssize_t n;
 
+	if (c->cred.uid != 0 && c->cred.uid != geteuid()) {
+		log_info("control client pid %d uid %u: status refused (root only)",
+			 (int)c->cred.pid, (unsigned)c->cred.uid);
+		ctl_answer(c, EACCES, -1);
+		return;
+	}
+	text = malloc(UDSP_CTL_STATUS_MAX);
 	if (!text) {
 		ctl_client_free(c);
 		return;
@@ -263,8 +281,12 @@ static void ctl_status(struct udsp_ctl_client *c)
 	wire_frame_begin(&b);
 	wire_put_str(&b, text);
 	if (wire_frame_end(&b, UDSP_CTL_STATUS_TEXT, 0, 0) == 0) {
-		(void)fd_set_nonblock(c->fd, false);
-		(void)write_full(c->fd, b.data, b.len);
+		/* A fresh socket's buffer takes the whole text; a client that shrank its
+		 * receive side only loses its answer (the loop never waits on it). */
+		n = send(c->fd, b.data, b.len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n != (ssize_t)b.len)
+			log_debug("control client pid %d: status answer not sent whole",
+				  (int)c->cred.pid);
 	}
 	wire_buf_free(&b);
 	free(text);
@@ -353,7 +375,30 @@ static void ctl_on_accept(struct loop *l, int fd, uint32_t events, void *arg)
 		if (loop_add_fd(d->loop, cfd, EPOLLIN, ctl_on_client, c)) {
 			close(cfd);
 			free(c);
+			continue;
 		}
+		c->deadline_ms = now_ms() + UDSP_CTL_REQUEST_MS;
+		c->next = d->ctl_clients;
+		if (c->next)
+			c->next->pprev = &c->next;
+		c->pprev = &d->ctl_clients;
+		d->ctl_clients = c;
+	}
+}
+
+void udsp_ctl_sweep(struct udsp_daemon *d)
+{
+	struct udsp_ctl_client *c, *next;
+	uint64_t now = now_ms();
+
+	for (c = d->ctl_clients; c; c = next) {
+		next = c->next;
+		/* A client waiting for its OPEN result is bounded by the link instead. */
+		if (c->stream || now < c->deadline_ms)
+			continue;
+		log_info("control client pid %d: no complete request in %u s: closed",
+			 (int)c->cred.pid, UDSP_CTL_REQUEST_MS / 1000);
+		ctl_client_free(c);
 	}
 }
 

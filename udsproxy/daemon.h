@@ -28,6 +28,8 @@
 #define UDSP_STREAM_BUCKETS  4096u
 #define UDSP_MAX_MIRROR_DIRS 16
 #define UDSP_MAX_SHARED	     16
+/* A control client has this long to send its whole request. */
+#define UDSP_CTL_REQUEST_MS 5000u
 
 /* Data waiting to be written to a local fd (the peer sent it, the fd was full). */
 struct udsp_chunk {
@@ -154,6 +156,7 @@ struct udsp_daemon {
 	size_t n_streams;
 	struct udsp_stream *blocked_head; /* streams waiting for the link to drain */
 	struct xport_listener *ctl;
+	struct udsp_ctl_client *ctl_clients; /* every control client, for the request timeout */
 	struct loop_timer *tick;
 	struct wire_buf scratch;
 	struct udsp_stats stats;
@@ -227,6 +230,9 @@ int udsp_policy_resolve(struct udsp_policy *p, const char *path, char *out, size
 /* ctl.c */
 int udsp_ctl_start(struct udsp_daemon *d, struct errmsg *e);
 void udsp_ctl_stop(struct udsp_daemon *d);
+/* Closes control clients that sent no complete request within UDSP_CTL_REQUEST_MS (a stalled
+ * client must not pin an fd and a buffer forever); called from the tick. */
+void udsp_ctl_sweep(struct udsp_daemon *d);
 /* The OPEN result for a control client waiting on stream s (err 0: hand over app_fd). */
 void udsp_ctl_reply(struct udsp_stream *s, int err);
 /* The supplementary groups of a unix socket's peer (SO_PEERGROUPS); the count, 0 if none. */

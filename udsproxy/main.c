@@ -322,6 +322,7 @@ static void on_stop(struct loop *l, int signo, void *arg)
 
 static void on_tick(struct loop *l, struct loop_timer *t, void *arg)
 {
+	udsp_ctl_sweep(arg);
 	udsp_link_tick(arg);
 }
 
@@ -333,6 +334,10 @@ static int run_status(void)
 	if (!buf)
 		return die("out of memory");
 	ret = udsproxy_status(buf, UDSP_CTL_STATUS_MAX);
+	if (ret == -EACCES) {
+		free(buf);
+		return die("%s: the status is for root only", udsproxy_ctl_path()), 1;
+	}
 	if (ret) {
 		free(buf);
 		return die("%s: %s (is udsproxyd running?)", udsproxy_ctl_path(), strerror(-ret)),

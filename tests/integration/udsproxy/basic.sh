@@ -109,6 +109,31 @@ st=$(on_dpu "$UDSPD" --status)
 case "$st" in *"link: up"*"streams:"*"link bytes:"*) tap_ok "--status shows link, streams and bytes" ;;
 *) tap_fail "--status shows link, streams and bytes" "$st" ;; esac
 
+# The control socket is 0666 (any user may ask for a connect, made as that user on the far
+# side); what is privileged is not on it: the status (every user's addresses) is root-only
+# and the qtcfg lists are root-owned files.
+NOBODY="setpriv --reuid=65534 --regid=65534 --clear-groups"
+out=$(on_dpu $NOBODY "$UDSPD" --status 2>&1); rc=$?
+case "$rc:$out" in [1-9]*:*"root only"*) tap_ok "--status as a non-root user is refused" ;;
+*) tap_fail "--status as a non-root user is refused" "rc=$rc $out" ;; esac
+out=$(on_host $NOBODY env UDSPROXY_CONF_DIR="$T/conf-host" "$SV_BIN/qtcfg" -x /run/secret 2>&1)
+rc=$?
+tap_expect_eq "qtcfg -x as a non-root user fails and changes nothing" "1: " \
+	"$([ $rc -ne 0 ] && [ -n "$out" ] && echo 1): $(on_host env UDSPROXY_CONF_DIR="$T/conf-host" "$SV_BIN/qtcfg" -z)"
+# Control clients that connect and stall are closed; meanwhile the daemon serves others.
+on_dpu $HELPER stall-ctl /run/udsproxy/udsproxy.sock >"$T/stallctl" 2>&1 &
+stall_pid=$!
+wait_for 5 grep -q stalling "$T/stallctl"
+if on_dpu "$UDSPD" --status | grep -q '^link: up'; then
+	tap_ok "the daemon answers while control clients stall"
+else
+	tap_fail "the daemon answers while control clients stall"
+fi
+wait $stall_pid
+tap_expect_eq "control clients that send no complete request are closed" \
+	"stalling
+both closed by the daemon" "$(cat "$T/stallctl")"
+
 # A large stream, both ways through the echo server, keeps its SHA-256.
 mb=1024
 [ "${SV_SAN:-0}" = 1 ] && mb=128

@@ -11,6 +11,7 @@ came back. Every client prints one result line and exits 0 only when the check h
   udsp_helper.py pipe-to-host PATH | pipe-from-host PATH  fd passing of pipe ends
   udsp_helper.py pass-file PATH FILE                    passes FILE; prints OK or errno name
   udsp_helper.py hold PATH                              connects, streams, reports how it ended
+  udsp_helper.py stall-ctl CTLPATH                      stalled control clients must be closed
   udsp_helper.py fuse-mount DIR                         mounts a minimal FUSE fs on DIR, serves
 """
 import errno
@@ -416,6 +417,31 @@ def cmd_hold(path):
         return 0
 
 
+def cmd_stall_ctl(path):
+    """Two control clients that stall: one never sends, one stops inside a frame header.
+    The daemon must close both (bounded wait); prints how they ended."""
+    silent = socket.socket(socket.AF_UNIX)
+    silent.connect(path)
+    partial = socket.socket(socket.AF_UNIX)
+    partial.connect(path)
+    partial.send(b"\x00\x01\x02")
+    print("stalling", flush=True)
+    for s in (silent, partial):
+        s.settimeout(20)
+        try:
+            if s.recv(1) != b"":
+                print("the daemon sent data")
+                return 1
+        except socket.timeout:
+            print("still open after 20 s")
+            return 1
+        except OSError as e:
+            print("ended %s" % ename(e.errno))
+            return 1
+    print("both closed by the daemon")
+    return 0
+
+
 def cmd_fuse_mount(d):
     """A minimal FUSE file system (an empty root directory) straight on /dev/fuse: enough
     for stat() and statfs() on the mount point. Serves until killed or unmounted."""
@@ -456,7 +482,8 @@ def main():
             "many": cmd_many, "threads": cmd_threads, "stall": cmd_stall, "pipe-to-host": cmd_pipe_to_host,
             "pipe-from-host": cmd_pipe_from_host, "pass-file": cmd_pass_file, "sock-to-host": cmd_sock_to_host,
             "hold": cmd_hold, "nbconnect": cmd_nbconnect,
-            "serve-full": cmd_serve_full, "nbpending": cmd_nbpending, "fuse-mount": cmd_fuse_mount}
+            "serve-full": cmd_serve_full, "nbpending": cmd_nbpending, "fuse-mount": cmd_fuse_mount,
+            "stall-ctl": cmd_stall_ctl}
     if not a or a[0] not in cmds:
         print(__doc__)
         return 2
