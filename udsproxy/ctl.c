@@ -189,6 +189,8 @@ static void ctl_connect(struct udsp_ctl_client *c, const uint8_t *p, size_t len)
 		ctl_answer(c, errno, -1);
 		return;
 	}
+	udsp_msg_sock_cap(sv[0], req.socktype);
+	udsp_msg_sock_prepare(sv[1], req.socktype);
 	if (fd_set_nonblock(sv[1], true)) {
 		close(sv[0]);
 		close(sv[1]);

@@ -131,6 +131,7 @@ struct udsp_policy {
 struct udsp_stats {
 	uint64_t streams_opened, streams_refused, links_up, link_drops, proto_errors;
 	uint64_t bytes_tx, bytes_rx;
+	uint64_t msgs_too_big; /* seqpacket/dgram messages over UDSP_DATA_MAX from a local socket */
 };
 
 struct udsp_daemon {
@@ -211,6 +212,10 @@ void udsp_stream_reset(struct udsp_stream *s, int err);
 void udsp_stream_on_frame(struct udsp_daemon *d, const struct udsp_msg *m);
 void udsp_stream_wake_blocked(struct udsp_daemon *d);
 void udsp_stream_close_all(struct udsp_daemon *d);
+/* Seqpacket/dgram sockets: the daemon's own ends can send whole UDSP_DATA_MAX messages. */
+void udsp_msg_sock_prepare(int fd, uint8_t socktype);
+/* The end handed to an application: the kernel refuses its messages over UDSP_DATA_MAX. */
+void udsp_msg_sock_cap(int fd, uint8_t socktype);
 /* The opener's side became open (OPEN_OK), or the target side connected. */
 void udsp_stream_opened(struct udsp_stream *s);
 

@@ -92,6 +92,7 @@ static void mirror_on_accept(struct loop *l, int fd, uint32_t events, void *arg)
 			cred.uid = 65534;
 			cred.gid = 65534;
 		}
+		udsp_msg_sock_prepare(cfd, ms->socktype);
 		id = udsp_link_new_stream_id(d);
 		s = udsp_stream_new(d, id, ms->socktype, cfd);
 		if (!s) {

@@ -129,6 +129,36 @@ static bool stream_msg_type(const struct udsp_stream *s)
 	return s->socktype == UDSP_SOCK_SEQPACKET || s->socktype == UDSP_SOCK_DGRAM;
 }
 
+/*
+ * The kernel refuses a seqpacket/datagram message longer than the sending socket's send
+ * buffer less 32 bytes (EMSGSIZE), and the default buffer (~208 KiB) is below
+ * UDSP_DATA_MAX: our own sockets get room for whole messages of UDSP_DATA_MAX.
+ */
+void udsp_msg_sock_prepare(int fd, uint8_t socktype)
+{
+	int v = (int)UDSP_DATA_MAX; /* the kernel doubles it: two messages in flight */
+
+	if (socktype != UDSP_SOCK_SEQPACKET && socktype != UDSP_SOCK_DGRAM)
+		return;
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof(v)))
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
+}
+
+/*
+ * The application's end of a socketpair the daemon hands out: its send buffer makes the
+ * kernel refuse, with EMSGSIZE at the application's own send(), exactly the messages longer
+ * than the link carries (instead of the daemon resetting the stream afterwards).
+ */
+void udsp_msg_sock_cap(int fd, uint8_t socktype)
+{
+	int v = (int)((UDSP_DATA_MAX + 32) / 2);
+
+	if (socktype != UDSP_SOCK_SEQPACKET && socktype != UDSP_SOCK_DGRAM)
+		return;
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof(v)))
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
+}
+
 void udsp_stream_update(struct udsp_stream *s)
 {
 	struct udsp_daemon *d = s->d;
@@ -271,8 +301,17 @@ static void stream_on_readable(struct udsp_stream *s)
 	if (n > 0 && (mh.msg_flags & MSG_TRUNC)) {
 		size_t i;
 
+		/* Only a sender that raised its own send buffer gets here (see
+		 * udsp_msg_sock_cap). A datagram may be lost: drop it, say so. A seqpacket
+		 * stream must not lose one silently: reset it. */
 		for (i = 0; i < nfds; i++)
 			close(fds[i]);
+		d->stats.msgs_too_big++;
+		if (s->socktype == UDSP_SOCK_DGRAM) {
+			log_warn("stream %u: a datagram over %u bytes dropped", s->id,
+				 UDSP_DATA_MAX);
+			return;
+		}
 		log_warn("stream %u: a %s message exceeds %u bytes", s->id,
 			 udsp_socktype_name(s->socktype), UDSP_DATA_MAX);
 		udsp_stream_reset(s, EMSGSIZE);

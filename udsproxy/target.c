@@ -124,6 +124,7 @@ void udsp_target_open(struct udsp_daemon *d, const struct udsp_msg *m)
 		send_open_err(d, m->stream, errno, m->path);
 		return;
 	}
+	udsp_msg_sock_prepare(fd, m->socktype);
 	if (m->socktype == UDSP_SOCK_DGRAM) {
 		/* Autobind: the target can only reply to a datagram from a named socket. */
 		sa_family_t fam = AF_UNIX;

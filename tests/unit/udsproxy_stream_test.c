@@ -115,7 +115,20 @@ static int teardown(void **state)
 
 static void peer_send(struct fx *f, const struct wire_buf *b)
 {
-	assert_int_equal(write_full(f->peer, b->data, b->len), 0);
+	size_t off = 0;
+
+	/* The daemon runs on this thread: a frame larger than the socket buffer is written
+	 * while it reads. */
+	while (off < b->len) {
+		ssize_t n = send(f->peer, b->data + off, b->len - off, MSG_DONTWAIT);
+
+		if (n < 0) {
+			assert_int_equal(errno, EAGAIN);
+			loop_run_once(f->d.loop, 10);
+			continue;
+		}
+		off += (size_t)n;
+	}
 }
 
 static void peer_send_raw(struct fx *f, uint8_t type, uint32_t stream, const void *p, size_t len)
@@ -599,6 +612,104 @@ static void test_async_connect_stays_unwritable_until_open_ok(void **state)
 	udsp_ctl_stop(&f->d);
 }
 
+/* A target socket of another type in the test directory; sends up to 1 MiB messages. */
+static int msg_target(struct fx *f, int type, const char *name, char *path, size_t n)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, type, 0), big = 1 << 20;
+
+	assert_true(fd >= 0);
+	snprintf(path, n, "%s/%s", f->dir, name);
+	strcpy(sa.sun_path, path);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big)), 0);
+	if (type == SOCK_SEQPACKET)
+		assert_int_equal(listen(fd, 4), 0);
+	return fd;
+}
+
+static uint32_t open_typed(struct fx *f, uint8_t socktype, const char *path)
+{
+	static uint8_t buf[WIRE_HEADER_SIZE + UDSP_MAX_PAYLOAD];
+	struct wire_buf b;
+	struct udsp_msg m;
+	uint32_t id = f->next;
+
+	f->next += 2;
+	wire_buf_init(&b);
+	assert_int_equal(udsp_put_open(&b, id, socktype, 65536, 0, 0, path), 0);
+	peer_send(f, &b);
+	wire_buf_free(&b);
+	assert_true(peer_recv(f, &m, buf, sizeof(buf)));
+	assert_int_equal(m.type, UDSP_T_OPEN_OK);
+	return id;
+}
+
+/* The next frame other than CREDIT. */
+static void peer_recv_skip_credit(struct fx *f, struct udsp_msg *m, uint8_t *buf, size_t cap)
+{
+	do
+		assert_true(peer_recv(f, m, buf, cap));
+	while (m->type == UDSP_T_CREDIT);
+}
+
+static void test_a_256k_datagram_passes_whole_and_a_longer_one_is_dropped(void **state)
+{
+	static uint8_t buf[WIRE_HEADER_SIZE + UDSP_MAX_PAYLOAD];
+	static uint8_t big[(1 << 20)];
+	struct fx *f = *state;
+	struct sockaddr_un from;
+	socklen_t flen = sizeof(from);
+	char path[128];
+	int t = msg_target(f, SOCK_DGRAM, "d.sock", path, sizeof(path));
+	uint32_t id = open_typed(f, UDSP_SOCK_DGRAM, path);
+	struct udsp_msg m;
+
+	/* The daemon's socket sends a whole UDSP_DATA_MAX message (the default send buffer
+	 * would refuse it). */
+	memset(big, 'a', UDSP_DATA_MAX);
+	peer_send_raw(f, UDSP_T_DATA, id, big, UDSP_DATA_MAX);
+	run(f);
+	assert_int_equal(
+		recvfrom(t, big, sizeof(big), MSG_DONTWAIT, (struct sockaddr *)&from, &flen),
+		UDSP_DATA_MAX);
+	/* A longer reply cannot cross the link: dropped, counted; the stream lives on. */
+	assert_int_equal(sendto(t, big, UDSP_DATA_MAX + 1, 0, (struct sockaddr *)&from, flen),
+			 UDSP_DATA_MAX + 1);
+	assert_int_equal(sendto(t, "ok", 2, 0, (struct sockaddr *)&from, flen), 2);
+	peer_recv_skip_credit(f, &m, buf, sizeof(buf));
+	assert_int_equal(m.type, UDSP_T_DATA);
+	assert_int_equal(m.data_len, 2);
+	assert_int_equal(f->d.stats.msgs_too_big, 1);
+	assert_int_equal(f->d.n_streams, 1);
+	close(t);
+}
+
+static void test_a_seqpacket_message_over_the_limit_resets_the_stream(void **state)
+{
+	static uint8_t buf[WIRE_HEADER_SIZE + UDSP_MAX_PAYLOAD];
+	static uint8_t big[(1 << 20)];
+	struct fx *f = *state;
+	char path[128];
+	int l = msg_target(f, SOCK_SEQPACKET, "s.sock", path, sizeof(path)), t, v = 1 << 20;
+	uint32_t id = open_typed(f, UDSP_SOCK_SEQPACKET, path);
+	struct udsp_msg m;
+
+	t = accept(l, NULL, NULL);
+	assert_true(t >= 0);
+	assert_int_equal(setsockopt(t, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof(v)), 0);
+	memset(big, 'b', sizeof(big));
+	assert_int_equal(send(t, big, UDSP_DATA_MAX + 1, 0), UDSP_DATA_MAX + 1);
+	/* Silently losing a message of a reliable stream is not an option: RESET EMSGSIZE. */
+	peer_recv_skip_credit(f, &m, buf, sizeof(buf));
+	assert_int_equal(m.type, UDSP_T_RESET);
+	assert_int_equal(m.stream, id);
+	assert_int_equal(m.err, EMSGSIZE);
+	assert_int_equal(f->d.n_streams, 0);
+	close(t);
+	close(l);
+}
+
 static void test_sock_diag_tells_a_closed_datagram_socket(void **state)
 {
 	struct stat st;
@@ -634,6 +745,8 @@ int main(void)
 		T(test_client_api_returns_a_connected_fd),
 		T(test_client_api_returns_the_far_errno),
 		T(test_async_connect_stays_unwritable_until_open_ok),
+		T(test_a_256k_datagram_passes_whole_and_a_longer_one_is_dropped),
+		T(test_a_seqpacket_message_over_the_limit_resets_the_stream),
 		cmocka_unit_test(test_vsock_peer_cid_not_in_allowlist_is_refused),
 		cmocka_unit_test(test_sock_diag_tells_a_closed_datagram_socket),
 #undef T

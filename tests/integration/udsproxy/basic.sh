@@ -74,6 +74,11 @@ tap_expect_eq "DGRAM request/reply to the client's own name" "dgram reply ok" \
 	"$(preload $HELPER dgram /run/echo/dgram.sock 2>&1)"
 tap_expect_eq "connected DGRAM keeps datagram boundaries" "boundaries kept" \
 	"$(preload $HELPER echo /run/echo/dgram.sock dgram 2>&1)"
+big="204800 echoed, 262144 echoed, longer EMSGSIZE, then after"
+tap_expect_eq "SEQPACKET: 256 KiB messages pass whole; a longer send fails with EMSGSIZE" "$big" \
+	"$(preload $HELPER bigmsg /run/echo/seq.sock seqpacket 2>&1)"
+tap_expect_eq "DGRAM: 256 KiB datagrams pass whole; a longer send fails with EMSGSIZE" "$big" \
+	"$(preload $HELPER bigmsg /run/echo/dgram.sock dgram 2>&1)"
 
 # The shim is silent unless UDSPROXY_LOG is set.
 err=$(echo x | preload socat - UNIX-CONNECT:/run/echo/echo.sock 2>&1 >/dev/null)

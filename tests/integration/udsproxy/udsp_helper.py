@@ -5,6 +5,7 @@ came back. Every client prints one result line and exits 0 only when the check h
   udsp_helper.py serve PATH [stream|seqpacket|dgram]   echo server (also answers fd tests)
   udsp_helper.py errno PATH [stream|seqpacket|dgram]    prints OK or the errno name of connect
   udsp_helper.py echo PATH TYPE                         one request/reply, boundaries kept
+  udsp_helper.py bigmsg PATH TYPE                       256 KiB messages echo; longer: EMSGSIZE
   udsp_helper.py dgram PATH                             unconnected sendto + reply to own name
   udsp_helper.py many PATH N                            N concurrent connections each echo
   udsp_helper.py stall PATH                             a stalled reader must not stop others
@@ -45,8 +46,10 @@ def serve(path, kind="stream"):
     s = socket.socket(socket.AF_UNIX, t)
     s.bind(path)
     if t == socket.SOCK_DGRAM:
+        # Room to echo messages up to 1 MiB whole (the kernel refuses longer than sndbuf).
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
         while True:
-            data, addr = s.recvfrom(65536)
+            data, addr = s.recvfrom(1 << 20)
             if addr:
                 s.sendto(data, addr)
     s.listen(4096)
@@ -62,6 +65,8 @@ def serve(path, kind="stream"):
                     while True:
                         n, _ = s.accept()
                         n.setblocking(False)
+                        if t == socket.SOCK_SEQPACKET:
+                            n.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
                         pending[n] = b""
                         sel.register(n, selectors.EVENT_READ)
                 except BlockingIOError:
@@ -72,7 +77,7 @@ def serve(path, kind="stream"):
                     k = c.send(pending[c])
                     pending[c] = pending[c][k:]
                 if ev & selectors.EVENT_READ:
-                    data, fds, _, _ = socket.recv_fds(c, 262144, 16)
+                    data, fds, _, _ = socket.recv_fds(c, 1 << 20, 16)
                     if fds:
                         handle_fds(c, data, fds)
                         continue
@@ -169,6 +174,26 @@ def cmd_echo(path, kind):
     got = [len(s.recv(70000)) for _ in sizes]
     print("boundaries " + ("kept" if got == sizes else "lost %s" % got))
     return 0 if got == sizes else 1
+
+
+def cmd_bigmsg(path, kind):
+    """Messages up to 256 KiB (the link's limit) echo whole; a longer one fails at the
+    sender's own send() with EMSGSIZE, and the socket still works afterwards."""
+    s = connect(path, kind)
+    out = []
+    for n in (200 << 10, 256 << 10):
+        s.send(bytes([n % 251]) * n)
+        got = s.recv(1 << 20)
+        out.append("%d %s" % (n, "echoed" if got == bytes([n % 251]) * n else "lost %d" % len(got)))
+    try:
+        s.send(b"x" * ((256 << 10) + 1))
+        out.append("longer sent")
+    except OSError as e:
+        out.append("longer " + ename(e.errno))
+    s.send(b"after")
+    out.append("then " + s.recv(100).decode())
+    print(", ".join(out))
+    return 0
 
 
 def cmd_dgram(path):
@@ -483,7 +508,7 @@ def main():
             "pipe-from-host": cmd_pipe_from_host, "pass-file": cmd_pass_file, "sock-to-host": cmd_sock_to_host,
             "hold": cmd_hold, "nbconnect": cmd_nbconnect,
             "serve-full": cmd_serve_full, "nbpending": cmd_nbpending, "fuse-mount": cmd_fuse_mount,
-            "stall-ctl": cmd_stall_ctl}
+            "stall-ctl": cmd_stall_ctl, "bigmsg": cmd_bigmsg}
     if not a or a[0] not in cmds:
         print(__doc__)
         return 2
