@@ -610,7 +610,13 @@ void udsp_link_tick(struct udsp_daemon *d)
 	if (!k->up)
 		return;
 	udsp_dgram_reap(d);
-	if (now - k->last_rx_ms > LINK_DEAD_MS) {
+	/* This process may itself have been stopped or starved, and the tick can run before
+	 * the link's pending input is read: read it before calling the link dead. */
+	if (now - k->last_rx_ms > LINK_DEAD_MS && !k->dead) {
+		link_read(d);
+		now = now_ms(); /* not before last_rx_ms */
+	}
+	if (!k->dead && now - k->last_rx_ms > LINK_DEAD_MS) {
 		udsp_link_fail(d, "no traffic from the peer for 6 s");
 	} else if (now - k->last_tx_ms >= LINK_PING_MS) {
 		if (udsp_put_empty(&d->scratch, WIRE_T_PING, 0) == 0)

@@ -47,6 +47,19 @@ $(show_logs)"
 else
 	tap_ok "a stream opened right after the link came up keeps streaming"
 fi
+
+# A peer that is stopped (or starved) for less than the dead time (6 s) is not given up on,
+# by either side, and the stream carries on afterwards.
+kill -STOP "$UDSP_PID_host"
+sleep 3
+kill -CONT "$UDSP_PID_host"
+sleep 1.5
+if grep -q ended "$T/hold1"; then
+	tap_fail "a daemon stopped for 3 s keeps its link and streams" "$(cat "$T/hold1")
+$(show_logs)"
+else
+	tap_expect_eq "a daemon stopped for 3 s keeps its link and streams" "$links0" "$(links_count)"
+fi
 t0=$(date +%s.%N)
 kill -9 "$UDSP_PID_host"
 tap_check "killing the host daemon mid-transfer ends the dpu application's socket within 2 s" \
