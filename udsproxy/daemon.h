@@ -81,6 +81,13 @@ struct udsp_stream {
 	uint64_t bytes_tx, bytes_rx;
 	uint64_t app_ino;	 /* dgram via the control socket: the client's socket inode */
 	uint64_t last_active_ms; /* dgram: last traffic or liveness check */
+	/* mirrored datagram socket (mirror.c): fd is a dup of the shared mirror socket, which
+	 * mirror.c reads and demultiplexes by sender; the stream only writes replies to it */
+	bool shared_fd;
+	struct udsp_mirror_sock *mirror;
+	struct udsp_stream *mnext;	      /* mirror->streams */
+	struct udsp_chunk *up_head, *up_tail; /* datagrams waiting for OPEN_OK */
+	size_t up_bytes;
 	struct udsp_stream *hnext;
 	struct udsp_stream *bnext;
 };
@@ -114,8 +121,9 @@ struct udsp_mirror_sock {
 	char path[UDSP_PATH_MAX];
 	uint8_t socktype;
 	int fd;
-	bool seen; /* exporter: mark for the rescan diff */
-	ino_t ino; /* mirrorer: the socket file we bound */
+	bool seen;		     /* exporter: mark for the rescan diff */
+	ino_t ino;		     /* mirrorer: the socket file we bound */
+	struct udsp_stream *streams; /* mirrorer, datagram: one stream per sender */
 };
 
 struct udsp_policy {
@@ -132,6 +140,7 @@ struct udsp_stats {
 	uint64_t streams_opened, streams_refused, links_up, link_drops, proto_errors;
 	uint64_t bytes_tx, bytes_rx;
 	uint64_t msgs_too_big; /* seqpacket/dgram messages over UDSP_DATA_MAX from a local socket */
+	uint64_t dgrams_dropped; /* mirrored datagrams with no credit or room left (overload) */
 };
 
 struct udsp_daemon {
@@ -218,6 +227,9 @@ void udsp_msg_sock_prepare(int fd, uint8_t socktype);
 void udsp_msg_sock_cap(int fd, uint8_t socktype);
 /* The opener's side became open (OPEN_OK), or the target side connected. */
 void udsp_stream_opened(struct udsp_stream *s);
+/* A mirrored datagram for the peer: sent now, held until OPEN_OK, or (no credit, link
+ * congested, too much held) dropped: 0 or -ENOBUFS. */
+int udsp_stream_send_msg(struct udsp_stream *s, const uint8_t *p, size_t len);
 
 /* target.c: OPEN arrived: policy check and the real connect */
 void udsp_target_open(struct udsp_daemon *d, const struct udsp_msg *m);
@@ -252,6 +264,10 @@ void udsp_mirror_link_up(struct udsp_daemon *d);
 void udsp_mirror_link_down(struct udsp_daemon *d);
 void udsp_mirror_on_frame(struct udsp_daemon *d, const struct udsp_msg *m);
 void udsp_mirror_shutdown(struct udsp_daemon *d);
+/* A mirrored datagram stream is going away: off its mirror's list. */
+void udsp_mirror_stream_gone(struct udsp_stream *s);
+/* 1 if a mirrored datagram stream's sender is gone (its socket file), 0 if not known. */
+int udsp_mirror_sender_gone(const struct udsp_stream *s, uint64_t idle_ms);
 
 /* dgram.c */
 /* 1 if a unix socket with this inode exists (sock_diag), 0 if not, -errno if unknown. */

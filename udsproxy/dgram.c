@@ -81,6 +81,13 @@ void udsp_dgram_reap(struct udsp_daemon *d)
 
 		for (; s; s = next) {
 			next = s->hnext;
+			if (s->mirror && s->state == UDSP_ST_OPEN &&
+			    now - s->last_active_ms >= DGRAM_IDLE_MS &&
+			    udsp_mirror_sender_gone(s, now - s->last_active_ms)) {
+				log_debug("stream %u: the mirrored datagram sender is gone", s->id);
+				udsp_stream_reset(s, ECONNRESET);
+				continue;
+			}
 			if (s->socktype != UDSP_SOCK_DGRAM || !s->app_ino ||
 			    s->state != UDSP_ST_OPEN || now - s->last_active_ms < DGRAM_IDLE_MS)
 				continue;

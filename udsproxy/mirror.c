@@ -1,7 +1,7 @@
 /* mirror: transparent cross-host sockets without LD_PRELOAD. The exporting side reports the
- * listening sockets under a directory (from /proc/net/unix, rescanned on inotify events and
- * every second); the mirroring side keeps a local listener at each path and forwards what
- * it accepts. Mirror sockets disappear with the link and on exit. */
+ * listening and bound datagram sockets under a directory (from /proc/net/unix, rescanned on
+ * inotify events and every second); the mirroring side keeps a local socket at each path and
+ * forwards what it accepts or receives. Mirror sockets disappear with the link and on exit. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -26,6 +26,8 @@
 #define MIRROR_MAX_SOCKETS 4096
 #define MIRROR_RESCAN_MS   1000
 #define MIRROR_QUICK_MS	   30
+/* A mirrored datagram sender we cannot check (unnamed, abstract) is forgotten when idle. */
+#define MIRROR_DGRAM_IDLE_MS 60000
 
 int udsp_mirror_check_dir(const char *dir, struct errmsg *e)
 {
@@ -111,10 +113,150 @@ static void mirror_on_accept(struct loop *l, int fd, uint32_t events, void *arg)
 	udsp_link_reap(d);
 }
 
+/* ---- mirrored datagram sockets: one socket, a stream per sender ---- */
+
+void udsp_mirror_stream_gone(struct udsp_stream *s)
+{
+	struct udsp_stream **pp;
+
+	for (pp = &s->mirror->streams; *pp; pp = &(*pp)->mnext) {
+		if (*pp == s) {
+			*pp = s->mnext;
+			break;
+		}
+	}
+	s->mirror = NULL;
+	s->mnext = NULL;
+}
+
+int udsp_mirror_sender_gone(const struct udsp_stream *s, uint64_t idle_ms)
+{
+	struct stat st;
+
+	/* An unnamed or abstract sender leaves no trace to check: idle long enough is gone. */
+	if (s->reply_len <= sizeof(sa_family_t) || s->reply_to.sun_path[0] == '\0')
+		return idle_ms >= MIRROR_DGRAM_IDLE_MS;
+	return lstat(s->reply_to.sun_path, &st) || !S_ISSOCK(st.st_mode);
+}
+
+static struct udsp_stream *dgram_sender_stream(struct udsp_daemon *d, struct udsp_mirror_sock *ms,
+					       const struct sockaddr_un *src, socklen_t srclen,
+					       const struct ucred *cred)
+{
+	struct udsp_stream *s;
+	uint32_t id;
+	int fd;
+
+	/* An unnamed sender cannot be answered (as with a local socket): no reply address. */
+	if (srclen <= sizeof(sa_family_t))
+		srclen = 0;
+	for (s = ms->streams; s; s = s->mnext)
+		if (s->uid == cred->uid && s->reply_len == srclen &&
+		    !memcmp(&s->reply_to, src, srclen))
+			return s;
+	fd = fcntl(ms->fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return NULL;
+	id = udsp_link_new_stream_id(d);
+	s = udsp_stream_new(d, id, UDSP_SOCK_DGRAM, fd);
+	if (!s) {
+		close(fd);
+		return NULL;
+	}
+	s->shared_fd = true;
+	s->state = UDSP_ST_OPENING;
+	s->uid = cred->uid;
+	s->gid = cred->gid;
+	memcpy(&s->reply_to, src, srclen);
+	s->reply_len = srclen;
+	s->last_active_ms = now_ms();
+	snprintf(s->path, sizeof(s->path), "%s", ms->path);
+	s->mirror = ms;
+	s->mnext = ms->streams;
+	ms->streams = s;
+	/* Per-datagram credentials carry no supplementary groups: none are sent (stricter). */
+	if (udsp_put_open_groups(&d->scratch, id, UDSP_SOCK_DGRAM, d->window, cred->uid, cred->gid,
+				 NULL, 0, ms->path) == 0)
+		udsp_link_send(d, d->scratch.data, d->scratch.len);
+	return s;
+}
+
+static void mirror_on_dgram(struct loop *l, int fd, uint32_t events, void *arg)
+{
+	struct udsp_mirror_sock *ms = arg;
+	struct udsp_daemon *d = *(struct udsp_daemon **)(ms + 1);
+	int i;
+
+	if (!d->rbuf && !(d->rbuf = malloc(UDSP_DATA_MAX)))
+		return;
+	for (i = 0; i < 64 && d->link.up && !d->link.dead; i++) {
+		union {
+			struct cmsghdr align;
+			uint8_t buf[CMSG_SPACE(sizeof(struct ucred)) +
+				    CMSG_SPACE(sizeof(int) * UDSP_MAX_FDS)];
+		} cbuf;
+		struct sockaddr_un src;
+		struct iovec iov = {d->rbuf, UDSP_DATA_MAX};
+		struct msghdr mh = {.msg_name = &src,
+				    .msg_namelen = sizeof(src),
+				    .msg_iov = &iov,
+				    .msg_iovlen = 1,
+				    .msg_control = cbuf.buf,
+				    .msg_controllen = sizeof(cbuf.buf)};
+		struct ucred cred = {.pid = 0, .uid = 65534, .gid = 65534};
+		struct udsp_stream *s;
+		struct cmsghdr *c;
+		bool had_fds = false;
+		ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+		if (n < 0)
+			break;
+		for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+			if (c->cmsg_level != SOL_SOCKET)
+				continue;
+			if (c->cmsg_type == SCM_CREDENTIALS &&
+			    c->cmsg_len >= CMSG_LEN(sizeof(cred))) {
+				memcpy(&cred, CMSG_DATA(c), sizeof(cred));
+			} else if (c->cmsg_type == SCM_RIGHTS) {
+				size_t k, nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+				for (k = 0; k < nfd; k++) {
+					int pfd;
+
+					memcpy(&pfd, CMSG_DATA(c) + k * sizeof(int), sizeof(int));
+					close(pfd);
+				}
+				had_fds = true;
+			}
+		}
+		if (had_fds) {
+			log_warn("mirror: %s: a datagram with descriptors dropped (fd passing "
+				 "needs the shim or a connection)",
+				 ms->path);
+			d->stats.dgrams_dropped++;
+			continue;
+		}
+		if (mh.msg_flags & MSG_TRUNC) {
+			log_warn("mirror: %s: a datagram over %u bytes dropped", ms->path,
+				 UDSP_DATA_MAX);
+			d->stats.msgs_too_big++;
+			continue;
+		}
+		s = dgram_sender_stream(d, ms, &src, mh.msg_namelen, &cred);
+		if (!s || udsp_stream_send_msg(s, d->rbuf, (size_t)n)) {
+			log_debug("mirror: %s: a datagram dropped (no credit or memory)", ms->path);
+			d->stats.dgrams_dropped++;
+		}
+	}
+	udsp_link_reap(d);
+}
+
 static void mirror_sock_remove(struct udsp_daemon *d, struct udsp_mirror_sock *ms)
 {
 	struct stat st;
 
+	while (ms->streams)
+		udsp_stream_reset(ms->streams, ECONNRESET);
 	loop_del_fd(d->loop, ms->fd);
 	/* Unlink only if the file is still the socket we bound. */
 	if (lstat(ms->path, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_ino == ms->ino)
@@ -167,7 +309,18 @@ static void mirror_add(struct udsp_daemon *d, const char *path, uint8_t socktype
 	snprintf(ms->path, sizeof(ms->path), "%s", path);
 	ms->socktype = socktype;
 	fd = socket(AF_UNIX, udsp_socktype_to_sys(socktype) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, len) || listen(fd, SOMAXCONN)) {
+	if (fd >= 0 && socktype == UDSP_SOCK_DGRAM) {
+		int one = 1;
+
+		/* Each datagram's sender (its uid is the far side's connecting user). */
+		if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one))) {
+			close(fd);
+			fd = -1;
+		}
+		udsp_msg_sock_prepare(fd, socktype);
+	}
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, len) ||
+	    (socktype != UDSP_SOCK_DGRAM && listen(fd, SOMAXCONN))) {
 		log_warn("mirror: %s: %s", path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
@@ -179,7 +332,8 @@ static void mirror_add(struct udsp_daemon *d, const char *path, uint8_t socktype
 	if (stat(path, &st) == 0)
 		ms->ino = st.st_ino;
 	ms->fd = fd;
-	if (loop_add_fd(d->loop, fd, EPOLLIN, mirror_on_accept, ms)) {
+	if (loop_add_fd(d->loop, fd, EPOLLIN,
+			socktype == UDSP_SOCK_DGRAM ? mirror_on_dgram : mirror_on_accept, ms)) {
 		unlink(path);
 		close(fd);
 		free(ms);
@@ -291,7 +445,12 @@ static void export_rescan(struct udsp_daemon *d)
 		path[0] = '\0';
 		if (sscanf(line, "%*s %*s %*s %lx %lx %lx %*s %108s", &flags, &type, &st, path) < 4)
 			continue;
-		if (!(flags & 0x10000) || path[0] != '/') /* __SO_ACCEPTCON: listening */
+		if (path[0] != '/')
+			continue;
+		/* a bound datagram socket that is not connected anywhere: a server */
+		if (type == 2 && st == 1)
+			export_found(d, path, UDSP_SOCK_DGRAM, &n);
+		if (!(flags & 0x10000)) /* __SO_ACCEPTCON: listening */
 			continue;
 		if (type == 1)
 			export_found(d, path, UDSP_SOCK_STREAM, &n);
@@ -427,4 +586,6 @@ void udsp_mirror_shutdown(struct udsp_daemon *d)
 {
 	mirror_remove_all(d);
 	export_clear(d);
+	free(d->rbuf);
+	d->rbuf = NULL;
 }

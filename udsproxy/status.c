@@ -48,10 +48,13 @@ int udsp_status_format(struct udsp_daemon *d, char *buf, size_t len)
 	     (unsigned long long)d->stats.links_up, (unsigned long long)d->stats.link_drops,
 	     (unsigned long long)atomic_load(&d->dup_links),
 	     (unsigned long long)d->stats.proto_errors);
-	outf(&o, "streams: %zu open, %llu opened, %llu refused, %llu messages too big\n",
+	outf(&o,
+	     "streams: %zu open, %llu opened, %llu refused, %llu messages too big, "
+	     "%llu mirrored datagrams dropped\n",
 	     d->n_streams, (unsigned long long)d->stats.streams_opened,
 	     (unsigned long long)d->stats.streams_refused,
-	     (unsigned long long)d->stats.msgs_too_big);
+	     (unsigned long long)d->stats.msgs_too_big,
+	     (unsigned long long)d->stats.dgrams_dropped);
 	outf(&o, "link bytes: %llu sent, %llu received\n", (unsigned long long)d->stats.bytes_tx,
 	     (unsigned long long)d->stats.bytes_rx);
 	for (i = 0; i < d->n_mirror_dirs; i++)

@@ -96,6 +96,12 @@ void udsp_stream_destroy(struct udsp_stream *s)
 		loop_del_fd(d->loop, s->fd);
 	if (s->retry)
 		loop_del_timer(d->loop, s->retry);
+	if (s->mirror)
+		udsp_mirror_stream_gone(s);
+	while ((c = s->up_head)) {
+		s->up_head = c->next;
+		chunk_free(c);
+	}
 	if (s->fd >= 0)
 		close(s->fd);
 	if (s->app_fd >= 0)
@@ -165,7 +171,8 @@ void udsp_stream_update(struct udsp_stream *s)
 	uint32_t want = 0;
 	int ret;
 
-	if (s->state == UDSP_ST_OPEN && s->rd_open && !s->blocked && s->flow.send_credit > 0)
+	if (s->state == UDSP_ST_OPEN && s->rd_open && !s->blocked && s->flow.send_credit > 0 &&
+	    !s->shared_fd)
 		want |= EPOLLIN;
 	if (s->q_head)
 		want |= EPOLLOUT;
@@ -191,10 +198,64 @@ void udsp_stream_update(struct udsp_stream *s)
 
 void udsp_stream_opened(struct udsp_stream *s)
 {
+	struct udsp_chunk *c;
+
 	s->state = UDSP_ST_OPEN;
 	if (s->waiter)
 		udsp_ctl_reply(s, 0);
+	/* Held datagrams fit the window the peer just granted (see udsp_stream_send_msg). */
+	while ((c = s->up_head)) {
+		s->up_head = c->next;
+		if (!s->up_head)
+			s->up_tail = NULL;
+		s->up_bytes -= c->len;
+		if (udsp_stream_send_msg(s, c->data, c->len))
+			s->d->stats.dgrams_dropped++;
+		chunk_free(c);
+	}
 	udsp_stream_update(s);
+}
+
+int udsp_stream_send_msg(struct udsp_stream *s, const uint8_t *p, size_t len)
+{
+	struct udsp_daemon *d = s->d;
+	struct udsp_chunk *c;
+	uint8_t *out;
+
+	s->last_active_ms = now_ms();
+	if (s->state != UDSP_ST_OPEN) {
+		/* The first datagrams of a sender arrive before OPEN_OK: hold up to a window. */
+		if (s->up_bytes + len > d->window)
+			return -ENOBUFS;
+		c = malloc(sizeof(*c) + len);
+		if (!c)
+			return -ENOBUFS;
+		c->next = NULL;
+		c->len = len;
+		c->off = 0;
+		c->fds = NULL;
+		c->nfds = 0;
+		memcpy(c->data, p, len);
+		if (s->up_tail)
+			s->up_tail->next = c;
+		else
+			s->up_head = c;
+		s->up_tail = c;
+		s->up_bytes += len;
+		return 0;
+	}
+	/* One socket feeds every sender's stream: waiting for one would stall all. A
+	 * datagram may be lost; the caller counts it. */
+	if (s->flow.send_credit <= 0 || udsp_link_congested(d))
+		return -ENOBUFS;
+	out = udsp_link_reserve(d, len);
+	if (!out)
+		return -ENOBUFS;
+	memcpy(out, p, len);
+	s->bytes_tx += len;
+	udsp_flow_sent(&s->flow, len);
+	udsp_link_commit(d, UDSP_T_DATA, s->id, len);
+	return 0;
 }
 
 void udsp_stream_wake_blocked(struct udsp_daemon *d)
@@ -490,7 +551,9 @@ static void stream_deliver(struct udsp_stream *s, const uint8_t *p, size_t len, 
 	ssize_t n;
 	int ret;
 
-	if (!s->wr_open) {
+	/* Not writable, or a reply for an unnamed mirrored sender (undeliverable, as it
+	 * would be locally): consumed. */
+	if (!s->wr_open || (s->shared_fd && !s->reply_len)) {
 		for (i = 0; i < nfds; i++)
 			close(fds[i]);
 		grant_credit(s, len);

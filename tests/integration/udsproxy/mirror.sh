@@ -65,6 +65,28 @@ tap_expect_eq "the mirrored SEQPACKET listener keeps message boundaries" "bounda
 	"$(on_dpu $HELPER echo /run/echo/mirror/second.sock seqpacket 2>&1)"
 kill $second
 on_host rm -f /run/echo/mirror/second.sock
+
+# A bound datagram socket is mirrored too: one local socket, a stream per sender, replies
+# addressed to each sender's own name.
+lab_bg host $HELPER serve /run/echo/mirror/dg.sock dgram
+if wait_for 5 on_dpu test -S /run/echo/mirror/dg.sock; then
+	tap_ok "a bound DGRAM socket on the host is mirrored on the dpu"
+else
+	tap_fail "a bound DGRAM socket on the host is mirrored on the dpu" "$(show_logs)"
+fi
+tap_expect_eq "a datagram client without preload gets its replies through the mirror" \
+	"dgram reply ok" "$(on_dpu timeout 20 $HELPER dgram /run/echo/mirror/dg.sock 2>&1)"
+tap_expect_eq "two datagram clients at once each get their own replies" \
+	"dgram reply ok
+dgram reply ok" "$(on_dpu sh -c "$HELPER dgram /run/echo/mirror/dg.sock & $HELPER dgram /run/echo/mirror/dg.sock; wait" 2>&1)"
+# The senders removed their sockets: their streams are released on both sides.
+if wait_for 10 sh -c "'$LAB' exec dpu '$UDSPD' --status | grep -q 'streams: 0 open' &&
+	'$LAB' exec host '$UDSPD' --status | grep -q 'streams: 0 open'"; then
+	tap_ok "a mirrored datagram sender's stream ends once its socket is gone"
+else
+	tap_fail "a mirrored datagram sender's stream ends once its socket is gone" \
+		"$(on_dpu "$UDSPD" --status | grep -i stream)"
+fi
 if wait_for 5 on_dpu sh -c '! test -e /run/echo/mirror/second.sock'; then
 	tap_ok "a listener that goes away on the host disappears on the dpu"
 else
