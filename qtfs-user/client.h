@@ -124,6 +124,8 @@ void qc_stop(struct qc *qc);
  * not called).
  */
 int qc_submit(struct qc *qc, struct qtfs_req *rq, struct qc_pending *p);
+/* Sends rq as QTFS_T_ONEWAY (no reply, nothing kept): dropped while the link is down. */
+int qc_send_oneway(struct qc *qc, const struct qtfs_req *rq);
 /* Submits and waits; *data receives a malloc'd copy of the reply data (if any). */
 int qc_call(struct qc *qc, struct qtfs_req *rq, struct qtfs_rep *rep, uint8_t **data);
 /* Asks the server to interrupt request id. */

@@ -103,6 +103,28 @@ int qc_submit(struct qc *qc, struct qtfs_req *rq, struct qc_pending *p)
 	return 0;
 }
 
+int qc_send_oneway(struct qc *qc, const struct qtfs_req *rq)
+{
+	struct wire_buf b;
+	int ret;
+
+	wire_buf_init(&b);
+	wire_frame_begin(&b);
+	ret = qtfs_req_encode(&b, rq);
+	if (ret) {
+		wire_buf_free(&b);
+		return ret;
+	}
+	pthread_mutex_lock(&qc->send_lock);
+	if (qc->link_up && qc->connected)
+		ret = qtfs_link_send_buf(&qc->link, &b, QTFS_T_ONEWAY, 0);
+	else
+		ret = -ENOTCONN;
+	pthread_mutex_unlock(&qc->send_lock);
+	wire_buf_free(&b);
+	return ret;
+}
+
 void qc_interrupt(struct qc *qc, uint32_t id)
 {
 	uint8_t *f = malloc(WIRE_HEADER_SIZE);

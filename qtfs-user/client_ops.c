@@ -88,6 +88,29 @@ static void qc_fh_ref(struct fuse_file_info *fi, struct qtfs_fhref *ref)
 	ref->node = f->node;
 }
 
+/*
+ * Closes the server's side of an open file and frees it. Nobody waits for a release
+ * (the kernel does not): one frame, no reply. While the link is down there is nothing
+ * to release: the server closed the old connection's files, and this one was not
+ * reopened on a new connection (only a request using it would have done that).
+ */
+static void qc_release_file(struct qc *qc, struct qc_file *f)
+{
+	struct qtfs_req *rq = calloc(1, sizeof(*rq));
+
+	if (rq) {
+		rq->op = QTFS_OP_RELEASE;
+		rq->fh.id = f->id;
+		rq->fh.flags = f->flags;
+		rq->fh.node = f->node;
+		if (qc_send_oneway(qc, rq))
+			log_debug("release of file %llu not sent (link down)",
+				  (unsigned long long)f->id);
+	}
+	free(rq);
+	free(f);
+}
+
 /* fifo=remote: a host FIFO is shown as a regular file so that its I/O reaches us */
 static void qc_attr_stat(struct qc *qc, fuse_ino_t ino, const struct qtfs_attr *a, struct stat *st,
 			 bool keep_type)
@@ -123,12 +146,6 @@ static void qc_done_err(struct qc *qc, struct qc_pending *p, const struct qtfs_r
 {
 	qc_post(qc, p, rep);
 	fuse_reply_err(p->req, -rep->status);
-}
-
-static void qc_done_none(struct qc *qc, struct qc_pending *p, const struct qtfs_rep *rep)
-{
-	(void)p;
-	(void)rep;
 }
 
 static void qc_fill_entry(struct qc *qc, const struct qtfs_rep *rep, struct fuse_entry_param *e)
@@ -496,25 +513,8 @@ static void qc_done_open(struct qc *qc, struct qc_pending *p, const struct qtfs_
 		fuse_reply_err(p->req, -rep->status);
 		return;
 	}
-	if (fuse_reply_open(p->req, &p->fi) == -ENOENT) {
-		/* the opener was interrupted: nobody will release it */
-		struct qtfs_req *rq = calloc(1, sizeof(*rq));
-		struct qc_pending *rp = calloc(1, sizeof(*rp));
-
-		if (rq && rp) {
-			rq->op = QTFS_OP_RELEASE;
-			rq->fh.id = f->id;
-			rq->fh.flags = f->flags;
-			rq->fh.node = f->node;
-			rp->done = qc_done_none;
-			if (qc_submit(qc, rq, rp))
-				free(rp);
-		} else {
-			free(rp);
-		}
-		free(rq);
-		free(f);
-	}
+	if (fuse_reply_open(p->req, &p->fi) == -ENOENT)
+		qc_release_file(qc, f); /* the opener was interrupted: nobody will release it */
 }
 
 static void qc_open_common(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, bool dir)
@@ -599,7 +599,7 @@ static void qc_done_create(struct qc *qc, struct qc_pending *p, const struct qtf
 	}
 	if (fuse_reply_create(p->req, &e, &p->fi) == -ENOENT) {
 		qc_node_forget(&qc->nodes, e.ino, 1);
-		free(f);
+		qc_release_file(qc, f);
 	}
 }
 
@@ -791,21 +791,7 @@ static void qc_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, 
 
 static void qc_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct qc_file *f = (struct qc_file *)(uintptr_t)fi->fh;
-	struct qtfs_req *rq = calloc(1, sizeof(*rq));
-	struct qc_pending *p = calloc(1, sizeof(*p));
-
-	if (rq && p) {
-		rq->op = QTFS_OP_RELEASE;
-		qc_fh_ref(fi, &rq->fh);
-		p->done = qc_done_none;
-		if (qc_submit(qc_of(req), rq, p))
-			free(p);
-	} else {
-		free(p);
-	}
-	free(rq);
-	free(f);
+	qc_release_file(qc_of(req), (struct qc_file *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 

@@ -12,6 +12,9 @@ struct qtfs_ident {
 	gid_t groups[32];
 };
 
+/* Drops the daemon's supplementary groups (every thread): what a thread that has not
+ * switched acts with. Call once at start, as root. 0 or -errno. */
+int qtfs_ident_init(void);
 /*
  * Switches only the calling thread (raw syscalls: glibc's setgroups would
  * change every thread). Returns 0 or -errno; on failure the thread is back

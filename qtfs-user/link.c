@@ -68,6 +68,7 @@ int qtfs_link_send(struct qtfs_link *l, uint8_t *frame, size_t len)
 		l->head = o;
 	l->tail = o;
 	l->queued += len;
+	atomic_store(&l->has_out, true);
 	pthread_mutex_unlock(&l->lock);
 	if (was_empty)
 		qtfs_link_wake(l);
@@ -94,6 +95,9 @@ static int qtfs_link_flush(struct qtfs_link *l)
 {
 	int ret = 0;
 
+	/* only senders add output, and each wakes us after doing so: nothing is missed */
+	if (!atomic_load(&l->has_out))
+		return 0;
 	pthread_mutex_lock(&l->lock);
 	while (l->head) {
 		struct qtfs_out *o = l->head;
@@ -108,8 +112,10 @@ static int qtfs_link_flush(struct qtfs_link *l)
 		if (o->off < o->len)
 			continue;
 		l->head = o->next;
-		if (!l->head)
+		if (!l->head) {
 			l->tail = NULL;
+			atomic_store(&l->has_out, false);
+		}
 		l->queued -= o->len;
 		free(o->data);
 		free(o);
@@ -175,6 +181,10 @@ static int qtfs_link_read(struct qtfs_link *l, struct wire_decoder *d, uint8_t *
 			if (atomic_load(&l->stop))
 				return 0;
 		}
+		/* a short read of a plain socket drained it: poll, rather than a read that
+		 * would only say EAGAIN (TLS may hold more than the socket shows) */
+		if ((size_t)n < QTFS_LINK_RBUF && !l->ssl_lock)
+			return 0;
 	}
 }
 
@@ -192,9 +202,7 @@ static void *qtfs_link_thread(void *arg)
 		struct pollfd p[2];
 		bool out;
 
-		pthread_mutex_lock(&l->lock);
-		out = l->head != NULL;
-		pthread_mutex_unlock(&l->lock);
+		out = atomic_load(&l->has_out);
 		p[0].fd = xport_fd(l->conn);
 		p[0].events = POLLIN | (out ? POLLOUT : 0);
 		p[1].fd = l->wake_fd;
@@ -240,6 +248,7 @@ int qtfs_link_start(struct qtfs_link *l, struct xport_conn *conn, uint32_t max_p
 	l->on_close = on_close;
 	l->arg = arg;
 	atomic_init(&l->stop, false);
+	atomic_init(&l->has_out, false);
 	pthread_mutex_init(&l->lock, NULL);
 	l->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (l->wake_fd < 0) {

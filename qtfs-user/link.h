@@ -39,6 +39,8 @@ struct qtfs_link {
 	pthread_mutex_t lock; /* guards the queue, closed, and every write to conn */
 	struct qtfs_out *head, *tail;
 	size_t queued;
+	/* head != NULL, readable without the lock: the I/O thread checks it every turn */
+	atomic_bool has_out;
 	bool closed;
 	uint32_t max_payload;
 	qtfs_link_frame_cb on_frame;

@@ -11,7 +11,7 @@
 #include "wire.h"
 
 #define QTFS_PROTO_NAME	   "qtfs"
-#define QTFS_PROTO_VERSION 1
+#define QTFS_PROTO_VERSION 2
 #define QTFS_ROLE_SERVER   1
 #define QTFS_ROLE_CLIENT   2
 
@@ -19,7 +19,8 @@
 enum {
 	QTFS_T_REQ = 16,
 	QTFS_T_REP = 17,
-	QTFS_T_INTR = 18, /* no payload: interrupt the request with this id */
+	QTFS_T_INTR = 18,   /* no payload: interrupt the request with this id */
+	QTFS_T_ONEWAY = 19, /* a request nobody waits for: no reply (request id 0) */
 };
 
 /* Largest node blob, name, link target, xattr name/value, I/O size, group list. */

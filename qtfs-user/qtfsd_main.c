@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "qtfs-user/ident.h"
 #include "qtfs-user/server.h"
 #include "util.h"
 
@@ -179,6 +180,11 @@ int main(int argc, char **argv)
 					     : LOG_LVL_INFO);
 	if (ret) {
 		fprintf(stderr, "qtfsd: -D %s: %s\n", log_file, strerror(-ret));
+		return 1;
+	}
+	/* requests from root run with root's ids and no supplementary groups */
+	if (geteuid() == 0 && (ret = qtfs_ident_init())) {
+		fprintf(stderr, "qtfsd: dropping supplementary groups: %s\n", strerror(-ret));
 		return 1;
 	}
 	sigemptyset(&set);

@@ -57,7 +57,9 @@ static void qtfsd_job_done(struct qtfsd_conn *c, struct qtfsd_job *j)
 	if (j->cnext)
 		j->cnext->cprev = j->cprev;
 	c->refs--;
-	if (c->refs == 0)
+	/* only the connection's thread waits, and only for the last job of a dead link:
+	 * waking it after every request would cost a context switch per request */
+	if (c->refs == 0 && c->dead)
 		pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->lock);
 	wire_frame_free(&j->f);
@@ -100,7 +102,10 @@ static void qtfsd_run_job(struct qtfsd_job *j)
 		qtfs_link_close_async(&c->link);
 		goto out;
 	}
-	qtfs_link_send_buf(&c->link, &b, QTFS_T_REP, j->f.h.request);
+	if (j->oneway)
+		wire_buf_free(&b);
+	else
+		qtfs_link_send_buf(&c->link, &b, QTFS_T_REP, j->f.h.request);
 out:
 	free(to_free);
 	free(rq);
@@ -194,7 +199,10 @@ static void qtfsd_on_frame(struct qtfs_link *l, struct wire_frame *f, void *arg)
 
 	switch (f->h.type) {
 	case QTFS_T_REQ:
+	case QTFS_T_ONEWAY:
 		j = calloc(1, sizeof(*j));
+		if (j)
+			j->oneway = f->h.type == QTFS_T_ONEWAY;
 		if (j && qtfsd_inline_op(f)) {
 			/* quick metadata operations run here: no hop to a worker and back */
 			j->conn = c;

@@ -101,6 +101,7 @@ struct qtfsd_job {
 	struct wire_frame f;
 	pthread_t worker;
 	bool running;
+	bool oneway; /* QTFS_T_ONEWAY: no reply */
 	atomic_bool intr;
 };
 

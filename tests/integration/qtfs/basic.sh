@@ -53,6 +53,33 @@ tap_check "statfs" on_dpu sh -c "[ \"\$(stat -f -c %b '$MNT')\" = \"\$(stat -f -
 tap_check "fallocate" on_dpu sh -c "fallocate -l 1M '$MNT/falloc' && [ \"\$(stat -c %s '$EXP/falloc')\" = 1048576 ]"
 tap_check "readdir lists 300 entries" on_dpu sh -c "mkdir '$MNT/many' && for i in \$(seq 1 300); do : > '$MNT/many/f'\$i; done && [ \"\$(ls '$MNT/many' | wc -l)\" = 300 ] && [ \"\$(ls '$EXP/many' | wc -l)\" = 300 ]"
 
+# files the server holds open for the client beneath the export (its O_PATH node cache
+# does not count: octal 010000000 in fdinfo's flags)
+open_files() {
+	local pid fd n=0 flags
+	pid=$(qtfsd_pid)
+	for fd in /proc/"$pid"/fd/*; do
+		[[ $(readlink "$fd" 2>/dev/null) == "$EXP"/* ]] || continue
+		read -r _ flags < <(grep '^flags:' /proc/"$pid"/fdinfo/"${fd##*/}" 2>/dev/null) || continue
+		(( 8#$flags & 8#10000000 )) || n=$((n + 1))
+	done
+	echo "$n"
+}
+on_dpu python3 -c "
+import os, time
+fds = [os.open('$MNT/many/f%d' % i, os.O_RDWR) for i in range(1, 101)]
+open('$QT/held', 'w').write('%d' % len(fds))
+while not os.path.exists('$QT/counted'):
+    time.sleep(0.05)
+" &
+holder=$!
+wait_for 10 test -s "$QT/held"
+tap_expect_eq "100 files open on the DPU are 100 open files on the host" 100 "$(open_files)"
+touch "$QT/counted"
+wait "$holder"
+for _ in $(seq 50); do [ "$(open_files)" = 0 ] && break; sleep 0.1; done
+tap_expect_eq "closing them releases them on the host" 0 "$(open_files)"
+
 # 8 MiB across the link both ways, large requests
 head -c 8M /dev/urandom >"$EXP/big.bin"
 tap_expect_eq "large read checksum" "$(sha256sum <"$EXP/big.bin")" "$(on_dpu sh -c "sha256sum < '$MNT/big.bin'")"
