@@ -356,6 +356,21 @@ static int qtfsd_attach(struct qtfsd_conn *c, struct qtfs_req *rq, struct qtfs_r
 	return 0;
 }
 
+/* Whether mode is the file's mode without its set-user-id and/or set-group-id bit. */
+static bool qtfsd_only_drops_setid(int fd, uint32_t mode)
+{
+	struct stat st;
+	uint32_t cur;
+
+	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+		return false;
+	cur = st.st_mode & 07777;
+	mode &= 07777;
+	return mode != cur &&
+	       (cur & ~(uint32_t)(S_ISUID | S_ISGID)) == (mode & ~(uint32_t)(S_ISUID | S_ISGID)) &&
+	       (mode & ~cur) == 0;
+}
+
 static int qtfsd_setattr(struct qtfsd_conn *c, const struct qtfs_ident *id, struct qtfs_req *rq,
 			 int fd, struct qtfs_rep *rp)
 {
@@ -374,6 +389,19 @@ static int qtfsd_setattr(struct qtfsd_conn *c, const struct qtfs_ident *id, stru
 			return ret;
 	}
 	proc_fd(proc, fd);
+	if ((rq->valid & QTFS_SET_MODE) && qtfsd_only_drops_setid(fd, rq->mode)) {
+		/*
+		 * The client's kernel drops set-id bits before a write, truncate or chown by
+		 * someone who may do that but may not chmod the file (ATTR_FORCE locally: it
+		 * has checked the write itself). Losing them is never a gain of privilege.
+		 */
+		if (syscall(452 /* fchmodat2 */, fd, "", rq->mode & 07777, AT_EMPTY_PATH) < 0 &&
+		    (errno != ENOSYS || chmod(proc, rq->mode & 07777) < 0)) {
+			ret = -errno;
+			goto out;
+		}
+		rq->valid &= ~(uint32_t)QTFS_SET_MODE;
+	}
 	ret = qtfs_ident_enter(id);
 	if (ret)
 		goto out;

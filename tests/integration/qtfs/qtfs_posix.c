@@ -205,7 +205,7 @@ static void xattrs(void)
 static void unprivileged(void)
 {
 	pid_t pid;
-	int status;
+	int status, fd;
 
 	fflush(stdout);
 	pid = fork();
@@ -227,6 +227,11 @@ static void unprivileged(void)
 		    "nobody: rename root's file in a sticky dir");
 		rep(setxattr("private", "user.n", "1", 1, 0),
 		    "nobody: setxattr on a 0600 root file");
+		fd = open("setid-w", O_WRONLY | O_APPEND);
+		rep(fd, "nobody: open a 06777 root file for writing");
+		rep(write(fd, "x", 1), "nobody: write to it");
+		close(fd);
+		rep(truncate("setid-t", 0), "nobody: truncate a 06777 root file");
 		fflush(stdout);
 		_exit(0);
 	}
@@ -421,7 +426,18 @@ int main(int argc, char **argv)
 	rep(mkdir("sticky", 0777), "mkdir sticky");
 	rep(chmod("sticky", 01777), "chmod sticky 01777");
 	wr("sticky/rootfile", O_CREAT | O_WRONLY, "s");
+	/* set-id bits: a write or truncate by someone without CAP_FSETID clears them */
+	wr("setid-w", O_CREAT | O_WRONLY, "w");
+	rep(chmod("setid-w", 06777), "chmod setid-w 06777");
+	wr("setid-t", O_CREAT | O_WRONLY, "t");
+	rep(chmod("setid-t", 06777), "chmod setid-t 06777");
 	unprivileged();
+	st("setid-w", true);
+	st("setid-t", true);
+	/* and root's chown of a set-id file clears them too */
+	rep(chmod("setid-w", 06755), "chmod setid-w 06755");
+	rep(chown("setid-w", 1000, 1000), "chown setid-w 1000:1000");
+	st("setid-w", true);
 
 	list(".");
 	list("d");
