@@ -23,11 +23,15 @@ struct qc_node {
 	_Atomic uint64_t nocap_until_ms;
 	atomic_bool remote_fifo;  /* fifo=remote: a host FIFO shown as a regular file */
 	atomic_bool posix_locked; /* someone took a POSIX lock: closes must tell the server */
-	/* a directory's attributes as the server reported them right after an operation
-	 * here changed it: the kernel asks for them next, and gets them without a round trip
-	 * (once, within a short time); guarded by the table's lock */
+	/* a node's attributes as the server reported them right after an operation here
+	 * changed it (a directory's after a create in it, a file's after a setattr): the
+	 * kernel often asks for them next, and gets them without a round trip, once, within
+	 * a short time, and only while no other change to this node (mods) and no unlink,
+	 * rename or link (qc_nodes.names) was sent since; guarded by the table's lock */
 	struct qtfs_attr post;
 	uint64_t post_until_ms;
+	uint64_t post_mods, post_names;
+	_Atomic uint64_t mods; /* operations sent that change this node */
 	uint32_t hash;
 	struct qtfs_blob blob;
 };
@@ -36,6 +40,9 @@ struct qc_nodes {
 	pthread_mutex_t lock;
 	struct qc_node **buckets;
 	size_t nbuckets, count;
+	/* unlinks, renames and links sent: they change nodes other than the directories
+	 * named in them (see qc_node.post) */
+	_Atomic uint64_t names;
 	struct qc_node root; /* node id 1, never forgotten */
 };
 
@@ -46,8 +53,14 @@ int qc_node_blob(struct qc_nodes *t, fuse_ino_t ino, struct qtfs_blob *out);
 /* The node id for a blob, counting one more lookup (creates the node). 0 on ENOMEM. */
 fuse_ino_t qc_node_ref(struct qc_nodes *t, const struct qtfs_blob *b);
 void qc_node_forget(struct qc_nodes *t, fuse_ino_t ino, uint64_t n);
+/* Remembers a's attributes after an operation sent when t->names and the node's mods were
+ * names and mods; nothing if another change was sent since (a might predate it). */
 void qc_node_post_set(struct qc_nodes *t, fuse_ino_t ino, const struct qtfs_attr *a,
-		      uint64_t until_ms);
+		      uint64_t until_ms, uint64_t names, uint64_t mods);
+/* Before sending an operation that changes the node. */
+void qc_node_changing(struct qc_nodes *t, fuse_ino_t ino);
+/* The node's mods now (0 for an unknown node). */
+uint64_t qc_node_mods(struct qc_nodes *t, fuse_ino_t ino);
 bool qc_node_post_take(struct qc_nodes *t, fuse_ino_t ino, struct qtfs_attr *a);
 /* The node behind an id the kernel holds a lookup on (valid until its forget). */
 struct qc_node *qc_node_get(struct qc_nodes *t, fuse_ino_t ino);
@@ -75,6 +88,8 @@ struct qc_pending {
 	size_t size;
 	uint64_t off;
 	void *ctx;
+	/* qc_nodes.names, and the mods of ino and of the node in off (rename), when sent */
+	uint64_t names, mods, mods2;
 	/* synchronous callers */
 	pthread_mutex_t *sync_lock;
 	pthread_cond_t *sync_cond;

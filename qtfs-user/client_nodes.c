@@ -124,16 +124,35 @@ struct qc_node *qc_node_get(struct qc_nodes *t, fuse_ino_t ino)
 	return ino ? qc_node_of(t, ino) : NULL;
 }
 
+void qc_node_changing(struct qc_nodes *t, fuse_ino_t ino)
+{
+	struct qc_node *n = qc_node_get(t, ino);
+
+	if (n)
+		atomic_fetch_add(&n->mods, 1);
+}
+
+uint64_t qc_node_mods(struct qc_nodes *t, fuse_ino_t ino)
+{
+	struct qc_node *n = qc_node_get(t, ino);
+
+	return n ? atomic_load(&n->mods) : 0;
+}
+
 void qc_node_post_set(struct qc_nodes *t, fuse_ino_t ino, const struct qtfs_attr *a,
-		      uint64_t until_ms)
+		      uint64_t until_ms, uint64_t names, uint64_t mods)
 {
 	struct qc_node *n = qc_node_get(t, ino);
 
 	if (!n || !a->mode)
 		return;
 	pthread_mutex_lock(&t->lock);
-	n->post = *a;
-	n->post_until_ms = until_ms;
+	if (atomic_load(&t->names) == names && atomic_load(&n->mods) == mods) {
+		n->post = *a;
+		n->post_until_ms = until_ms;
+		n->post_mods = mods;
+		n->post_names = names;
+	}
 	pthread_mutex_unlock(&t->lock);
 }
 
@@ -145,7 +164,8 @@ bool qc_node_post_take(struct qc_nodes *t, fuse_ino_t ino, struct qtfs_attr *a)
 	if (!n)
 		return false;
 	pthread_mutex_lock(&t->lock);
-	if (n->post_until_ms && n->post_until_ms > now_ms()) {
+	if (n->post_until_ms && n->post_until_ms > now_ms() &&
+	    n->post_mods == atomic_load(&n->mods) && n->post_names == atomic_load(&t->names)) {
 		*a = n->post;
 		ok = true;
 	}

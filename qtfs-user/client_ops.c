@@ -39,15 +39,31 @@ static struct qc_pending *qc_pend_new(fuse_req_t req, qc_done_fn done)
 		return NULL;
 	p->req = req;
 	p->done = done;
+	p->names = atomic_load(&qc_of(req)->nodes.names);
 	return p;
+}
+
+/* Before sending an operation that changes the node ino (0: none) and, with names, an
+ * unlink, rename or link (which change a node the request does not name): what was
+ * remembered about them (qc_node.post) may no longer hold. */
+static void qc_changing(fuse_req_t req, fuse_ino_t ino, bool names)
+{
+	struct qc_nodes *t = &qc_of(req)->nodes;
+
+	if (names)
+		atomic_fetch_add(&t->names, 1);
+	if (ino)
+		qc_node_changing(t, ino);
 }
 
 static struct qc_pending *qc_pend_ino(fuse_req_t req, qc_done_fn done, fuse_ino_t ino)
 {
 	struct qc_pending *p = qc_pend_new(req, done);
 
-	if (p)
+	if (p) {
 		p->ino = ino;
+		p->mods = qc_node_mods(&qc_of(req)->nodes, ino);
+	}
 	return p;
 }
 
@@ -137,9 +153,10 @@ static void qc_post(struct qc *qc, struct qc_pending *p, const struct qtfs_rep *
 		return;
 	until = now_ms() + (qc->attr_timeout < 1.0 ? (uint64_t)(qc->attr_timeout * 1000) : 1000);
 	if (rep->has_pattr)
-		qc_node_post_set(&qc->nodes, p->ino, &rep->pattr, until);
+		qc_node_post_set(&qc->nodes, p->ino, &rep->pattr, until, p->names, p->mods);
 	if (rep->has_pattr2)
-		qc_node_post_set(&qc->nodes, (fuse_ino_t)p->off, &rep->pattr2, until);
+		qc_node_post_set(&qc->nodes, (fuse_ino_t)p->off, &rep->pattr2, until, p->names,
+				 p->mods2);
 }
 
 static void qc_done_err(struct qc *qc, struct qc_pending *p, const struct qtfs_rep *rep)
@@ -194,6 +211,20 @@ static void qc_done_attr(struct qc *qc, struct qc_pending *p, const struct qtfs_
 	}
 	qc_attr_stat(qc, p->ino, &rep->attr, &st, false);
 	fuse_reply_attr(p->req, &st, qc->attr_timeout);
+}
+
+/* A chown makes the kernel fetch the file's attributes again before it sends the SETATTR
+ * (to work out which set-id bits to drop): after tar's utimens that is the attributes
+ * this reply carries, so they are kept for that (see qc_node.post). */
+static void qc_done_setattr(struct qc *qc, struct qc_pending *p, const struct qtfs_rep *rep)
+{
+	if (!rep->status && qc->attr_timeout > 0)
+		qc_node_post_set(&qc->nodes, p->ino, &rep->attr,
+				 now_ms() + (qc->attr_timeout < 1.0
+						     ? (uint64_t)(qc->attr_timeout * 1000)
+						     : 1000),
+				 p->names, p->mods);
+	qc_done_attr(qc, p, rep);
 }
 
 /* ---- operations ---- */
@@ -299,6 +330,7 @@ static void qc_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 {
 	struct qtfs_req *rq = qc_req_new(req, QTFS_OP_SETATTR);
 
+	qc_changing(req, ino, false);
 	if (!rq)
 		return;
 	if (qc_node(req, ino, &rq->node)) {
@@ -339,7 +371,7 @@ static void qc_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		rq->mtime = attr->st_mtim.tv_sec;
 		rq->mtime_ns = (uint32_t)attr->st_mtim.tv_nsec;
 	}
-	qc_go(req, rq, qc_pend_ino(req, qc_done_attr, ino));
+	qc_go(req, rq, qc_pend_ino(req, qc_done_setattr, ino));
 }
 
 static void qc_done_readlink(struct qc *qc, struct qc_pending *p, const struct qtfs_rep *rep)
@@ -380,6 +412,7 @@ static void qc_make(fuse_req_t req, uint16_t op, fuse_ino_t parent, const char *
 {
 	struct qtfs_req *rq;
 
+	qc_changing(req, parent, false);
 	if (target && strlen(target) > QTFS_PATH_MAX) {
 		fuse_reply_err(req, ENAMETOOLONG);
 		return;
@@ -413,6 +446,7 @@ static void qc_remove(fuse_req_t req, uint16_t op, fuse_ino_t parent, const char
 {
 	struct qtfs_req *rq;
 
+	qc_changing(req, parent, true);
 	rq = qc_req_in_dir(req, op, parent, name);
 	if (!rq)
 		return;
@@ -434,6 +468,8 @@ static void qc_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 {
 	struct qtfs_req *rq;
 
+	qc_changing(req, parent, true);
+	qc_changing(req, newparent, false);
 	if (strlen(name) > QTFS_NAME_MAX || strlen(newname) > QTFS_NAME_MAX) {
 		fuse_reply_err(req, ENAMETOOLONG);
 		return;
@@ -451,8 +487,10 @@ static void qc_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	{
 		struct qc_pending *p = qc_pend_ino(req, qc_done_err, parent);
 
-		if (p)
+		if (p) {
 			p->off = newparent; /* the second changed directory */
+			p->mods2 = qc_node_mods(&qc_of(req)->nodes, newparent);
+		}
 		qc_go(req, rq, p);
 	}
 }
@@ -461,6 +499,8 @@ static void qc_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 {
 	struct qtfs_req *rq;
 
+	qc_changing(req, ino, true);
+	qc_changing(req, newparent, false);
 	if (strlen(newname) > QTFS_NAME_MAX) {
 		fuse_reply_err(req, ENAMETOOLONG);
 		return;
@@ -524,6 +564,8 @@ static void qc_open_common(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info
 	struct qc_pending *p;
 	struct qc_file *f;
 
+	if (fi->flags & O_TRUNC)
+		qc_changing(req, ino, false);
 	if (!rq)
 		return;
 	if (qc_node(req, ino, &rq->node)) {
@@ -611,6 +653,7 @@ static void qc_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	struct qc_pending *p;
 	struct qc_file *f;
 
+	qc_changing(req, parent, false);
 	rq = qc_req_in_dir(req, QTFS_OP_CREATE, parent, name);
 	if (!rq)
 		return;
@@ -679,6 +722,7 @@ static void qc_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	struct qc_pending *p;
 	struct qtfs_req *rq;
 
+	qc_changing(req, ino, false);
 	if (size > QTFS_IO_MAX) {
 		fuse_reply_err(req, EINVAL);
 		return;
@@ -976,6 +1020,7 @@ static void qc_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 {
 	struct qtfs_req *rq;
 
+	qc_changing(req, ino, false);
 	if (strlen(name) > QTFS_XATTR_NAME_MAX || !name[0]) {
 		fuse_reply_err(req, ERANGE);
 		return;
@@ -1079,6 +1124,7 @@ static void qc_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	struct qtfs_req *rq;
 
+	qc_changing(req, ino, false);
 	if (strlen(name) > QTFS_XATTR_NAME_MAX || !name[0]) {
 		fuse_reply_err(req, ERANGE);
 		return;
@@ -1114,6 +1160,7 @@ static void qc_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 {
 	struct qtfs_req *rq = qc_req_new(req, QTFS_OP_FALLOCATE);
 
+	qc_changing(req, ino, false);
 	if (!rq)
 		return;
 	qc_fh_ref(fi, &rq->fh);
@@ -1150,6 +1197,7 @@ static void qc_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 {
 	struct qtfs_req *rq = qc_req_new(req, QTFS_OP_COPY_FILE_RANGE);
 
+	qc_changing(req, ino_out, false);
 	if (!rq)
 		return;
 	qc_fh_ref(fi_in, &rq->fh);

@@ -80,6 +80,24 @@ wait "$holder"
 for _ in $(seq 50); do [ "$(open_files)" = 0 ] && break; sleep 0.1; done
 tap_expect_eq "closing them releases them on the host" 0 "$(open_files)"
 
+# the kernel fetches attributes again after a setattr (a chown always does); the client may
+# answer with those of the setattr just before, but not after a write or another name's unlink
+tap_check "attributes after utimens then a write or an unlink of another name are current" on_dpu python3 -c "
+import os
+fd = os.open('$MNT/attrs', os.O_CREAT | os.O_RDWR, 0o644)
+os.utime(fd, ns=(1, 2))
+os.fchown(fd, 0, 0)
+os.write(fd, b'x' * 100)
+st = os.fstat(fd)
+assert st.st_size == 100 and st.st_mtime > 2, st
+os.link('$MNT/attrs', '$MNT/attrs2')
+os.utime(fd, ns=(3, 4))
+os.unlink('$MNT/attrs2')
+st = os.fstat(fd)
+assert st.st_nlink == 1, st
+os.close(fd)
+"
+
 # 8 MiB across the link both ways, large requests
 head -c 8M /dev/urandom >"$EXP/big.bin"
 tap_expect_eq "large read checksum" "$(sha256sum <"$EXP/big.bin")" "$(on_dpu sh -c "sha256sum < '$MNT/big.bin'")"
