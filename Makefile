@@ -140,8 +140,10 @@ test: deps
 check-unit: all unit-bins
 	@bash tests/run-tier.sh unit "$(O)" "$(T)"
 
+# SV_SAN=1 tells the tests they run sanitizer binaries (preload tests put the ASan runtime
+# first; volume tests scale down), as tests/run-all.sh does for `make test`
 check-integration: all
-	@bash tests/run-tier.sh integration "$(O)" "$(T)"
+	@$(if $(filter 1,$(SAN)),SV_SAN=1 )bash tests/run-tier.sh integration "$(O)" "$(T)"
 
 fuzz-smoke:
 	@$(MAKE) --no-print-directory FUZZ=1 fuzz-bins
