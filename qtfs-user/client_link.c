@@ -62,18 +62,27 @@ static void qc_intr_cb(fuse_req_t req, void *data)
 	qc_interrupt(qc, (uint32_t)(uintptr_t)data);
 }
 
+/* Starts a frame in b holding rq (the header is written by wire_frame_end). */
+static int qc_encode(struct wire_buf *b, const struct qtfs_req *rq)
+{
+	int ret;
+
+	wire_buf_init(b);
+	wire_frame_begin(b);
+	ret = qtfs_req_encode(b, rq);
+	if (ret)
+		wire_buf_free(b);
+	return ret;
+}
+
 int qc_submit(struct qc *qc, struct qtfs_req *rq, struct qc_pending *p)
 {
 	struct wire_buf b;
 	int ret;
 
-	wire_buf_init(&b);
-	wire_frame_begin(&b);
-	ret = qtfs_req_encode(&b, rq);
-	if (ret) {
-		wire_buf_free(&b);
+	ret = qc_encode(&b, rq);
+	if (ret)
 		return ret;
-	}
 	p->op = rq->op;
 	p->idempotent = qtfs_op_idempotent(rq);
 	pthread_mutex_lock(&qc->lock);
@@ -108,13 +117,9 @@ int qc_send_oneway(struct qc *qc, const struct qtfs_req *rq)
 	struct wire_buf b;
 	int ret;
 
-	wire_buf_init(&b);
-	wire_frame_begin(&b);
-	ret = qtfs_req_encode(&b, rq);
-	if (ret) {
-		wire_buf_free(&b);
+	ret = qc_encode(&b, rq);
+	if (ret)
 		return ret;
-	}
 	pthread_mutex_lock(&qc->send_lock);
 	if (qc->link_up && qc->connected)
 		ret = qtfs_link_send_buf(&qc->link, &b, QTFS_T_ONEWAY, 0);
