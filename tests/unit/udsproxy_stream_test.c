@@ -181,7 +181,9 @@ static bool link_closed(struct fx *f)
 	return false;
 }
 
-static uint32_t open_stream(struct fx *f, const char *path, uint32_t expect_err)
+/* Opens a stream of the socket type to path as the peer would; expects OPEN_OK with our
+ * window, or OPEN_ERR with expect_err. */
+static uint32_t open_socket(struct fx *f, uint8_t socktype, const char *path, uint32_t expect_err)
 {
 	uint32_t window = f->d.window;
 	static uint8_t buf[WIRE_HEADER_SIZE + UDSP_MAX_PAYLOAD];
@@ -191,7 +193,7 @@ static uint32_t open_stream(struct fx *f, const char *path, uint32_t expect_err)
 
 	f->next += 2;
 	wire_buf_init(&b);
-	assert_int_equal(udsp_put_open(&b, id, UDSP_SOCK_STREAM, 65536, 0, 0, path), 0);
+	assert_int_equal(udsp_put_open(&b, id, socktype, 65536, 0, 0, path), 0);
 	peer_send(f, &b);
 	wire_buf_free(&b);
 	assert_true(peer_recv(f, &m, buf, sizeof(buf)));
@@ -204,6 +206,11 @@ static uint32_t open_stream(struct fx *f, const char *path, uint32_t expect_err)
 		assert_int_equal(m.window, window);
 	}
 	return id;
+}
+
+static uint32_t open_stream(struct fx *f, const char *path, uint32_t expect_err)
+{
+	return open_socket(f, UDSP_SOCK_STREAM, path, expect_err);
 }
 
 static int accept_target(struct fx *f)
@@ -630,19 +637,7 @@ static int msg_target(struct fx *f, int type, const char *name, char *path, size
 
 static uint32_t open_typed(struct fx *f, uint8_t socktype, const char *path)
 {
-	static uint8_t buf[WIRE_HEADER_SIZE + UDSP_MAX_PAYLOAD];
-	struct wire_buf b;
-	struct udsp_msg m;
-	uint32_t id = f->next;
-
-	f->next += 2;
-	wire_buf_init(&b);
-	assert_int_equal(udsp_put_open(&b, id, socktype, 65536, 0, 0, path), 0);
-	peer_send(f, &b);
-	wire_buf_free(&b);
-	assert_true(peer_recv(f, &m, buf, sizeof(buf)));
-	assert_int_equal(m.type, UDSP_T_OPEN_OK);
-	return id;
+	return open_socket(f, socktype, path, 0);
 }
 
 /* The next frame other than CREDIT. */
