@@ -19,6 +19,7 @@ struct console {
 	char path[108];
 	pthread_t thread;
 	atomic_bool stop;
+	atomic_bool serial_up; /* the thread holds the serial socket */
 	pthread_mutex_t lock;
 	int pending; /* under lock: a new client's fd, taken by the thread */
 	bool busy;   /* under lock: a client is attached */
@@ -98,6 +99,8 @@ static void *console_thread(void *arg)
 			if (c->serial < 0) {
 				c->serial = -1;
 				next_try = now_ms() + 200;
+			} else {
+				atomic_store(&c->serial_up, true);
 			}
 			continue;
 		}
@@ -107,6 +110,7 @@ static void *console_thread(void *arg)
 		if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
 			n = read(c->serial, buf, sizeof(buf));
 			if (n <= 0) {
+				atomic_store(&c->serial_up, false);
 				close(c->serial);
 				c->serial = -1;
 				next_try = now_ms() + 200;
@@ -177,6 +181,19 @@ int console_attach(struct console *c, struct errmsg *e)
 	c->pending = sv[0];
 	pthread_mutex_unlock(&c->lock);
 	return sv[1];
+}
+
+int console_wait_serial(struct console *c, int timeout_ms)
+{
+	uint64_t deadline = now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+
+	while (!atomic_load(&c->serial_up)) {
+		if (now_ms() >= deadline)
+			return -ETIMEDOUT;
+		/* the thread connects within a few milliseconds of console_start */
+		poll(NULL, 0, 5);
+	}
+	return 0;
 }
 
 void console_stop(struct console *c)

@@ -15,6 +15,10 @@ struct console;
 
 /* Starts the broker thread for the serial socket at path (reached through hs). NULL on ENOMEM. */
 struct console *console_start(const struct hostsock *hs, const char *name, const char *path);
+/* Waits up to timeout_ms for the broker to hold the serial socket: 0, or -ETIMEDOUT. A
+ * VM started paused is resumed after this, so that no boot output goes unread (splitvm
+ * drops serial output while nobody is connected). */
+int console_wait_serial(struct console *c, int timeout_ms);
 /*
  * Attaches a client: returns an fd (one end of a socketpair) that first yields
  * the buffered output, then live output, and whose input goes to the guest.

@@ -857,6 +857,9 @@ static int do_start(struct mgr *m, struct vm *vm, struct errmsg *e)
 	json_object *ret = NULL;
 	char path[256];
 	const char *status;
+	struct console *con = NULL;
+	const char *spath;
+	char sbuf[256];
 	int r;
 
 	pthread_mutex_lock(&vm->lock);
@@ -924,6 +927,17 @@ static int do_start(struct mgr *m, struct vm *vm, struct errmsg *e)
 		r = -EIO;
 		goto out_taps;
 	}
+	/* the serial broker first: splitvm drops serial output nobody reads, and the guest
+	 * prints from its first instruction on */
+	spath = serial_path(m, d, sbuf, sizeof(sbuf));
+	if (spath) {
+		con = console_start(&m->cfg.sock, d->name, spath);
+		if (!con)
+			log_warn("%s: cannot start its console broker", d->name);
+		else if (console_wait_serial(con, m->cfg.command_timeout_ms))
+			log_warn("%s: serial socket not reached: early boot output may be lost",
+				 d->name);
+	}
 	r = qmp_client_execute(&c, "query-status", NULL, m->cfg.command_timeout_ms, NULL, NULL,
 			       &ret, e);
 	status = r ? "" : qmp_status_of(ret);
@@ -937,6 +951,7 @@ static int do_start(struct mgr *m, struct vm *vm, struct errmsg *e)
 		errmsg_prefix(e, "%s", d->name);
 		qmp_client_send(&c, "quit", NULL);
 		qmp_client_close(&c);
+		console_stop(con);
 		r = -EIO;
 		goto out_taps;
 	}
@@ -954,6 +969,10 @@ static int do_start(struct mgr *m, struct vm *vm, struct errmsg *e)
 	vm->st.pid = read_pidfile(m, d->name);
 	vm->st.started_ms = (uint64_t)time(NULL) * 1000;
 	vm_set_state(m, vm, DOM_ST_RUNNING, "booted");
+	if (con && !vm->console)
+		vm->console = con;
+	else
+		console_stop(con);
 	vm_console_start(m, vm);
 	pthread_mutex_unlock(&vm->lock);
 	r = start_monitor(m, vm);
