@@ -782,25 +782,16 @@ static int listen_uds(struct virtio_vsock *v, struct errmsg *e)
 	return ret;
 }
 
-/* The kernel backend: /dev/vhost-vsock owns rx and tx, the guest CID is set at once (so a
- * CID in use fails at start-up); kicks are the transport's ioeventfds, and vhost's call
- * eventfds raise the transport's interrupt. */
-static struct virtio_vsock *vhost_create(struct virtio_vsock *v, struct errmsg *e)
+/* The guest CID in config space and the virtio-mmio transport, for either backend
+ * (activate: the kernel backend's, NULL for the user-space one). 0 or -errno. */
+static int vsock_transport_create(struct virtio_vsock *v,
+				  int (*activate)(void *opaque, struct virtio_mmio *vdev),
+				  struct errmsg *e)
 {
 	const struct virtio_vsock_params *p = &v->p;
 	struct virtio_mmio_params mp;
-	uint64_t cid;
-	uint32_t i;
-	int ret;
+	uint64_t cid = htole64(p->guest_cid);
 
-	ret = vhost_vsock_open(&v->vh, &vhost_vsock_sys_ops, VHOST_VSOCK_DEV, p->guest_cid, e);
-	if (ret) {
-		errmsg_prefix(e, "-device vhost-vsock-device %s", p->id);
-		v->vh.fd = -1;
-		goto err;
-	}
-	v->vhost = true;
-	cid = htole64(p->guest_cid);
 	memcpy(v->config, &cid, 8);
 	v->ops = (struct virtio_dev_ops){
 		.name = v->name,
@@ -809,7 +800,7 @@ static struct virtio_vsock *vhost_create(struct virtio_vsock *v, struct errmsg *
 		.queue_max = 256,
 		.config_size = 8,
 		.config_read = vsock_config_read,
-		.activate = vsock_vhost_activate,
+		.activate = activate,
 		.reset = vsock_reset,
 		.queue_notify = vsock_queue_notify,
 	};
@@ -821,10 +812,28 @@ static struct virtio_vsock *vhost_create(struct virtio_vsock *v, struct errmsg *
 					 .ops = &v->ops,
 					 .opaque = v};
 	v->vdev = virtio_mmio_create(&mp, e);
-	if (!v->vdev) {
-		ret = -errno;
+	return v->vdev ? 0 : -errno;
+}
+
+/* The kernel backend: /dev/vhost-vsock owns rx and tx, the guest CID is set at once (so a
+ * CID in use fails at start-up); kicks are the transport's ioeventfds, and vhost's call
+ * eventfds raise the transport's interrupt. */
+static struct virtio_vsock *vhost_create(struct virtio_vsock *v, struct errmsg *e)
+{
+	const struct virtio_vsock_params *p = &v->p;
+	uint32_t i;
+	int ret;
+
+	ret = vhost_vsock_open(&v->vh, &vhost_vsock_sys_ops, VHOST_VSOCK_DEV, p->guest_cid, e);
+	if (ret) {
+		errmsg_prefix(e, "-device vhost-vsock-device %s", p->id);
+		v->vh.fd = -1;
 		goto err;
 	}
+	v->vhost = true;
+	ret = vsock_transport_create(v, vsock_vhost_activate, e);
+	if (ret)
+		goto err;
 	for (i = 0; i < VHOST_VSOCK_NR_VQS; i++) {
 		ret = virtio_mmio_take_kick_fd(v->vdev, i);
 		if (ret < 0) {
@@ -857,8 +866,6 @@ err:
 struct virtio_vsock *virtio_vsock_create(const struct virtio_vsock_params *p, struct errmsg *e)
 {
 	struct virtio_vsock *v = calloc(1, sizeof(*v));
-	struct virtio_mmio_params mp;
-	uint64_t cid;
 	int ret;
 
 	if (!v) {
@@ -878,33 +885,12 @@ struct virtio_vsock *virtio_vsock_create(const struct virtio_vsock_params *p, st
 		ret = -ENOMEM;
 		goto err;
 	}
-	cid = htole64(p->guest_cid);
-	memcpy(v->config, &cid, 8);
 	ret = listen_uds(v, e);
 	if (ret)
 		goto err;
-	v->ops = (struct virtio_dev_ops){
-		.name = v->name,
-		.device_id = VIRTIO_ID_VSOCK,
-		.num_queues = 3,
-		.queue_max = 256,
-		.config_size = 8,
-		.config_read = vsock_config_read,
-		.reset = vsock_reset,
-		.queue_notify = vsock_queue_notify,
-	};
-	mp = (struct virtio_mmio_params){.mem = p->mem,
-					 .mmio = p->mmio,
-					 .base = p->base,
-					 .irq = p->irq,
-					 .loop = p->loop,
-					 .ops = &v->ops,
-					 .opaque = v};
-	v->vdev = virtio_mmio_create(&mp, e);
-	if (!v->vdev) {
-		ret = -errno;
+	ret = vsock_transport_create(v, NULL, e);
+	if (ret)
 		goto err;
-	}
 	/* Guest-initiated connections open unix sockets at run time. */
 	vmm_seccomp_allow("socket");
 	vmm_seccomp_allow("connect");
