@@ -1946,6 +1946,26 @@ static uint32_t blk_check(const uint8_t *buf, uint32_t size, uint64_t sector, in
 	return bad;
 }
 
+/* Writes 1 MiB at sector, clears it with a DISCARD or WRITE_ZEROES request (type) and
+ * reports the request's status and how many sampled words are not zero afterwards. */
+static void blk_zero_range(struct vd_dev *d, struct vd_queue *q, uint32_t type, uint64_t sector,
+			   const char *label)
+{
+	uint8_t *w = (uint8_t *)BLK_WBUF, *r = (uint8_t *)BLK_RBUF, st;
+	uint32_t i;
+
+	blk_fill(w, 1u << 20, sector);
+	blk_io(d, q, BLK_T_OUT, sector, w, 1u << 20, 0);
+	memset(blk_seg, 0, sizeof(blk_seg));
+	for (i = 0; i < 8; i++)
+		blk_seg[i] = (uint8_t)(sector >> (8 * i));
+	wr32(blk_seg + 8, 2048);
+	st = blk_io(d, q, type, 0, blk_seg, 16, 0);
+	fill_q(r, 0xeeeeeeeeeeeeeeeeull, 1u << 20);
+	blk_io(d, q, BLK_T_IN, sector, r, 1u << 20, 1);
+	put_line_kv(label, "", st, " nonzero=", blk_check(r, 1u << 20, sector, 1));
+}
+
 /*
  * sv.test=blk [sv.ro=1]: GET_ID; for each request size 512 B .. 1 MiB writes a pattern at
  * sector 2048*k (1 MiB apart), reads it back and compares (read-only drives must answer the
@@ -1959,7 +1979,7 @@ static void test_blk(void)
 	struct vd_queue q;
 	uint8_t *w = (uint8_t *)BLK_WBUF, *r = (uint8_t *)BLK_RBUF, st;
 	int ro = (int)g_opt_u64("sv.ro", 0);
-	uint32_t k, i, bad;
+	uint32_t k, bad;
 	char id[21];
 
 	if (!vd_find_id(VD_ID_BLK, &d) ||
@@ -2014,36 +2034,11 @@ static void test_blk(void)
 		st = blk_io(&d, &q, BLK_T_FLUSH, 0, 0, 0, 0);
 		put_line_kv("SVTEST blk flush status=", "", st, 0, 0);
 	}
-	if (!ro && (d.features >> BLK_F_DISCARD & 1)) {
-		uint64_t sector = 8 * 2048;
-
-		blk_fill(w, 1u << 20, sector);
-		blk_io(&d, &q, BLK_T_OUT, sector, w, 1u << 20, 0);
-		memset(blk_seg, 0, sizeof(blk_seg));
-		for (i = 0; i < 8; i++)
-			blk_seg[i] = (uint8_t)(sector >> (8 * i));
-		wr32(blk_seg + 8, 2048);
-		st = blk_io(&d, &q, BLK_T_DISCARD, 0, blk_seg, 16, 0);
-		fill_q(r, 0xeeeeeeeeeeeeeeeeull, 1u << 20);
-		blk_io(&d, &q, BLK_T_IN, sector, r, 1u << 20, 1);
-		bad = blk_check(r, 1u << 20, sector, 1);
-		put_line_kv("SVTEST blk discard status=", "", st, " nonzero=", bad);
-	}
-	if (!ro && (d.features >> BLK_F_WRITE_ZEROES & 1)) {
-		uint64_t sector = 10 * 2048;
-
-		blk_fill(w, 1u << 20, sector);
-		blk_io(&d, &q, BLK_T_OUT, sector, w, 1u << 20, 0);
-		memset(blk_seg, 0, sizeof(blk_seg));
-		for (i = 0; i < 8; i++)
-			blk_seg[i] = (uint8_t)(sector >> (8 * i));
-		wr32(blk_seg + 8, 2048);
-		st = blk_io(&d, &q, BLK_T_WRITE_ZEROES, 0, blk_seg, 16, 0);
-		fill_q(r, 0xeeeeeeeeeeeeeeeeull, 1u << 20);
-		blk_io(&d, &q, BLK_T_IN, sector, r, 1u << 20, 1);
-		bad = blk_check(r, 1u << 20, sector, 1);
-		put_line_kv("SVTEST blk write-zeroes status=", "", st, " nonzero=", bad);
-	}
+	if (!ro && (d.features >> BLK_F_DISCARD & 1))
+		blk_zero_range(&d, &q, BLK_T_DISCARD, 8 * 2048, "SVTEST blk discard status=");
+	if (!ro && (d.features >> BLK_F_WRITE_ZEROES & 1))
+		blk_zero_range(&d, &q, BLK_T_WRITE_ZEROES, 10 * 2048,
+			       "SVTEST blk write-zeroes status=");
 	g_power_off(failures);
 }
 
