@@ -74,17 +74,23 @@ static void test_qtfs_opts_rejects_a_server_too_long(void **state)
 	assert_int_equal(qc_opts_parse(&o, big, NULL), -EINVAL);
 }
 
-static void test_qtfs_opts_conf_fills_what_is_unset(void **state)
+/* A client.conf with text in a new file; its name goes to path. */
+static void write_conf(char *path, const char *text)
 {
-	char path[] = "/tmp/qtfs_client_conf_XXXXXX";
-	const char *text = "[client]\nServer=tls:h:1\nTlsCa=/ca\nTestMode=yes\n";
-	struct errmsg e = {{0}};
-	struct qc_opts o;
 	int fd = mkstemp(path);
 
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
 	close(fd);
+}
+
+static void test_qtfs_opts_conf_fills_what_is_unset(void **state)
+{
+	char path[] = "/tmp/qtfs_client_conf_XXXXXX";
+	struct errmsg e = {{0}};
+	struct qc_opts o;
+
+	write_conf(path, "[client]\nServer=tls:h:1\nTlsCa=/ca\nTestMode=yes\n");
 	qc_opts_init(&o);
 	assert_int_equal(qc_opts_parse(&o, "server=tcp:x:2", NULL), 0);
 	snprintf(o.conf, sizeof(o.conf), "%s", path);
@@ -98,14 +104,10 @@ static void test_qtfs_opts_conf_fills_what_is_unset(void **state)
 static void test_qtfs_opts_conf_rejects_unknown_keys(void **state)
 {
 	char path[] = "/tmp/qtfs_client_conf_XXXXXX";
-	const char *text = "[client]\nServr=tls:h:1\n";
 	struct errmsg e = {{0}};
 	struct qc_opts o;
-	int fd = mkstemp(path);
 
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
+	write_conf(path, "[client]\nServr=tls:h:1\n");
 	qc_opts_init(&o);
 	snprintf(o.conf, sizeof(o.conf), "%s", path);
 	assert_int_equal(qc_opts_load_conf(&o, &e), -EINVAL);
