@@ -57,6 +57,15 @@ static const uint8_t *table_at(uint64_t gpa)
 	return buf + (gpa - BASE);
 }
 
+/* The DSDT of the tables in buf: RSDP -> XSDT (entry 1: the FADT) -> FADT's X_DSDT. */
+static const uint8_t *built_dsdt(void)
+{
+	const uint8_t *xsdt = table_at(get64(buf + 24));
+	const uint8_t *fadt = table_at(get64(xsdt + 36));
+
+	return table_at(get64(fadt + 140));
+}
+
 static const struct acpi_mmio_dev three_devs[] = {
 	{0xd0000000, 0x200, 5},
 	{0xd0001000, 0x200, 6},
@@ -171,13 +180,11 @@ static void test_acpi_madt_lists_every_cpu_and_the_ioapic(void **state)
 static void test_acpi_dsdt_declares_each_virtio_mmio_device(void **state)
 {
 	struct acpi_desc d = desc();
-	const uint8_t *dsdt, *f, *x;
+	const uint8_t *dsdt;
 	uint32_t len;
 
 	assert_true(acpi_build(&d, buf, sizeof(buf), BASE) > 0);
-	x = table_at(get64(buf + 24));
-	f = table_at(get64(x + 36));
-	dsdt = table_at(get64(f + 140));
+	dsdt = built_dsdt();
 	len = get32(dsdt + 4);
 	assert_int_equal(sum(dsdt, len), 0);
 	assert_int_equal(count(dsdt, len, "LNRO0005", 8), 3);
@@ -197,13 +204,11 @@ static void test_acpi_dsdt_declares_the_ged_power_button(void **state)
 	static const uint8_t ereg[] = {0x5b, 0x80, 'E',	 'R',  'E',  'G',  0x00,
 				       0x0c, 0x00, 0x00, 0x00, 0xd1, 0x0a, 0x04};
 	struct acpi_desc d = desc();
-	const uint8_t *dsdt, *f, *x;
+	const uint8_t *dsdt;
 	uint32_t len;
 
 	assert_true(acpi_build(&d, buf, sizeof(buf), BASE) > 0);
-	x = table_at(get64(buf + 24));
-	f = table_at(get64(x + 36));
-	dsdt = table_at(get64(f + 140));
+	dsdt = built_dsdt();
 	len = get32(dsdt + 4);
 	assert_int_equal(count(dsdt, len, "ACPI0013", 8), 1);
 	assert_int_equal(count(dsdt, len, "\x89\x06\x00\x01\x01\x17\x00\x00\x00", 9), 1);
@@ -216,9 +221,7 @@ static void test_acpi_dsdt_declares_the_ged_power_button(void **state)
 
 	d.ged_base = 0;
 	assert_true(acpi_build(&d, buf, sizeof(buf), BASE) > 0);
-	x = table_at(get64(buf + 24));
-	f = table_at(get64(x + 36));
-	dsdt = table_at(get64(f + 140));
+	dsdt = built_dsdt();
 	len = get32(dsdt + 4);
 	assert_int_equal(count(dsdt, len, "ACPI0013", 8), 0);
 	assert_int_equal(count(dsdt, len, "PWRB", 4), 0);
@@ -228,7 +231,7 @@ static void test_acpi_many_devices_use_long_package_lengths(void **state)
 {
 	struct acpi_mmio_dev devs[200];
 	struct acpi_desc d = desc();
-	const uint8_t *dsdt, *f, *x;
+	const uint8_t *dsdt;
 	uint32_t i;
 
 	for (i = 0; i < 200; i++)
@@ -236,9 +239,7 @@ static void test_acpi_many_devices_use_long_package_lengths(void **state)
 	d.devs = devs;
 	d.nr_devs = 200;
 	assert_true(acpi_build(&d, buf, sizeof(buf), BASE) > 0);
-	x = table_at(get64(buf + 24));
-	f = table_at(get64(x + 36));
-	dsdt = table_at(get64(f + 140));
+	dsdt = built_dsdt();
 	assert_true(get32(dsdt + 4) > 4096);
 	assert_int_equal(sum(dsdt, get32(dsdt + 4)), 0);
 	assert_int_equal(count(dsdt, get32(dsdt + 4), "LNRO0005", 8), 200);
