@@ -307,6 +307,17 @@ static void dsdt_com1(struct aml *a, const struct acpi_desc *d)
 	aml_pkg_end(a, pos);
 }
 
+/* Extended Interrupt descriptor (9 bytes) for one GSI: consumer, level, active-high,
+ * exclusive (an interrupt line the device keeps high while it has something pending). */
+static void put_ext_irq(uint8_t *res, uint32_t gsi)
+{
+	res[0] = RES_EXT_IRQ;
+	put16(res + 1, 6);
+	res[3] = RES_EXT_IRQ_CONSUMER;
+	res[4] = 1;
+	put32(res + 5, gsi);
+}
+
 static void dsdt_virtio_mmio(struct aml *a, const struct acpi_mmio_dev *dev, uint32_t idx)
 {
 	static const char hex[] = "0123456789ABCDEF";
@@ -325,11 +336,7 @@ static void dsdt_virtio_mmio(struct aml *a, const struct acpi_mmio_dev *dev, uin
 	put32(res + 8, dev->size);
 	/* Interrupt(ResourceConsumer, Level, ActiveHigh, Exclusive) {gsi}: the transport keeps the
 	 * line high while its interrupt status is set (resampled irqfd). */
-	res[12] = RES_EXT_IRQ;
-	put16(res + 13, 6);
-	res[15] = RES_EXT_IRQ_CONSUMER;
-	res[16] = 1;
-	put32(res + 17, dev->gsi);
+	put_ext_irq(res + 12, dev->gsi);
 	aml_name_crs(a, res, sizeof(res));
 	aml_pkg_end(a, pos);
 }
@@ -361,11 +368,7 @@ static void dsdt_ged(struct aml *a, const struct acpi_desc *d)
 	dev = aml_device_begin(a, "GED_");
 	aml_name_string(a, "_HID", "ACPI0013");
 	aml_name_int(a, "_UID", 0);
-	res[0] = RES_EXT_IRQ;
-	put16(res + 1, 6);
-	res[3] = RES_EXT_IRQ_CONSUMER;
-	res[4] = 1;
-	put32(res + 5, d->ged_gsi);
+	put_ext_irq(res, d->ged_gsi);
 	aml_name_crs(a, res, sizeof(res));
 	aml_byte(a, AML_EXT);
 	aml_byte(a, AML_OPREGION);
