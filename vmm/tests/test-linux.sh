@@ -55,19 +55,26 @@ PY
 
 # 3. splitvm accepts the image (setup header validated, kernel, initrd and boot_params loaded)
 # and runs it; then: can this KVM run what a stock kernel runs?
-"$SPLITVM" -m 512 -kernel "$kernel" -initrd "$T/initrd.cpio" -append "console=ttyS0" \
-	-serial "file,path=$T/load.serial" -qmp "unix:$T/load.sock,server,nowait" 2>"$T/load.err" &
-load=$!
-pids+=($load)
-for ((i = 0; i < 100; i++)); do
-	[ -S "$T/load.sock" ] && break
-	kill -0 $load 2>/dev/null || break
-	sleep 0.05
-done
-st=$( (printf '{"execute":"qmp_capabilities"}\n{"execute":"query-status"}\n'; sleep 0.5) |
-	socat - "UNIX-CONNECT:$T/load.sock" 2>/dev/null | grep -o '"status":"[a-z-]*"')
-kill $load 2>/dev/null
-wait $load 2>/dev/null
+# Boots KERNEL with the initrd for half a second (output in $T/NAME.serial, errors in
+# $T/NAME.err) and sets st to its QMP status ('"status":"running"' while its vCPU runs).
+boot_status() {
+	local kernel=$1 name=$2 load i
+	"$SPLITVM" -m 512 -kernel "$kernel" -initrd "$T/initrd.cpio" -append "console=ttyS0" \
+		-serial "file,path=$T/$name.serial" -qmp "unix:$T/$name.sock,server,nowait" \
+		2>"$T/$name.err" &
+	load=$!
+	pids+=($load)
+	for ((i = 0; i < 100; i++)); do
+		[ -S "$T/$name.sock" ] && break
+		kill -0 $load 2>/dev/null || break
+		sleep 0.05
+	done
+	st=$( (printf '{"execute":"qmp_capabilities"}\n{"execute":"query-status"}\n'; sleep 0.5) |
+		socat - "UNIX-CONNECT:$T/$name.sock" 2>/dev/null | grep -o '"status":"[a-z-]*"')
+	kill $load 2>/dev/null
+	wait $load 2>/dev/null
+}
+boot_status "$kernel" load
 tap_expect_eq "splitvm loads $(basename "$kernel") and its vCPU runs" '"status":"running"' "$st"
 
 # The uncompressed ELF vmlinux inside the bzImage (payload_offset/length in the setup
@@ -89,19 +96,7 @@ esac
 # (The kernel's lz4 payload carries trailing bytes the tool complains about: judge the output.)
 [ -n "$unpack" ] && $unpack <"$T/payload" >"$T/vmlinux" 2>/dev/null
 if [ -n "$unpack" ] && [ "$(head -c 4 "$T/vmlinux" | od -An -tx1 | tr -d ' ')" = 7f454c46 ]; then
-	"$SPLITVM" -m 512 -kernel "$T/vmlinux" -initrd "$T/initrd.cpio" -append "console=ttyS0" \
-		-serial "file,path=$T/pvh.serial" -qmp "unix:$T/pvh.sock,server,nowait" 2>"$T/pvh.err" &
-	load=$!
-	pids+=($load)
-	for ((i = 0; i < 100; i++)); do
-		[ -S "$T/pvh.sock" ] && break
-		kill -0 $load 2>/dev/null || break
-		sleep 0.05
-	done
-	st=$( (printf '{"execute":"qmp_capabilities"}\n{"execute":"query-status"}\n'; sleep 0.5) |
-		socat - "UNIX-CONNECT:$T/pvh.sock" 2>/dev/null | grep -o '"status":"[a-z-]*"')
-	kill $load 2>/dev/null
-	wait $load 2>/dev/null
+	boot_status "$T/vmlinux" pvh
 	tap_expect_eq "splitvm loads the package's ELF vmlinux through its PVH note and runs it" \
 		'"status":"running"' "$st"
 else
