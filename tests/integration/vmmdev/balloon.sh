@@ -12,6 +12,16 @@ source "$(dirname "$0")/vmmdev-lib.bash"
 vmmdev_require
 
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+# NAME MIN_MIB WHAT: passes when splitvm's RSS fell from $rss1 to $rss2 by at least MIN_MIB.
+expect_rss_drop() {
+	local drop=$(((rss1 - rss2) / 1024))
+	echo "# $3: RSS $rss1 -> $rss2 KiB ($drop MiB less)"
+	if [ "$drop" -ge "$2" ]; then
+		tap_ok "$1"
+	else
+		tap_fail "$1" "$rss1 -> $rss2 KiB"
+	fi
+}
 MIB=$((1 << 20))
 RAM=$((256 * MIB))
 
@@ -34,13 +44,7 @@ serial_wait bal 'SVTEST balloon actual=12288' 60
 tap_check "guest inflated 12288 pages" serial_grep bal 'SVTEST balloon actual=12288'
 sleep 0.2
 rss2=$(rss_kib "$VM_PID")
-drop=$(((rss1 - rss2) / 1024))
-echo "# inflate: RSS $rss1 -> $rss2 KiB ($drop MiB less)"
-if [ "$drop" -ge 40 ]; then
-	tap_ok "inflate: splitvm RSS falls by at least 40 of the 48 MiB"
-else
-	tap_fail "inflate: splitvm RSS falls by at least 40 of the 48 MiB" "$rss1 -> $rss2 KiB"
-fi
+expect_rss_drop "inflate: splitvm RSS falls by at least 40 of the 48 MiB" 40 "inflate"
 r=$(qmp '{"execute":"query-balloon"}')
 tap_expect_eq "query-balloon reports the guest at 208 MiB" "{\"return\":{\"actual\":$((RAM - 48 * MIB))}}" "$r"
 
@@ -98,13 +102,7 @@ if serial_wait fpr 'SVTEST fpr touched' 60 && qmp_open "$qsock"; then
 	tap_check "reported pages read back as zeroes" serial_grep fpr 'SVTEST ok reported pages read as zero'
 	sleep 0.2
 	rss2=$(rss_kib "$VM_PID")
-	drop=$(((rss1 - rss2) / 1024))
-	echo "# free page reporting: RSS $rss1 -> $rss2 KiB ($drop MiB less)"
-	if [ "$drop" -ge 20 ]; then
-		tap_ok "free page reporting: RSS falls by at least 20 of the 24 MiB"
-	else
-		tap_fail "free page reporting: RSS falls by at least 20 of the 24 MiB" "$rss1 -> $rss2 KiB"
-	fi
+	expect_rss_drop "free page reporting: RSS falls by at least 20 of the 24 MiB" 20 "free page reporting"
 	qmp '{"execute":"quit"}' >/dev/null
 	vm_wait "$VM_PID" 10
 	qmp_close
@@ -123,14 +121,8 @@ if serial_wait shm 'SVTEST balloon actual=0' 60 && qmp_open "$qsock"; then
 	serial_wait shm 'SVTEST balloon actual=12288' 60
 	sleep 0.2
 	rss2=$(rss_kib "$VM_PID")
-	drop=$(((rss1 - rss2) / 1024))
-	echo "# mem-share=on inflate: RSS $rss1 -> $rss2 KiB ($drop MiB less)"
 	tap_check "mem-share=on: guest inflated 12288 pages" serial_grep shm 'SVTEST balloon actual=12288'
-	if [ "$drop" -ge 40 ]; then
-		tap_ok "mem-share=on: inflate gives at least 40 of the 48 MiB back"
-	else
-		tap_fail "mem-share=on: inflate gives at least 40 of the 48 MiB back" "$rss1 -> $rss2 KiB"
-	fi
+	expect_rss_drop "mem-share=on: inflate gives at least 40 of the 48 MiB back" 40 "mem-share=on inflate"
 	qmp '{"execute":"quit"}' >/dev/null
 	vm_wait "$VM_PID" 10
 	qmp_close
