@@ -53,6 +53,18 @@ got=$(sed -n '/SVTEST echo ready/,$p' "$T/burst.out" | sed '1d' | sed 's/SVTEST 
 tap_expect_eq "stdio: a 600-byte burst comes back intact" "$burst" "$got"
 exec {feed}>&-
 
+# FD OUT: sends '%' (a byte the guest never prints) to FD until the guest's echo of it shows
+# in OUT, at most 20 s: the chardev drops output until it has accepted its client.
+probe_echo() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		printf '%%' >&"$1"
+		grep -q '%' "$2" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # unix socket chardev (-chardev + -serial chardev:ID), started paused (-S) so the client
 # connects before the guest runs.
 sock=$T/serial.sock
@@ -68,11 +80,7 @@ _vm_pids+=($!)
 qmp_open "$qsock" && qmp '{"execute":"cont"}' >/dev/null
 # The chardev accepts the client on its loop; output before that is dropped (nobody
 # listening). Probe with a byte the guest never prints until its echo comes back.
-for ((i = 0; i < 200; i++)); do
-	printf '%%' >&$sout
-	grep -q '%' "$T/sock.out" 2>/dev/null && break
-	sleep 0.1
-done
+probe_echo $sout "$T/sock.out"
 tap_check "socket: a byte sent to the serial socket comes back (echo)" grep -q '%' "$T/sock.out"
 printf 'xyz' >&$sout
 wait_file "$T/sock.out" 'xyz' 10
@@ -97,11 +105,7 @@ exec {pout}<>"$T/pty.in"
 socat - "${pts:-/dev/null},raw,echo=0" <"$T/pty.in" >"$T/pty.out" 2>/dev/null &
 _vm_pids+=($!)
 qmp_open "$qsock" && qmp '{"execute":"cont"}' >/dev/null
-for ((i = 0; i < 200; i++)); do
-	printf '%%' >&$pout
-	grep -q '%' "$T/pty.out" 2>/dev/null && break
-	sleep 0.1
-done
+probe_echo $pout "$T/pty.out"
 printf 'pty!' >&$pout
 wait_file "$T/pty.out" 'pty!' 10
 tap_check "pty: bytes typed on the pty are echoed by the guest" grep -q 'pty!' "$T/pty.out"
